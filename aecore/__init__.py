@@ -1,0 +1,53 @@
+"""aecore — the shared library of the book *Reconstruction losses for autoencoders*.
+
+Every chapter calls this package; the notebooks only narrate. Modules:
+
+- ``aecore.profiles``  — the ``fast`` (CI) and ``full`` (published) run profiles;
+- ``aecore.data``      — MNIST / Fashion-MNIST, online via ``keras.datasets`` or offline from IDX files;
+- ``aecore.losses``    — per-example negative log-likelihoods in nats, one registry by name;
+- ``aecore.metrics``   — reconstruction metrics (MSE, PSNR, SSIM, ...);
+- ``aecore.models`` / ``aecore.training`` / ``aecore.experiments`` — models, fitting, cached runs.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+import os as _os
+import sys as _sys
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up banner sent to /dev/null.
+
+    TF 2.2x prints oneDNN/CUDA-probe lines through absl straight to file descriptor 2,
+    ignoring ``TF_CPP_MIN_LOG_LEVEL``; in a notebook they land in the first output cell.
+    Only that descriptor is silenced, and only during the import and device set-up:
+    Python exceptions still propagate. Set ``AECORE_TF_VERBOSE=1`` to see the banner.
+    """
+    if "tensorflow" in _sys.modules or _os.environ.get("AECORE_TF_VERBOSE"):
+        return
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        _sys.stderr.flush()
+        saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
+    except OSError:  # no usable fd 2 (rare embedded interpreters): import normally
+        import tensorflow  # noqa: F401
+        return
+    try:
+        _os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()  # device probing logs now, not in a later cell
+    finally:
+        _os.dup2(saved, 2)
+        _os.close(saved)
+        _os.close(devnull)
+
+
+_import_tensorflow_quietly()
+
+from aecore.profiles import Profile, get_profile, PROFILES  # noqa: E402
+from aecore.seeding import set_seed  # noqa: E402
+
+__all__ = ["__version__", "Profile", "PROFILES", "get_profile", "set_seed"]

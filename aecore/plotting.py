@@ -1,0 +1,88 @@
+"""Figures for the book. Every helper returns a matplotlib Figure; none shows or saves."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+LOSS_COLORS = {"MSE": "tab:blue", "BCE": "tab:red", "MAE": "tab:green", "CB": "tab:purple"}
+
+
+def loss_curves(curves: pd.DataFrame, *, ylim: float | None = None) -> plt.Figure:
+    """One panel per target: normalised per-pixel loss against the prediction.
+
+    ``curves`` is :func:`aecore.analysis.loss_curves` output.
+    """
+    targets = sorted(curves["target"].unique())
+    fig, axes = plt.subplots(1, len(targets), figsize=(3.4 * len(targets), 3.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, t in zip(axes, targets):
+        for loss, part in curves[curves["target"] == t].groupby("loss", sort=False):
+            ax.plot(part["prediction"], part["value"], label=loss, color=LOSS_COLORS.get(loss))
+        ax.axvline(t, color="0.6", lw=0.8, ls="--")
+        ax.set_title(f"target {t:g}")
+        ax.set_xlabel("prediction")
+        if ylim is not None:
+            ax.set_ylim(0, ylim)
+    axes[0].set_ylabel("loss − its minimum (nats per pixel)")
+    axes[-1].legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def line(x, ys: dict[str, np.ndarray], *, xlabel: str, ylabel: str, title: str = "",
+         logy: bool = False, hlines: dict[str, float] | None = None) -> plt.Figure:
+    """A small multi-line plot with labelled axes (units in the labels)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for label, y in ys.items():
+        ax.plot(x, y, label=label)
+    for label, y in (hlines or {}).items():
+        ax.axhline(y, color="0.5", ls=":", lw=1)
+        ax.annotate(label, (np.min(x), y), xytext=(2, 3), textcoords="offset points", fontsize=8, color="0.3")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    if len(ys) > 1:
+        ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def stability(table: pd.DataFrame, *, target: float) -> plt.Figure:
+    """BCE against the logit, computed three ways in float32 and exactly in float64."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(table["logit"], table["exact_float64"], color="k", lw=3, alpha=0.3, label="exact (float64)")
+    ax.plot(table["logit"], table["from_logits_float32"], color="tab:red", label="from logits (aecore, float32)")
+    ax.plot(table["logit"], table["keras_probabilities"], color="tab:orange", ls="--",
+            label="Keras on probabilities (clipped, float32)")
+    naive = table["naive_probabilities"].to_numpy()
+    finite = np.isfinite(naive)
+    ax.plot(table["logit"][finite], naive[finite], color="tab:blue", ls=":", label="naive on probabilities (float32)")
+    if (~finite).any():
+        ax.scatter(table["logit"][~finite], np.full((~finite).sum(), ax.get_ylim()[1]), marker="x",
+                   color="tab:blue", label="naive = inf/NaN")
+    ax.set_xlabel("logit")
+    ax.set_ylabel(f"BCE for target {target:g} (nats per pixel)")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def image_row(images: dict[str, np.ndarray], *, cmap: str = "gray", vmin: float = 0.0, vmax: float = 1.0,
+              colorbar: bool = False) -> plt.Figure:
+    """Images side by side, each with its title (e.g. mean images, maps of a per-pixel quantity)."""
+    fig, axes = plt.subplots(1, len(images), figsize=(2.4 * len(images), 2.6))
+    axes = np.atleast_1d(axes)
+    for ax, (title, img) in zip(axes, images.items()):
+        im = ax.imshow(np.squeeze(img), cmap=cmap, vmin=vmin, vmax=vmax)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    if colorbar:
+        fig.colorbar(im, ax=list(axes), shrink=0.8)
+    else:
+        fig.tight_layout()
+    return fig

@@ -1,0 +1,66 @@
+"""Verdicts on claims, and glue for quoting computed numbers in the book's prose.
+
+A chapter tests claims from the source texts (``shared/sources``); each test ends in a
+:class:`Verdict` whose evidence is a number computed in the notebook, never typed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+VERDICTS = ("Supported", "Refuted", "Depends")
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """One claim, what we found, and the number that decides it.
+
+    Attributes:
+      claim: the claim, quoted briefly or paraphrased.
+      source: where it comes from, e.g. ``"003 course page"``.
+      verdict: ``"Supported"``, ``"Refuted"`` or ``"Depends"``.
+      evidence: the deciding measurement, as text with its unit.
+      where: a label of the section/cell that shows it (for links in the book).
+    """
+
+    claim: str
+    source: str
+    verdict: str
+    evidence: str
+    where: str = ""
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
+def decide(condition: bool, *, if_true: str = "Supported", if_false: str = "Refuted") -> str:
+    """Turns a measured comparison into a verdict word (keeps the logic visible in cells)."""
+    return if_true if bool(condition) else if_false
+
+
+def verdict_table(verdicts: list[Verdict], *, with_evidence: bool = True) -> pd.DataFrame:
+    """A table with one row per claim: claim, source, verdict (and evidence)."""
+    rows = [dataclasses.asdict(v) for v in verdicts]
+    cols = ["claim", "source", "verdict"] + (["evidence"] if with_evidence else [])
+    return pd.DataFrame(rows, columns=list(dataclasses.asdict(verdicts[0]).keys()) if rows else cols)[cols]
+
+
+def format_verdicts(verdicts: list[Verdict]) -> str:
+    """Plain-text verdict lines, stable across profiles (what nbval checks)."""
+    return "\n".join(f"[{v.verdict}] {v.claim} ({v.source})" for v in verdicts)
+
+
+def glue(name: str, value, *, display: bool = False):
+    """``myst_nb.glue`` when available (the book build), a no-op elsewhere (e.g. Colab).
+
+    Returns ``value`` so a cell can glue and use a number in one line.
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
+    _glue(name, value, display=display)
+    return value

@@ -1,0 +1,238 @@
+"""aecore.losses against independent oracles (SciPy densities, float64 NumPy formulas,
+numerical integration) and against properties the maths guarantees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import integrate, optimize, special, stats
+
+from aecore import losses
+
+RNG = np.random.default_rng(1234)
+
+
+def _np(t):
+    return np.asarray(t.numpy() if hasattr(t, "numpy") else t)
+
+
+def _batch(shape=(4, 28, 28, 1)):
+    x = RNG.uniform(0.0, 1.0, size=shape)
+    logits = RNG.normal(0.0, 3.0, size=shape)
+    return x, logits
+
+
+# ----------------------------------------------------------------------------- oracles
+
+
+def test_gaussian_matches_scipy_norm_logpdf():
+    x, logits = _batch()
+    for sigma in (0.1, 1.0, 2.5):
+        ours = _np(losses.gaussian_nll(x, logits, sigma=sigma))
+        oracle = -stats.norm.logpdf(x, loc=special.expit(logits), scale=sigma).sum(axis=(1, 2, 3))
+        np.testing.assert_allclose(ours, oracle, rtol=1e-10)
+
+
+def test_gaussian_sigma_one_is_half_sse_plus_constant():
+    x, logits = _batch((3, 784))
+    sse = ((x - special.expit(logits)) ** 2).sum(axis=1)
+    expected = 0.5 * sse + 784 / 2 * np.log(2 * np.pi)
+    np.testing.assert_allclose(_np(losses.gaussian_nll(x, logits, sigma=1.0)), expected, rtol=1e-12)
+
+
+def test_bernoulli_matches_float64_cross_entropy_formula():
+    x, logits = _batch()
+    p = special.expit(logits)
+    oracle = -(x * np.log(p) + (1 - x) * np.log1p(-p)).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(_np(losses.bernoulli_nll(x, logits)), oracle, rtol=1e-10)
+    # and with scipy's Bernoulli pmf for binary targets
+    xb = (x > 0.5).astype(float)
+    oracle_b = -stats.bernoulli.logpmf(xb, p).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(_np(losses.bernoulli_nll(xb, logits)), oracle_b, rtol=1e-10)
+
+
+def test_laplace_matches_scipy_laplace_logpdf():
+    x, logits = _batch()
+    for b in (0.05, 1.0):
+        ours = _np(losses.laplace_nll(x, logits, scale=b))
+        oracle = -stats.laplace.logpdf(x, loc=special.expit(logits), scale=b).sum(axis=(1, 2, 3))
+        np.testing.assert_allclose(ours, oracle, rtol=1e-10)
+
+
+def _cb_log_c_oracle(lam):
+    """log C(lambda) straight from the paper's formula, float64, lambda != 0.5."""
+    return np.log(2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam))
+
+
+def test_cb_log_normalizer_matches_paper_formula():
+    lam = np.array([1e-6, 0.01, 0.2, 0.45, 0.499, 0.501, 0.7, 0.99, 1 - 1e-6])
+    ours = _np(losses.cb_log_normalizer(special.logit(lam)))
+    np.testing.assert_allclose(ours, _cb_log_c_oracle(lam), rtol=1e-7)
+    assert _np(losses.cb_log_normalizer(np.float64(0.0))) == pytest.approx(np.log(2.0), abs=1e-15)
+
+
+@pytest.mark.parametrize("eta", [-30.0, -4.0, -0.3, -5e-3, 0.0, 1e-4, 0.009, 0.011, 2.0, 25.0])
+def test_cb_density_integrates_to_one_and_mean_matches_integral(eta):
+    def density(x):
+        return float(np.exp(-_np(losses.continuous_bernoulli_pixel_nll(np.array([x]), np.array([eta])))[0]))
+
+    total, _ = integrate.quad(density, 0.0, 1.0, limit=200, points=[0.5])
+    assert total == pytest.approx(1.0, abs=1e-8)
+    mean, _ = integrate.quad(lambda x: x * density(x), 0.0, 1.0, limit=200)
+    assert _np(losses.cb_mean(np.float64(eta))) == pytest.approx(mean, abs=1e-8)
+
+
+def test_cb_float32_is_accurate_and_continuous_across_series_cutoff():
+    eta = np.float32(losses._CB_TAYLOR_CUTOFF)
+    below = _np(losses.cb_log_normalizer(np.array([eta * 0.999], np.float32)))[0]
+    above = _np(losses.cb_log_normalizer(np.array([eta * 1.001], np.float32)))[0]
+    assert abs(below - above) < 1e-6
+    lam = np.array([1e-4, 0.3, 0.5, 0.7, 1 - 1e-4])
+    ours32 = _np(losses.cb_log_normalizer(special.logit(lam).astype(np.float32)))
+    oracle = np.where(lam == 0.5, np.log(2), _cb_log_c_oracle(np.where(lam == 0.5, 0.4, lam)))
+    np.testing.assert_allclose(ours32, oracle, rtol=1e-5)
+    m_below = _np(losses.cb_mean(np.array([eta * 0.999], np.float32)))[0]
+    m_above = _np(losses.cb_mean(np.array([eta * 1.001], np.float32)))[0]
+    assert abs(m_below - m_above) < 1e-5
+
+
+def test_cb_mean_is_not_lambda():
+    # The mean of CB(lambda) is pulled toward 1/2: mu(0.9) ~ 0.79, a known property.
+    lam = 0.9
+    mu = _np(losses.cb_mean(np.float64(special.logit(lam))))
+    closed = lam / (2 * lam - 1) + 1 / (2 * np.arctanh(1 - 2 * lam))
+    assert mu == pytest.approx(closed, rel=1e-12)
+    assert 0.5 < mu < lam
+
+
+def test_kl_standard_normal_matches_closed_form_and_monte_carlo():
+    m = RNG.normal(size=(5, 8))
+    lv = RNG.normal(scale=0.5, size=(5, 8))
+    s = np.exp(0.5 * lv)
+    oracle = (np.log(1.0 / s) + (s ** 2 + m ** 2) / 2 - 0.5).sum(axis=1)
+    np.testing.assert_allclose(_np(losses.kl_standard_normal(m, lv)), oracle, rtol=1e-12)
+    # Monte Carlo estimate of E_q[log q - log p] for one example
+    z = m[0] + s[0] * RNG.normal(size=(200_000, 8))
+    mc = (stats.norm.logpdf(z, m[0], s[0]) - stats.norm.logpdf(z)).sum(axis=1).mean()
+    assert _np(losses.kl_standard_normal(m[:1], lv[:1]))[0] == pytest.approx(mc, rel=0.02)
+    assert _np(losses.kl_standard_normal(np.zeros((2, 3)), np.zeros((2, 3)))).tolist() == [0.0, 0.0]
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+@pytest.mark.parametrize("target", [0.0, 0.1, 0.3, 0.5, 0.8, 1.0])
+def test_bce_minimum_over_predictions_is_target_entropy(target):
+    def f(logit):
+        return float(_np(losses.bernoulli_pixel_nll(np.array([target]), np.array([logit])))[0])
+
+    res = optimize.minimize_scalar(f, bounds=(-40, 40), method="bounded", options={"xatol": 1e-10})
+    entropy = -special.xlogy(target, target) - special.xlogy(1 - target, 1 - target)
+    assert res.fun == pytest.approx(entropy, abs=1e-8)
+    assert _np(losses.bernoulli_entropy(np.array([target])))[0] == pytest.approx(entropy, abs=1e-12)
+    if 0 < target < 1:
+        assert special.expit(res.x) == pytest.approx(target, abs=1e-5)  # minimum sits at the target
+
+
+def test_cb_gradient_finite_at_half_and_everywhere():
+    eta = tf.constant([-60.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 60.0], tf.float32)
+    x = tf.fill(eta.shape, 0.3)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(eta)
+        nll = losses.continuous_bernoulli_pixel_nll(x, eta)
+        mean = losses.cb_mean(eta)
+    for y in (nll, mean):
+        g = tape.gradient(y, eta).numpy()
+        assert np.all(np.isfinite(g)), g
+    # d log C / d eta = 0 at eta = 0 (log C is even in eta)
+    with tf.GradientTape() as tape:
+        e0 = tf.constant(0.0)
+        tape.watch(e0)
+        lc = losses.cb_log_normalizer(e0)
+    assert abs(float(tape.gradient(lc, e0))) < 1e-7
+
+
+def test_bce_from_logits_stable_where_naive_probabilities_fail():
+    logits = np.array([-200.0, -40.0, 40.0, 200.0], np.float32)
+    x = np.array([1.0, 1.0, 0.0, 0.0], np.float32)  # maximally wrong predictions
+    stable = _np(losses.bernoulli_pixel_nll(x, logits))
+    np.testing.assert_allclose(stable, np.abs(logits), rtol=1e-6)  # BCE -> |logit| when wrong
+    naive = _np(losses.bernoulli_pixel_nll_naive(x, tf.sigmoid(logits)))
+    assert not np.all(np.isfinite(naive))
+
+
+def test_shapes_and_units():
+    x, logits = _batch((6, 28, 28, 1))
+    for name, lik in losses.LOSSES.items():
+        per_image = _np(lik.nll(x, logits))
+        per_pixel = _np(lik.nll_per_pixel(x, logits))
+        assert per_image.shape == (6,), name
+        np.testing.assert_allclose(per_pixel * 784, per_image, rtol=1e-10, err_msg=name)
+        assert _np(lik.pixel_nll(x, logits)).shape == x.shape
+    assert losses.gaussian_nll(x.astype(np.float32), logits.astype(np.float32)).dtype == tf.float32
+
+
+def test_likelihoods_are_minimised_at_their_mean():
+    # For binary targets each NLL decreases as the prediction moves toward the target.
+    x = np.array([[1.0, 0.0]])
+    for name, lik in losses.LOSSES.items():
+        good = _np(lik.nll(x, np.array([[3.0, -3.0]])))[0]
+        bad = _np(lik.nll(x, np.array([[-3.0, 3.0]])))[0]
+        assert good < bad, name
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "continuous_bernoulli"])
+def test_targets_outside_unit_interval_raise_with_range(name):
+    x = np.array([[0.0, 255.0]], np.float32)
+    with pytest.raises(ValueError, match=r"\[0, 255\]"):
+        losses.get_loss(name).nll(x, np.zeros_like(x))
+
+
+def test_gaussian_accepts_any_real_targets():
+    losses.get_loss("mse").nll(np.array([[-1.0, 2.0]]), np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize("name", list(losses.LOSSES))
+def test_nan_inputs_raise(name):
+    x = np.array([[0.5, np.nan]], np.float32)
+    with pytest.raises(ValueError, match="NaN"):
+        losses.get_loss(name).nll(x, np.zeros_like(x))
+    with pytest.raises(ValueError, match="NaN"):
+        losses.get_loss(name).nll(np.zeros((1, 2)), np.array([[0.0, np.nan]]))
+
+
+def test_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="shape"):
+        losses.bernoulli_nll(np.zeros((2, 784)), np.zeros((2, 28, 28, 1)))
+
+
+def test_registry_names_and_aliases():
+    assert losses.get_loss("MSE") is losses.LOSSES["gaussian"]
+    assert losses.get_loss("bce") is losses.LOSSES["bernoulli"]
+    assert losses.get_loss("cb") is losses.LOSSES["continuous_bernoulli"]
+    assert losses.get_loss("mae") is losses.LOSSES["laplace"]
+    with pytest.raises(ValueError, match="valid names: gaussian"):
+        losses.get_loss("hinge")
+
+
+def test_bad_scale_parameters_raise():
+    with pytest.raises(ValueError, match="sigma"):
+        losses.gaussian_nll(np.zeros((1, 2)), np.zeros((1, 2)), sigma=0.0)
+    with pytest.raises(ValueError, match="scale"):
+        losses.laplace_nll(np.zeros((1, 2)), np.zeros((1, 2)), scale=-1.0)
+
+
+def test_works_inside_tf_function():
+    lik = losses.get_loss("cb")
+
+    @tf.function
+    def step(x, logits):
+        return tf.reduce_mean(lik.nll(x, logits))
+
+    x, logits = _batch((2, 10))
+    eager = float(tf.reduce_mean(lik.nll(x.astype(np.float32), logits.astype(np.float32))))
+    assert float(step(x.astype(np.float32), logits.astype(np.float32))) == pytest.approx(eager, rel=1e-6)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+
+from aecore import profiles
+
+
+def test_env_var_overrides_argument(monkeypatch):
+    monkeypatch.setenv("AECORE_PROFILE", "fast")
+    assert profiles.get_profile("full").name == "fast"
+    monkeypatch.setenv("AECORE_PROFILE", "")
+    assert profiles.get_profile("fast").name == "fast"
+    assert profiles.get_profile(None).name == "full"
+
+
+def test_unknown_profile_lists_valid_ones(monkeypatch):
+    monkeypatch.delenv("AECORE_PROFILE", raising=False)
+    with pytest.raises(ValueError, match="valid profiles: fast, full"):
+        profiles.get_profile("medium")
+    monkeypatch.setenv("AECORE_PROFILE", "quick")
+    with pytest.raises(ValueError, match="AECORE_PROFILE"):
+        profiles.get_profile("full")
+
+
+def test_full_profile_fits_the_offline_data():
+    # Offline MNIST has 5,000 training images: the published profile must not need more,
+    # so online and offline runs give the same numbers.
+    full = profiles.PROFILES["full"]
+    assert full.n_train <= 5000 and full.n_stats <= 5000 and full.n_test <= 10000
+    assert len(full.seeds) >= 3
+    fast = profiles.PROFILES["fast"]
+    assert fast.n_train <= full.n_train and fast.epochs <= full.epochs
