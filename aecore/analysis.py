@@ -82,9 +82,12 @@ def stability_table(target: float, logits) -> pd.DataFrame:
     Columns: ``logit``, ``p_float32`` (sigmoid in float32), ``naive_probabilities`` (the
     textbook formula on float32 probabilities), ``keras_probabilities`` (Keras' BCE on
     probabilities, which clips them to [1e-7, 1 - 1e-7]), ``from_logits_float32``
-    (:func:`aecore.losses.bernoulli_pixel_nll`) and ``exact_float64``.
+    (:func:`aecore.losses.bernoulli_pixel_nll`) and ``exact_float64``, plus the gradient
+    with respect to the logit of the Keras and the from-logits versions (``keras_grad``,
+    ``from_logits_grad``; exact value ``sigmoid(l) - target``).
     """
     import keras
+    import tensorflow as tf
 
     logits = np.asarray(logits, dtype=np.float64)
     l32 = logits.astype(np.float32)
@@ -96,10 +99,16 @@ def stability_table(target: float, logits) -> pd.DataFrame:
                                                                  np.array([[pi]], np.float32)).numpy()[0])
                           for pi in p32])
     stable = losses.bernoulli_pixel_nll(x32, l32).numpy()
+    lv = tf.Variable(l32[:, None])
+    with tf.GradientTape(persistent=True) as tape:
+        keras_sum = tf.reduce_sum(keras.losses.binary_crossentropy(x32[:, None], tf.sigmoid(lv)))
+        ours_sum = tf.reduce_sum(losses.bernoulli_nll(x32[:, None], lv))
+    keras_grad = tape.gradient(keras_sum, lv).numpy()[:, 0]
+    ours_grad = tape.gradient(ours_sum, lv).numpy()[:, 0]
     exact = losses.bernoulli_pixel_nll(np.full_like(logits, target), logits).numpy()
     return pd.DataFrame({"logit": logits, "p_float32": p32, "naive_probabilities": naive,
                          "keras_probabilities": keras_bce, "from_logits_float32": stable,
-                         "exact_float64": exact})
+                         "exact_float64": exact, "keras_grad": keras_grad, "from_logits_grad": ours_grad})
 
 
 def saturating_logit_float32() -> float:

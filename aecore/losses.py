@@ -72,8 +72,12 @@ def _validate(name: str, x: tf.Tensor, logits: tf.Tensor, *, unit_interval: bool
 
 
 def _bce_from_logits(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    """``max(l, 0) - l x + log(1 + exp(-|l|))``: BCE that never logs 0 and never overflows."""
-    return tf.nn.relu(logits) - logits * x + tf.math.log1p(tf.exp(-tf.abs(logits)))
+    """``max(l, 0) - l x + log(1 + exp(-|l|))``: BCE that never logs 0 and never overflows.
+
+    TF's op writes max and |.| with ``where``, which also gets the gradient right at l = 0
+    (``relu``/``abs`` have gradient 0 there, which would give -x instead of 1/2 - x).
+    """
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
 
 
 def _sum_over_pixels(values: tf.Tensor) -> tf.Tensor:

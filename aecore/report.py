@@ -58,6 +58,8 @@ def glue(name: str, value, *, display: bool = False):
 
     Returns ``value`` so a cell can glue and use a number in one line.
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # NumPy scalar -> Python number, so "{glue:text}`x:.2f`" can format it
     try:
         from myst_nb import glue as _glue
     except ImportError:

@@ -153,6 +153,24 @@ def test_cb_gradient_finite_at_half_and_everywhere():
     assert abs(float(tape.gradient(lc, e0))) < 1e-7
 
 
+@pytest.mark.parametrize("name", ["bernoulli", "continuous_bernoulli"])
+def test_gradient_wrt_logits_matches_closed_form(name):
+    # d BCE / d l = sigmoid(l) - x exactly, including at l = 0; CB adds -d log C / d l.
+    l = tf.Variable(np.array([-30.0, -2.0, -1e-3, 0.0, 1e-3, 0.5, 3.0, 30.0]))
+    x = np.full(8, 0.3)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(losses.get_loss(name).pixel_nll(x, l))
+    grad = tape.gradient(y, l).numpy()
+    expected = special.expit(l.numpy()) - x
+    if name == "continuous_bernoulli":
+        # C = eta / tanh(eta / 2)  =>  d log C / d eta = 1/eta - 1/sinh(eta); series near 0
+        eta = l.numpy()
+        safe = np.where(np.abs(eta) < 0.01, 1.0, eta)
+        dlogc = np.where(np.abs(eta) < 0.01, eta / 6 - 7 * eta ** 3 / 360, 1 / safe - 1 / np.sinh(safe))
+        expected = expected - dlogc
+    np.testing.assert_allclose(grad, expected, atol=1e-6)
+
+
 def test_bce_from_logits_stable_where_naive_probabilities_fail():
     logits = np.array([-200.0, -40.0, 40.0, 200.0], np.float32)
     x = np.array([1.0, 1.0, 0.0, 0.0], np.float32)  # maximally wrong predictions

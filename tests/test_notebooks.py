@@ -1,0 +1,82 @@
+"""Check 5 of `make test`: every committed chapter carries a real top-to-bottom run.
+
+A notebook passes when every non-empty code cell has been executed, the execution counts
+run 1, 2, 3, ... (a fresh kernel, top to bottom), no output is an error, it has exactly one
+``parameters`` cell that sets ``PROFILE = "full"`` (the published profile), no papermill
+``injected-parameters`` cell, at least one ``# NBVAL_CHECK_OUTPUT`` cell, and the same setup
+cell as every other chapter.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("[0-9]*.ipynb"))
+
+
+def _code_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def _src(cell: dict) -> str:
+    s = cell["source"]
+    return "".join(s) if isinstance(s, list) else s
+
+
+def _load(path: pathlib.Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_there_are_chapters_and_all_are_in_the_toc():
+    assert CHAPTERS, "no chapter notebooks found in chapters/"
+    toc = (ROOT / "_toc.yml").read_text()
+    for nb in CHAPTERS:
+        assert f"chapters/{nb.stem}" in toc, f"{nb.name} is not listed in _toc.yml"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_committed_notebook_was_run_top_to_bottom_without_errors(path):
+    nb = _load(path)
+    cells = [c for c in _code_cells(nb) if _src(c).strip()]
+    counts = [c.get("execution_count") for c in cells]
+    assert None not in counts, f"{path.name}: {counts.count(None)} code cell(s) never executed"
+    assert counts == list(range(1, len(cells) + 1)), (
+        f"{path.name}: execution counts {counts[:10]}... are not 1, 2, 3, ...: "
+        "re-run it top to bottom on a fresh kernel (make book)")
+    errors = [o.get("ename") for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert not errors, f"{path.name}: error outputs committed: {errors}"
+    assert any(c.get("outputs") for c in cells), f"{path.name}: no outputs at all"
+    stderr = [o["text"][:120] for c in cells for o in c.get("outputs", [])
+              if o["output_type"] == "stream" and o["name"] == "stderr" and "Traceback" in "".join(o["text"])]
+    assert not stderr, f"{path.name}: tracebacks in stderr outputs: {stderr}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_one_parameters_cell_with_published_profile(path):
+    cells = _code_cells(_load(path))
+    params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, f"{path.name}: {len(params)} cells tagged 'parameters' (need exactly 1)"
+    assert re.search(r'^PROFILE\s*=\s*"full"', _src(params[0]), re.M), (
+        f"{path.name}: the parameters cell must set PROFILE = \"full\"")
+    injected = [c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    assert not injected, f"{path.name}: committed with a papermill injected-parameters cell (a non-full run?)"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_has_an_nbval_checked_cell_with_output(path):
+    # nbval only honours the marker as a whole comment line: "# NBVAL_CHECK_OUTPUT"
+    marker = re.compile(r"^\s*#\s*NBVAL_CHECK_OUTPUT\s*$", re.M)
+    checked = [c for c in _code_cells(_load(path)) if marker.search(_src(c))]
+    assert checked, f"{path.name}: no cell with a '# NBVAL_CHECK_OUTPUT' line of its own"
+    assert all(c.get("outputs") for c in checked), f"{path.name}: an NBVAL_CHECK_OUTPUT cell has no output"
+
+
+def test_setup_cell_is_identical_everywhere():
+    firsts = {p.name: _src(_code_cells(_load(p))[0]) for p in CHAPTERS}
+    assert len(set(firsts.values())) == 1, f"setup cells differ: {list(firsts)}"
+    assert next(iter(firsts.values())).startswith("# Setup")

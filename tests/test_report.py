@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aecore import report
+
+
+def test_verdict_rejects_unknown_word():
+    with pytest.raises(ValueError, match="Supported"):
+        report.Verdict("c", "s", "Probably", "e")
+
+
+def test_table_and_text_forms():
+    vs = [report.Verdict("A holds", "001", report.decide(True), "x = 1"),
+          report.Verdict("B holds", "002", report.decide(False), "y = 2")]
+    table = report.verdict_table(vs)
+    assert list(table["verdict"]) == ["Supported", "Refuted"]
+    assert report.format_verdicts(vs).splitlines() == ["[Supported] A holds (001)", "[Refuted] B holds (002)"]
+
+
+def test_glue_returns_python_numbers():
+    v = report.glue("test_value", np.float32(1.5))
+    assert type(v) is float and v == 1.5
