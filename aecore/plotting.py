@@ -86,3 +86,55 @@ def image_row(images: dict[str, np.ndarray], *, cmap: str = "gray", vmin: float 
     else:
         fig.tight_layout()
     return fig
+
+
+def histograms(hists: dict[str, tuple[np.ndarray, np.ndarray]], *, xlabel: str, ylabel: str = "fraction of pixels",
+               logy: bool = True) -> plt.Figure:
+    """Step histograms ``{label: (edges, fractions)}`` on one axis (log scale by default)."""
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for label, (edges, frac) in hists.items():
+        ax.stairs(frac, edges, label=label, lw=1.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(rows: dict[str, np.ndarray], *, n: int = 8, row_label_width: float = 1.8) -> plt.Figure:
+    """One row per setting, the same ``n`` images in each: ``{label: images [>=n, 28, 28, 1]}``.
+
+    The first row is usually the originals, the others reconstructions of the same images.
+    """
+    labels = list(rows)
+    fig, axes = plt.subplots(len(labels), n, figsize=(row_label_width + 1.0 * n, 1.05 * len(labels)),
+                             squeeze=False)
+    for r, label in enumerate(labels):
+        imgs = np.asarray(rows[label])
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(np.squeeze(imgs[c]), cmap="gray", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.subplots_adjust(left=row_label_width / (row_label_width + 1.0 * n), wspace=0.05, hspace=0.05)
+    return fig
+
+
+def curves_by_group(frame: pd.DataFrame, *, x: str, y: str, group: str, xlabel: str, ylabel: str,
+                    logx: bool = False, logy: bool = False, marker: str | None = None) -> plt.Figure:
+    """One line per value of ``group`` from a tidy table."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for key, part in frame.groupby(group, sort=False):
+        ax.plot(part[x], part[y], label=str(key), marker=marker)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,115 @@
+"""What the pixels say: intensity statistics, distance from binary, and linear baselines.
+
+NumPy in, pandas/NumPy out. Images are ``[N, 28, 28, 1]`` floats in [0, 1]. All squared
+errors are per pixel (intensity units squared), averaged over pixels and images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from aecore import metrics
+
+MID_LOW, MID_HIGH = 0.05, 0.95  # "strictly between": neither background nor full ink
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return x.reshape(x.shape[0], -1)
+
+
+def ink_coverage(x: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Fraction of each image's pixels brighter than ``threshold``, shape ``[N]``."""
+    return (_flat(x) > threshold).mean(axis=1)
+
+
+def pixel_summary(x: np.ndarray) -> dict[str, float]:
+    """Intensity statistics of a set of images.
+
+    Returns a dict with: ``mean`` and ``std`` of all pixels; ``frac_zero``/``frac_one``:
+    pixels exactly 0 / exactly 1; ``frac_mid``: strictly between 0.05 and 0.95;
+    ``ink_coverage_median``: median over images of the fraction of non-zero pixels;
+    ``variance_across_images``: the per-pixel variance over images, averaged over pixels,
+    which equals the MSE of the mean-image baseline (with the mean taken on ``x`` itself).
+    """
+    flat = _flat(x).astype(np.float64)
+    return {
+        "mean": float(flat.mean()),
+        "std": float(flat.std()),
+        "min": float(flat.min()),
+        "max": float(flat.max()),
+        "frac_zero": float((flat == 0.0).mean()),
+        "frac_one": float((flat == 1.0).mean()),
+        "frac_mid": float(((flat > MID_LOW) & (flat < MID_HIGH)).mean()),
+        "ink_coverage_median": float(np.median(ink_coverage(x))),
+        "variance_across_images": float(flat.var(axis=0).mean()),
+    }
+
+
+def binarisation_gap(x: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """How far the images are from binary, as per-pixel squared errors.
+
+    - ``threshold_mse``: MSE between the images and their fixed binarisation ``x > threshold``;
+    - ``dynamic_mse``: expected MSE between the images and one Bernoulli(x) sample,
+      ``mean x (1 - x)`` (the variance of dynamic binarisation);
+    - ``entropy_nats``: mean binary entropy per pixel, the BCE floor (nats per pixel).
+    """
+    flat = _flat(x).astype(np.float64)
+    b = (flat > threshold).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -(np.where(flat > 0, flat * np.log(flat), 0.0) + np.where(flat < 1, (1 - flat) * np.log1p(-flat), 0.0))
+    return {"threshold_mse": float(((flat - b) ** 2).mean()),
+            "dynamic_mse": float((flat * (1 - flat)).mean()),
+            "entropy_nats": float(ent.mean())}
+
+
+def histogram(x: np.ndarray, bins: int = 51) -> tuple[np.ndarray, np.ndarray]:
+    """(bin edges ``[bins + 1]``, fraction of pixels per bin ``[bins]``) over [0, 1]."""
+    counts, edges = np.histogram(_flat(x), bins=bins, range=(0.0, 1.0))
+    return edges, counts / counts.sum()
+
+
+def pca_error_table(x_train: np.ndarray, x_test: np.ndarray, ks=(2, 16, 32, 64)) -> pd.DataFrame:
+    """Held-out MSE of PCA reconstructions with k components, the best linear autoencoder.
+
+    Columns: ``k``, ``mse`` (per pixel), ``ratio_to_mean_image`` (MSE / MSE of the
+    mean-image baseline: the fraction of variance left unexplained), ``psnr_db`` (mean over
+    images), ``explained_variance`` (on the training images).
+    """
+    base = metrics.mse_per_pixel(x_test, metrics.mean_image_baseline(x_train, x_test)).mean()
+    curve = metrics.explained_variance(x_train)
+    full = metrics.pca_fit(x_train, max(ks))
+    rows = []
+    for k in ks:
+        pca = metrics.PCA(full.mean, full.components[:k], full.explained_variance[:k],
+                          full.explained_variance_ratio[:k], full.image_shape)
+        x_hat = metrics.pca_reconstruct(pca, x_test)
+        mse = metrics.mse_per_pixel(x_test, x_hat)
+        rows.append({"k": k, "mse": float(mse.mean()), "ratio_to_mean_image": float(mse.mean() / base),
+                     "psnr_db": float(metrics.psnr_db(x_test, x_hat).mean()),
+                     "explained_variance": float(curve[k - 1])})
+    return pd.DataFrame(rows)
+
+
+def classwise_errors(x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *, k: int = 16,
+                     class_names: list[str] | None = None) -> pd.DataFrame:
+    """Per test class: mean-image MSE, PCA-k MSE and their ratio (one shared PCA fit)."""
+    pca = metrics.pca_fit(x_train, k)
+    x_hat = metrics.pca_reconstruct(pca, x_test)
+    mse_pca = metrics.mse_per_pixel(x_test, x_hat)
+    mse_mean = metrics.mse_per_pixel(x_test, metrics.mean_image_baseline(x_train, x_test))
+    frame = pd.DataFrame({"label": np.asarray(y_test), "mse_mean_image": mse_mean, f"mse_pca{k}": mse_pca,
+                          "ink_coverage": ink_coverage(x_test)})
+    out = frame.groupby("label").mean()
+    out[f"ratio_pca{k}_to_mean_image"] = out[f"mse_pca{k}"] / out["mse_mean_image"]
+    if class_names is not None:
+        out.insert(0, "class", [class_names[i] for i in out.index])
+    return out.sort_values(f"mse_pca{k}", ascending=False)
+
+
+CLASS_NAMES = {
+    "mnist": [str(i) for i in range(10)],
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"],
+}

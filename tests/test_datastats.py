@@ -1,0 +1,49 @@
+"""aecore.datastats against hand-built images whose statistics are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aecore import datastats
+
+
+def test_pixel_summary_on_constructed_images():
+    x = np.zeros((4, 2, 2, 1), np.float32)
+    x[:, 0, 0] = 1.0     # one full-ink pixel per image
+    x[:, 0, 1] = 0.5     # one mid-grey pixel
+    x[:, 1, 0] = 0.02    # faint, not "mid"
+    s = datastats.pixel_summary(x)
+    assert s["frac_zero"] == pytest.approx(0.25)
+    assert s["frac_one"] == pytest.approx(0.25)
+    assert s["frac_mid"] == pytest.approx(0.25)
+    assert s["mean"] == pytest.approx((1 + 0.5 + 0.02) / 4)
+    assert s["variance_across_images"] == pytest.approx(0.0, abs=1e-12)  # identical images
+    assert datastats.ink_coverage(x).tolist() == pytest.approx([0.75] * 4)
+
+
+def test_binarisation_gap_zero_for_binary_and_known_for_grey():
+    b = (np.random.default_rng(0).random((5, 28, 28, 1)) > 0.7).astype(np.float32)
+    g = datastats.binarisation_gap(b)
+    assert g["threshold_mse"] == 0 and g["dynamic_mse"] == 0 and g["entropy_nats"] == 0
+    grey = np.full((2, 3, 3, 1), 0.5, np.float32)
+    g = datastats.binarisation_gap(grey)
+    assert g["threshold_mse"] == pytest.approx(0.25) and g["dynamic_mse"] == pytest.approx(0.25)
+    assert g["entropy_nats"] == pytest.approx(np.log(2))
+
+
+def test_histogram_sums_to_one():
+    edges, frac = datastats.histogram(np.random.default_rng(1).random((10, 28, 28, 1)), bins=10)
+    assert len(edges) == 11 and frac.sum() == pytest.approx(1.0)
+
+
+def test_pca_errors_fall_with_k_and_vanish_on_low_rank_data():
+    rng = np.random.default_rng(2)
+    basis = rng.normal(size=(3, 64))
+    x = (rng.normal(size=(300, 3)) @ basis).reshape(300, 8, 8, 1)
+    table = datastats.pca_error_table(x[:200], x[200:], ks=(1, 2, 3, 4))
+    assert table["mse"].is_monotonic_decreasing
+    assert table.loc[table.k == 3, "ratio_to_mean_image"].item() < 1e-10  # float32 output rounding only
+    assert table.loc[table.k == 3, "explained_variance"].item() == pytest.approx(1.0)
+    per_class = datastats.classwise_errors(x[:200], x[200:], np.arange(100) % 2, k=2)
+    assert set(per_class.index) == {0, 1}
