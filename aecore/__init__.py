@@ -6,7 +6,10 @@ Every chapter calls this package; the notebooks only narrate. Modules:
 - ``aecore.data``      — MNIST / Fashion-MNIST, online via ``keras.datasets`` or offline from IDX files;
 - ``aecore.losses``    — per-example negative log-likelihoods in nats, one registry by name;
 - ``aecore.metrics``   — reconstruction metrics (MSE, PSNR, SSIM, ...);
-- ``aecore.models`` / ``aecore.training`` / ``aecore.experiments`` — models, fitting, cached runs.
+- ``aecore.datastats`` — what the pixels say: intensity statistics, PCA baselines;
+- ``aecore.analysis``  — per-pixel loss curves, minima, curvature, float32 stability;
+- ``aecore.models`` / ``aecore.training`` / ``aecore.experiments`` — models, fitting, cached runs;
+- ``aecore.report`` / ``aecore.plotting`` — verdicts, glue, and figures (never shown or saved).
 """
 
 from __future__ import annotations
@@ -49,5 +52,9 @@ _import_tensorflow_quietly()
 
 from aecore.profiles import Profile, get_profile, PROFILES  # noqa: E402
 from aecore.seeding import set_seed  # noqa: E402
+from aecore import (  # noqa: E402
+    analysis, data, datastats, experiments, losses, metrics, models, plotting, report, training,
+)
 
-__all__ = ["__version__", "Profile", "PROFILES", "get_profile", "set_seed"]
+__all__ = ["__version__", "Profile", "PROFILES", "get_profile", "set_seed", "analysis", "data",
+           "datastats", "experiments", "losses", "metrics", "models", "plotting", "report", "training"]

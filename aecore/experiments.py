@@ -1,0 +1,570 @@
+"""Experiments as values: one frozen :class:`Config` -> one cached :class:`Result`.
+
+``run(cfg)`` loads the data, builds the model, trains it, evaluates it on held-out test
+images and stores everything on disk; the next ``run(cfg)`` with an equal config (and the
+same ``aecore.__version__``) reads it back in about a second. ``sweep(configs)`` runs many
+and returns a tidy table, one row per run.
+
+The cache
+---------
+Location: ``$AECORE_CACHE_DIR`` if set; else ``<repo>/.aecore_cache`` when ``aecore`` is
+imported from a source checkout (``pyproject.toml`` beside the package); else
+``~/.cache/aecore``. One directory per run, named ``<readable slug>-<key prefix>``, where
+the key is the SHA-256 of the canonical JSON of the full config plus the aecore version.
+Each entry holds ``config.json``, ``metrics.json``, ``history.csv``, ``model.weights.h5``
+and ``manifest.json`` (the SHA-256 of each of the other four).
+
+- Writes are atomic: the entry is written into a hidden temporary directory
+  (``.tmp-*``) in the cache directory and renamed into place only when complete, so an
+  interrupted run leaves no entry.
+- Reads are verified: every checksum in the manifest, and ``config.json`` must equal the
+  requested config exactly. A corrupt or mismatched entry raises a :class:`CacheWarning`
+  naming the entry and the problem, is deleted, and the run is retrained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+import aecore
+from aecore import data, losses, metrics, models, training
+from aecore.profiles import PROFILES, Profile, get_profile
+
+CACHE_ENV_VAR = "AECORE_CACHE_DIR"
+ENTRY_FILES: tuple[str, ...] = ("config.json", "metrics.json", "history.csv", "model.weights.h5")
+MANIFEST = "manifest.json"
+_TMP_PREFIX = ".tmp-"
+_STALE_TMP_SECONDS = 6 * 3600  # a temp dir this old belongs to a killed process
+_K_PCA = 16
+_FULL = PROFILES["full"]
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be used (corrupt, mismatched) or written."""
+
+
+class _EntryError(Exception):
+    """Internal: why a cache entry is unusable."""
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _check_int(value: Any, name: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
+    return int(value)
+
+
+def _canonical_model_kwargs(value: Any) -> tuple[tuple[str, Any], ...]:
+    """Mapping or pairs -> sorted tuple of ``(name, JSON scalar)`` pairs (hashable, JSON-able)."""
+    pairs = list(value.items()) if isinstance(value, Mapping) else list(value or ())
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise ValueError(f"model_kwargs must be a mapping or (name, value) pairs, got item {pair!r}")
+        key, val = pair
+        if isinstance(val, np.generic):
+            val = val.item()
+        if not isinstance(val, _JSON_SCALARS) or (isinstance(val, float) and not math.isfinite(val)):
+            raise ValueError(f"model_kwargs[{key!r}] = {val!r}: values must be str, int, finite "
+                             f"float, bool or None (so the config is hashable and JSON-able)")
+        if key in out:
+            raise ValueError(f"model_kwargs names {key!r} twice")
+        out[key] = val
+    return tuple(sorted(out.items()))
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything that determines a run; equal configs give equal results.
+
+    Names are canonicalised on construction (``loss="bce"`` becomes ``"bernoulli"``,
+    ``dataset="fashion-mnist"`` becomes ``"fashion_mnist"``), so aliases share a cache entry.
+    Defaults are the ``full`` profile's sizes; :meth:`from_profile` takes another profile's.
+
+    Attributes:
+      dataset: ``"mnist"`` or ``"fashion_mnist"``.
+      model: a key of :data:`aecore.models.MODELS`.
+      loss: a likelihood of :data:`aecore.losses.LOSSES` or an alias (``"mse"``, ``"bce"``, ...).
+      n_train: training images (a seeded uniform subset, see ``aecore.data.load``).
+      n_test: held-out test images the metrics are computed on.
+      epochs: passes over the training images.
+      batch_size: images per gradient step.
+      seed: seed of the weights, the shuffling and the dynamic binarisation.
+      binarize: None, ``"threshold"`` (train and test images thresholded at 0.5) or
+        ``"dynamic"`` (a fresh Bernoulli sample of the training images every epoch;
+        metrics against one fixed Bernoulli sample of the test images).
+      learning_rate: Adam step size.
+      reduction: training-loss scale, ``"per_pixel"`` (nats per pixel) or ``"per_image"``.
+      model_kwargs: builder hyperparameters as sorted ``(name, value)`` pairs (a dict is
+        accepted and converted), e.g. ``{"activation": "relu"}`` for ``dense_ae``.
+      data_seed: seed of the data subsets (kept apart from ``seed`` so that all seeds of a
+        setting see the same images).
+      n_val: test images whose loss is logged after every epoch (``val_loss``); the first
+        ``min(n_val, n_test)`` of the evaluation images, 0 for none.
+    """
+
+    dataset: str
+    model: str
+    loss: str
+    n_train: int = _FULL.n_train
+    n_test: int = _FULL.n_test
+    epochs: int = _FULL.epochs
+    batch_size: int = _FULL.batch_size
+    seed: int = 0
+    binarize: str | None = None
+    learning_rate: float = 1e-3
+    reduction: str = "per_pixel"
+    model_kwargs: tuple[tuple[str, Any], ...] = ()
+    data_seed: int = 0
+    n_val: int = 1000
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)  # frozen: canonicalise once, here
+
+        if not isinstance(self.dataset, str):
+            raise ValueError(f"dataset must be a string; valid: {', '.join(data.DATASETS)}")
+        put("dataset", data._canonical_name(self.dataset))  # ValueError lists the names
+        if not isinstance(self.loss, str):
+            raise ValueError(f"loss must be a string; valid: {', '.join(losses.LOSSES)}")
+        put("loss", losses.get_loss(self.loss).name)
+        models.get_model_spec(self.model)
+        if self.binarize not in data.BINARIZE_MODES:
+            raise ValueError(f"unknown binarize={self.binarize!r}; valid: "
+                             f"{', '.join(map(repr, data.BINARIZE_MODES))}")
+        training.get_reduction(self.reduction)
+        for name in ("n_train", "n_test", "epochs", "batch_size"):
+            put(name, _check_int(getattr(self, name), name, minimum=1))
+        for name in ("seed", "data_seed", "n_val"):
+            put(name, _check_int(getattr(self, name), name, minimum=0))
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not (
+                math.isfinite(lr) and lr > 0):
+            raise ValueError(f"learning_rate must be a positive finite number, got {lr!r}")
+        put("learning_rate", float(lr))
+        kwargs = _canonical_model_kwargs(self.model_kwargs)
+        models.check_model_kwargs(self.model, dict(kwargs))
+        put("model_kwargs", kwargs)
+
+    @classmethod
+    def from_profile(cls, profile: Profile | str | None, **fields: Any) -> "Config":
+        """A config with ``n_train``, ``n_test``, ``epochs`` and ``batch_size`` from a profile.
+
+        Args:
+          profile: a :class:`~aecore.profiles.Profile`, or a name resolved with
+            ``get_profile`` (so ``AECORE_PROFILE`` overrides it).
+          **fields: the other fields (``dataset``, ``model``, ``loss``, ``seed``, ...); they win.
+        """
+        prof = profile if isinstance(profile, Profile) else get_profile(profile)
+        sizes = {"n_train": prof.n_train, "n_test": prof.n_test, "epochs": prof.epochs,
+                 "batch_size": prof.batch_size}
+        return cls(**{**sizes, **fields})
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with some fields changed (validated like a new config)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of every field; ``model_kwargs`` becomes a dict."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["model_kwargs"] = dict(self.model_kwargs)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Config":
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown Config field(s) {unknown}; valid: {sorted(names)}")
+        return cls(**d)
+
+    def canonical_json(self) -> str:
+        """The config as sorted, compact JSON: equal configs give equal strings."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    def cache_key(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of the config and ``aecore.__version__``."""
+        payload = json.dumps({"config": json.loads(self.canonical_json()),
+                              "aecore_version": aecore.__version__},
+                             sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def label(self) -> str:
+        """Short human label, e.g. ``"mnist conv_ae bce seed 1"``."""
+        parts = [self.dataset, self.model, losses.get_loss(self.loss).loss_name.lower()]
+        if self.binarize:
+            parts.append(f"binarize={self.binarize}")
+        parts += [f"{k}={v}" for k, v in self.model_kwargs]
+        return " ".join(parts) + f" seed {self.seed}"
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Result:
+    """What a run produced.
+
+    Attributes:
+      config: the run's :class:`Config`.
+      history: one row per epoch: ``epoch``, ``loss``, ``val_loss`` (units in
+        ``history.attrs["unit"]``) and ``seconds``.
+      metrics: test-set metrics (:func:`aecore.metrics.evaluate` on the ``n_test`` test
+        images, baselines fitted on the training images), plus ``dead_units``,
+        ``latent_dim``, ``train_seconds``, ``final_loss`` and ``final_val_loss``; for
+        binarised runs also ``vs_grey_*``: the same reconstructions against the original
+        grey test images.
+      model: the trained :class:`aecore.models.AutoEncoder`.
+      from_cache: True when read from the disk cache (no training happened).
+      path: the cache entry, or None when the run was not cached.
+    """
+
+    config: Config
+    history: pd.DataFrame
+    metrics: dict[str, float]
+    model: models.AutoEncoder
+    from_cache: bool
+    path: Path | None = None
+
+    def reconstruct(self, x: np.ndarray) -> np.ndarray:
+        """``x_hat`` ``[N, 28, 28, 1]`` in [0, 1] for images ``[N, 28, 28, 1]``, through the
+        mean of the run's likelihood."""
+        return self.model.reconstruct(x, likelihood=self.config.loss)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_data(cfg: Config) -> data.Dataset:
+    """The images a run is evaluated on: ``aecore.data.load`` with the config's dataset, sizes,
+    ``data_seed`` and ``binarize`` (for ``"dynamic"``, one fixed Bernoulli sample per pixel;
+    training itself resamples the grey training images every epoch)."""
+    return data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.data_seed,
+                     binarize=cfg.binarize)
+
+
+def _train_binarize(cfg: Config) -> str | None:
+    """How the *loaded* training images are binarised: only thresholding is done at load time."""
+    return "threshold" if cfg.binarize == "threshold" else None
+
+
+def _data_key(cfg: Config) -> tuple:
+    """Identifies a training set; includes ``$AECORE_DATA_DIR`` (offline and online differ)."""
+    return (cfg.dataset, cfg.n_train, cfg.data_seed, _train_binarize(cfg),
+            os.environ.get(data.ENV_VAR, "").strip())
+
+
+@functools.lru_cache(maxsize=4)
+def _training_images(dataset: str, n_train: int, data_seed: int, binarize: str | None,
+                     data_dir_env: str) -> np.ndarray:
+    """Training inputs ``[n_train, 28, 28, 1]`` (grey, or 0/1 when thresholded), read-only and
+    memoised: every seed and loss of a setting trains on the same array. ``data_dir_env`` is
+    only part of the memo key."""
+    del data_dir_env
+    x = data.load(dataset, n_train=n_train, n_test=1, seed=data_seed, binarize=binarize).train.x
+    x.flags.writeable = False
+    return x
+
+
+@functools.lru_cache(maxsize=16)
+def _pca_baseline(data_key: tuple, k: int) -> metrics.PCA:
+    """PCA of a training set, shared by every run on it (saves one SVD per run)."""
+    return metrics.pca_fit(_training_images(*data_key), k)
+
+
+def data_fingerprint(cfg: Config) -> str:
+    """SHA-256 (hex) of the training and evaluation images of ``cfg`` as loaded now.
+
+    Stored in each cache entry and checked on read: offline MNIST (5,000 training images)
+    and online MNIST (60,000) give different subsets for the same config, and a result
+    trained on one must not be reported for the other.
+    """
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(_training_images(*_data_key(cfg))).tobytes())
+    h.update(np.ascontiguousarray(load_data(cfg).test.x).tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_dir() -> Path:
+    """The cache root: ``$AECORE_CACHE_DIR``, else ``<repo>/.aecore_cache`` in a source
+    checkout, else ``~/.cache/aecore``. Not created here."""
+    env = os.environ.get(CACHE_ENV_VAR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    repo = Path(__file__).resolve().parent.parent
+    if (repo / "pyproject.toml").is_file():
+        return repo / ".aecore_cache"
+    return Path.home() / ".cache" / "aecore"
+
+
+def entry_path(cfg: Config, root: Path | None = None) -> Path:
+    """Where the cache entry of ``cfg`` lives (whether or not it exists)."""
+    slug = "-".join([cfg.dataset, cfg.model, cfg.loss, f"s{cfg.seed}"])
+    return (root if root is not None else cache_dir()) / f"{slug}-{cfg.cache_key()[:20]}"
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _entry_config_json(cfg: Config, fingerprint: str) -> dict[str, Any]:
+    return {"config": cfg.to_dict(), "aecore_version": aecore.__version__,
+            "cache_key": cfg.cache_key(), "data_fingerprint": fingerprint}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def _write_manifest(folder: Path) -> None:
+    files = {name: _sha256_file(folder / name) for name in ENTRY_FILES}
+    _write_json(folder / MANIFEST, {"files": files, "aecore_version": aecore.__version__})
+
+
+def _history_attrs(cfg: Config) -> dict[str, Any]:
+    return {"unit": training.get_reduction(cfg.reduction).unit, "likelihood": cfg.loss,
+            "reduction": cfg.reduction, "binarize": "dynamic" if cfg.binarize == "dynamic" else None}
+
+
+def _remove_stale_tmp(root: Path) -> None:
+    now = time.time()
+    for p in root.glob(f"{_TMP_PREFIX}*"):
+        try:
+            if now - p.stat().st_mtime > _STALE_TMP_SECONDS:
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _write_entry(cfg: Config, history: pd.DataFrame, run_metrics: dict[str, float],
+                 model: models.AutoEncoder, root: Path, fingerprint: str) -> Path:
+    """Writes the entry into a temp dir, then renames it into place (atomic on POSIX).
+
+    On any exception the temp dir is removed and the exception propagates.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(root)
+    final = entry_path(cfg, root)
+    tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
+    try:
+        _write_json(tmp / "config.json", _entry_config_json(cfg, fingerprint))
+        _write_json(tmp / "metrics.json", run_metrics)
+        history.to_csv(tmp / "history.csv", index=False)
+        model.save_weights(tmp / "model.weights.h5")
+        _write_manifest(tmp)  # last: a directory with a manifest is complete
+        if final.exists():  # a concurrent run finished first, or a leftover we failed to delete
+            shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _read_entry(cfg: Config, path: Path, fingerprint: str) -> tuple[
+        pd.DataFrame, dict[str, float], models.AutoEncoder]:
+    """Verifies and reads one entry; raises _EntryError saying what is wrong."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        listed = manifest["files"]
+    except FileNotFoundError:
+        raise _EntryError(f"{MANIFEST} is missing") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise _EntryError(f"{MANIFEST} is unreadable ({err})") from None
+    if not isinstance(listed, dict) or set(listed) != set(ENTRY_FILES):
+        raise _EntryError(f"{MANIFEST} lists {sorted(listed) if isinstance(listed, dict) else listed}, "
+                          f"expected {sorted(ENTRY_FILES)}")
+    for name in ENTRY_FILES:
+        if not (path / name).is_file():
+            raise _EntryError(f"{name} is missing")
+        if _sha256_file(path / name) != listed[name]:
+            raise _EntryError(f"{name} does not match its checksum in {MANIFEST} (modified or truncated)")
+    try:
+        stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise _EntryError(f"config.json is unreadable ({err})") from None
+    expected = _entry_config_json(cfg, fingerprint)
+    if not isinstance(stored, dict) or stored.get("data_fingerprint") is None:
+        raise _EntryError("config.json lacks a data fingerprint")
+    if {k: v for k, v in stored.items() if k != "data_fingerprint"} != {
+            k: v for k, v in expected.items() if k != "data_fingerprint"}:
+        raise _EntryError(f"config.json holds a different config ({json.dumps(stored, sort_keys=True)}), "
+                          f"expected {json.dumps(expected, sort_keys=True)}")
+    if stored["data_fingerprint"] != fingerprint:
+        raise _EntryError(f"it was trained on other images (data fingerprint "
+                          f"{str(stored['data_fingerprint'])[:12]}..., now {fingerprint[:12]}...: "
+                          f"offline and online data differ; is {data.ENV_VAR} set the same way?)")
+    try:
+        run_metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        history = pd.read_csv(path / "history.csv", float_precision="round_trip")
+        model = models.build_model(cfg.model, seed=cfg.seed, **dict(cfg.model_kwargs))
+        model.load_weights(path / "model.weights.h5")
+    except Exception as err:  # checksums matched, so this is a format/version problem
+        raise _EntryError(f"could not load it ({type(err).__name__}: {err})") from None
+    history.attrs.update(_history_attrs(cfg))
+    return history, run_metrics, model
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, CacheWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
+        pd.DataFrame, dict[str, float], models.AutoEncoder]:
+    aecore.set_seed(cfg.seed)
+    x_train = _training_images(*_data_key(cfg))  # [n_train, 28, 28, 1]
+    dataset = load_data(cfg)
+    x_test = dataset.test.x  # [n_test, 28, 28, 1], the evaluation targets
+    n_val = min(cfg.n_val, cfg.n_test)
+    likelihood = losses.get_loss(cfg.loss)
+
+    model = models.build_model(cfg.model, seed=cfg.seed, **dict(cfg.model_kwargs))
+    history = training.fit(model, likelihood, x_train, x_val=x_test[:n_val] if n_val else None,
+                           epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
+                           learning_rate=cfg.learning_rate,
+                           binarize="dynamic" if cfg.binarize == "dynamic" else None,
+                           reduction=cfg.reduction, progress=progress, progress_prefix=prefix)
+
+    x_hat = model.reconstruct(x_test, likelihood=likelihood)  # [n_test, 28, 28, 1]
+    pca = _pca_baseline(_data_key(cfg), _K_PCA)
+    run_metrics: dict[str, float] = metrics.evaluate(x_test, x_hat, x_train=x_train, k_pca=_K_PCA, pca=pca)
+    if cfg.binarize is not None:
+        x_grey = data.load(cfg.dataset, n_train=1, n_test=cfg.n_test, seed=cfg.data_seed).test.x
+        run_metrics.update({f"vs_grey_{k}": v for k, v in metrics.evaluate(x_grey, x_hat).items()
+                            if k != "n_images"})
+    codes = model.encode(x_test)  # [n_test, latent_dim]
+    run_metrics["dead_units"] = metrics.dead_units(codes)
+    run_metrics["latent_dim"] = int(codes.shape[1])
+    run_metrics["train_seconds"] = float(history["seconds"].sum())
+    run_metrics["final_loss"] = float(history["loss"].iloc[-1])
+    run_metrics["final_val_loss"] = float(history["val_loss"].iloc[-1])
+    return history, run_metrics, model
+
+
+def run(cfg: Config, *, cache: bool = True, progress: bool = True, _announce: bool = True) -> Result:
+    """Runs one experiment, or reads it from the disk cache.
+
+    Args:
+      cfg: the experiment.
+      cache: read an existing entry and write a new one; False always trains and writes
+        nothing.
+      progress: print what is run, one line per epoch, and a summary line.
+
+    Returns:
+      A :class:`Result`; ``from_cache`` says whether training was skipped.
+
+    Raises:
+      aecore.data.DataError: the data cannot give ``n_train``/``n_test`` images.
+      aecore.training.TrainingDivergedError: the loss became NaN (nothing is cached).
+    """
+    if not isinstance(cfg, Config):
+        raise TypeError(f"run() needs an experiments.Config, got {type(cfg).__name__}")
+    root = cache_dir()
+    path = entry_path(cfg, root)
+    fingerprint = data_fingerprint(cfg) if cache else ""
+    if cache and path.exists():
+        try:
+            history, run_metrics, model = _read_entry(cfg, path, fingerprint)
+            if progress:
+                print(f"{cfg.label()}: " if _announce else "  ", end="")
+                print(f"from the cache ({path.name})", flush=True)
+            return Result(cfg, history, run_metrics, model, from_cache=True, path=path)
+        except _EntryError as err:
+            _warn(f"aecore cache: entry {path} is unusable: {err}; deleting it and retraining")
+            shutil.rmtree(path, ignore_errors=True)
+
+    if progress and _announce:
+        print(f"{cfg.label()}: training {cfg.epochs} epoch(s) on {cfg.n_train:,} images", flush=True)
+    history, run_metrics, model = _train_and_evaluate(cfg, progress=progress, prefix="  ")
+    if progress:
+        print(f"  done in {run_metrics['train_seconds']:.1f} s: test MSE "
+              f"{run_metrics['mse_per_pixel']:.4f}, BCE {run_metrics['bce_per_pixel']:.4f} nats/pixel, "
+              f"SSIM {run_metrics['ssim']:.3f}, dead units {run_metrics['dead_units']}/"
+              f"{run_metrics['latent_dim']}", flush=True)
+    written = None
+    if cache:
+        try:
+            written = _write_entry(cfg, history, run_metrics, model, root, fingerprint)
+        except OSError as err:  # a full or read-only disk should not lose the trained model
+            _warn(f"aecore cache: could not write entry {path} ({err}); the result is not cached")
+    return Result(cfg, history, run_metrics, model, from_cache=False, path=written)
+
+
+def sweep(configs: Iterable[Config], *, cache: bool = True, progress: bool = True) -> pd.DataFrame:
+    """Runs (or reads from the cache) every config; returns a tidy table.
+
+    Args:
+      configs: the experiments, run in order.
+      cache: as in :func:`run`.
+      progress: print ``"run 3/12: mnist conv_ae bce seed 1"`` before each run, then its
+        epoch lines.
+
+    Returns:
+      One row per config: every config field (``model_kwargs`` as JSON text), ``label``,
+      ``loss_name`` (``"MSE"``, ``"BCE"``, ...), every metric, and ``from_cache``.
+    """
+    configs = list(configs)
+    rows = []
+    for i, cfg in enumerate(configs, start=1):
+        header = f"run {i}/{len(configs)}: {cfg.label()}"
+        if progress:
+            print(header, flush=True)
+        result = run(cfg, cache=cache, progress=progress, _announce=False)
+        row = cfg.to_dict()
+        row["model_kwargs"] = json.dumps(row["model_kwargs"], sort_keys=True)
+        row.update({"label": cfg.label(), "loss_name": losses.get_loss(cfg.loss).loss_name})
+        row.update(result.metrics)
+        row["from_cache"] = result.from_cache
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarize_seeds(table: pd.DataFrame, metric_columns: Sequence[str], *,
+                    by: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean, standard deviation, min, max and count of metrics across seeds.
+
+    Args:
+      table: from :func:`sweep`.
+      metric_columns: the metrics to summarise, e.g. ``["mse_per_pixel", "ssim"]``.
+      by: grouping columns; default every config field except ``seed``.
+
+    Returns:
+      One row per setting; columns ``(metric, statistic)``.
+    """
+    if by is None:
+        by = [f.name for f in dataclasses.fields(Config) if f.name != "seed"]
+    by = list(by)
+    table = table.copy()
+    table[by] = table[by].astype(object).where(table[by].notna(), "none")  # keep None groups
+    return table.groupby(by, sort=False)[list(metric_columns)].agg(["mean", "std", "min", "max", "count"])

@@ -1,0 +1,273 @@
+"""aecore.experiments: configs, exact repeatability, and the disk cache's promises
+(hits skip training, misses on any change, corruption detected and retrained, atomic writes).
+
+Tiny runs (256 training images, 1 epoch). One run is trained once per module and its cache
+directory copied into each test, so most tests cost no training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import aecore
+from aecore import experiments, training
+from aecore.experiments import Config
+
+DATA_DIR = Path(os.environ.get("AECORE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+pytestmark = pytest.mark.skipif(not (DATA_DIR / "mnist").is_dir(),
+                                reason=f"offline MNIST not found in {DATA_DIR}")
+
+CFG = Config(dataset="mnist", model="conv_ae", loss="bce", n_train=256, n_test=64, epochs=1,
+             batch_size=64, seed=0, n_val=64)
+
+
+def _no_seconds(history: pd.DataFrame) -> pd.DataFrame:
+    return history.drop(columns="seconds")
+
+
+def _timeless(m: dict) -> dict:
+    return {k: v for k, v in m.items() if k != "train_seconds"}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """One real run of CFG into a module-level cache directory: (cache root, Result)."""
+    root = tmp_path_factory.mktemp("base_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AECORE_DATA_DIR", str(DATA_DIR))
+        mp.setenv("AECORE_CACHE_DIR", str(root))
+        result = experiments.run(CFG, progress=False)
+    assert not result.from_cache and result.path is not None and result.path.parent == root
+    return root, result
+
+
+@pytest.fixture
+def cache(base, tmp_path, monkeypatch) -> Path:
+    """A private copy of the base cache, set as AECORE_CACHE_DIR."""
+    root = tmp_path / "cache"
+    shutil.copytree(base[0], root)
+    monkeypatch.setenv("AECORE_DATA_DIR", str(DATA_DIR))
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def fake_training(base, monkeypatch) -> list:
+    """Replaces training + evaluation by the base run's outputs; records each call."""
+    calls = []
+
+    def fake(cfg, *, progress, prefix):
+        calls.append(cfg)
+        return base[1].history, dict(base[1].metrics), base[1].model
+
+    monkeypatch.setattr(experiments, "_train_and_evaluate", fake)
+    return calls
+
+
+def _entries(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir())
+
+
+# --------------------------------------------------------------------------- Config
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("dataset", "cifar10", "mnist, fashion_mnist"),
+    ("model", "vgg", "conv_ae, conv_ae_bn, dense_ae"),
+    ("loss", "hinge", "gaussian, bernoulli"),
+    ("binarize", "otsu", "'threshold', 'dynamic'"),
+    ("reduction", "sum", "per_pixel"),
+    ("epochs", 0, "epochs must be a positive integer"),
+    ("n_train", -5, "n_train"),
+    ("batch_size", 1.5, "batch_size"),
+    ("seed", -1, "seed"),
+    ("learning_rate", 0.0, "learning_rate"),
+    ("model_kwargs", {"depth": 3}, "latent_dim"),
+    ("model_kwargs", {"latent_dim": [1, 2]}, "JSON"),
+])
+def test_config_rejects_invalid_values(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        CFG.replace(**{field: value})
+
+
+def test_config_is_canonical_hashable_and_json_round_trips():
+    a = Config(dataset="fashion-mnist", model="dense_ae", loss="bce", seed=2,
+               model_kwargs={"latent_dim": 8, "activation": "relu"})
+    b = Config(dataset="fashion_mnist", model="dense_ae", loss="bernoulli", seed=2,
+               model_kwargs=(("activation", "relu"), ("latent_dim", 8)))
+    assert a == b and hash(a) == hash(b) and a.cache_key() == b.cache_key()
+    assert a.loss == "bernoulli" and a.model_kwargs == (("activation", "relu"), ("latent_dim", 8))
+    assert Config.from_dict(json.loads(json.dumps(a.to_dict()))) == a
+    assert a.replace(seed=3).cache_key() != a.cache_key()
+    assert a.replace(learning_rate=1e-3) == a.replace(learning_rate=0.001)
+    assert a.label() == "fashion_mnist dense_ae bce activation=relu latent_dim=8 seed 2"
+    with pytest.raises(Exception):
+        a.seed = 5  # frozen
+
+
+def test_cache_key_covers_config_and_version(monkeypatch):
+    canonical = json.dumps({"aecore_version": aecore.__version__,
+                            "config": json.loads(CFG.canonical_json())},
+                           sort_keys=True, separators=(",", ":"))
+    assert CFG.cache_key() == hashlib.sha256(canonical.encode()).hexdigest()
+    before = CFG.cache_key()
+    monkeypatch.setattr(aecore, "__version__", "99.0")
+    assert CFG.cache_key() != before
+
+
+def test_from_profile_takes_sizes_from_the_profile(monkeypatch):
+    monkeypatch.delenv("AECORE_PROFILE", raising=False)
+    cfg = Config.from_profile("fast", dataset="mnist", model="conv_ae", loss="mse")
+    fast = aecore.PROFILES["fast"]
+    assert (cfg.n_train, cfg.n_test, cfg.epochs, cfg.batch_size) == (
+        fast.n_train, fast.n_test, fast.epochs, fast.batch_size)
+    assert Config.from_profile(fast, dataset="mnist", model="conv_ae", loss="mse", epochs=1).epochs == 1
+
+
+def test_cache_dir_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "c"))
+    assert experiments.cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("AECORE_CACHE_DIR")
+    repo = Path(experiments.__file__).resolve().parent.parent
+    if (repo / "pyproject.toml").is_file():  # imported from the source checkout
+        assert experiments.cache_dir() == repo / ".aecore_cache"
+    else:  # an installed copy
+        assert experiments.cache_dir() == Path.home() / ".cache" / "aecore"
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def test_result_contents(base):
+    result = base[1]
+    assert len(result.history) == CFG.epochs
+    m = result.metrics
+    for key in ("mse_per_pixel", "bce_per_pixel", "psnr_db", "ssim", "mse_ratio_to_mean_image",
+                "mse_ratio_to_pca16", "dead_units", "latent_dim", "train_seconds"):
+        assert key in m and np.isfinite(m[key])
+    assert m["n_images"] == CFG.n_test and m["latent_dim"] == 16 and 0 <= m["dead_units"] <= 16
+    assert sorted(os.listdir(result.path)) == sorted([*experiments.ENTRY_FILES, experiments.MANIFEST])
+    x_hat = result.reconstruct(np.zeros((3, 28, 28, 1), np.float32))
+    assert x_hat.shape == (3, 28, 28, 1) and ((x_hat >= 0) & (x_hat <= 1)).all()
+
+
+def test_same_seed_gives_an_identical_run(base, cache):
+    again = experiments.run(CFG, cache=False, progress=False)
+    assert not again.from_cache and again.path is None
+    pd.testing.assert_frame_equal(_no_seconds(again.history), _no_seconds(base[1].history), check_exact=True)
+    assert _timeless(again.metrics) == _timeless(base[1].metrics)
+
+
+def test_cache_hit_skips_training_and_returns_the_same_result(base, cache, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cache hit must not train")
+
+    monkeypatch.setattr(training, "fit", no_training)
+    hit = experiments.run(CFG, progress=False)
+    assert hit.from_cache and hit.path == cache / base[1].path.name
+    assert hit.metrics == base[1].metrics
+    pd.testing.assert_frame_equal(hit.history, base[1].history, check_exact=True)
+    assert hit.history.attrs["unit"] == "nats per pixel"
+    for w_hit, w_base in zip(hit.model.get_weights(), base[1].model.get_weights()):
+        np.testing.assert_array_equal(w_hit, w_base)
+    # An alias of the same config is the same entry.
+    assert experiments.run(CFG.replace(loss="bernoulli"), progress=False).from_cache
+
+
+def test_another_seed_is_a_miss_and_differs(base, cache):
+    other = experiments.run(CFG.replace(seed=1), progress=False)
+    assert not other.from_cache
+    assert len(_entries(cache)) == 2
+    assert not np.array_equal(other.history["loss"].to_numpy(), base[1].history["loss"].to_numpy())
+
+
+def test_truncated_weights_are_detected_and_retrained(base, cache):
+    entry = cache / base[1].path.name
+    weights = entry / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.warns(experiments.CacheWarning, match=rf"{entry.name}.*model\.weights\.h5"):
+        again = experiments.run(CFG, progress=False)
+    assert not again.from_cache
+    assert _timeless(again.metrics) == _timeless(base[1].metrics)  # a real, identical retrain
+    assert experiments.run(CFG, progress=False).from_cache  # the entry was rewritten whole
+
+
+def test_edited_metrics_are_detected(base, cache, fake_training):
+    path = cache / base[1].path.name / "metrics.json"
+    path.write_text(path.read_text().replace('"dead_units": ', '"dead_units": 1'))
+    with pytest.warns(experiments.CacheWarning, match=r"metrics\.json does not match its checksum"):
+        result = experiments.run(CFG, progress=False)
+    assert not result.from_cache and len(fake_training) == 1
+
+
+def test_entry_for_a_different_config_is_never_used(base, cache, fake_training):
+    entry = cache / base[1].path.name
+    stored = json.loads((entry / "config.json").read_text())
+    stored["config"]["seed"] = 7  # as if another config had been written here ...
+    (entry / "config.json").write_text(json.dumps(stored))
+    manifest = json.loads((entry / "manifest.json").read_text())  # ... with valid checksums
+    manifest["files"]["config.json"] = hashlib.sha256((entry / "config.json").read_bytes()).hexdigest()
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(experiments.CacheWarning, match="different config"):
+        result = experiments.run(CFG, progress=False)
+    assert not result.from_cache and len(fake_training) == 1
+
+
+def test_entry_trained_on_other_images_is_not_used(base, cache, fake_training, monkeypatch):
+    monkeypatch.setattr(experiments, "data_fingerprint", lambda cfg: "0" * 64)
+    with pytest.warns(experiments.CacheWarning, match="other images"):
+        assert not experiments.run(CFG, progress=False).from_cache
+
+
+def test_missing_manifest_is_detected(base, cache, fake_training):
+    (cache / base[1].path.name / "manifest.json").unlink()
+    with pytest.warns(experiments.CacheWarning, match="manifest.json is missing"):
+        assert not experiments.run(CFG, progress=False).from_cache
+
+
+def test_crash_while_writing_leaves_no_entry(cache, fake_training, monkeypatch):
+    shutil.rmtree(cache)
+
+    def crash(folder):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(experiments, "_write_manifest", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        experiments.run(CFG, progress=False)
+    assert _entries(cache) == []  # neither an entry nor a leftover temp dir
+
+
+def test_unwritable_cache_warns_and_still_returns(cache, fake_training, monkeypatch):
+    shutil.rmtree(cache)
+
+    def disk_full(folder):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(experiments, "_write_manifest", disk_full)
+    with pytest.warns(experiments.CacheWarning, match="could not write"):
+        result = experiments.run(CFG, progress=False)
+    assert not result.from_cache and result.path is None and _entries(cache) == []
+
+
+def test_sweep_is_tidy_and_reports_progress(base, cache, capsys):
+    configs = [CFG, CFG.replace(binarize="threshold", n_train=128)]
+    table = experiments.sweep(configs)
+    assert len(table) == 2
+    assert table["from_cache"].tolist() == [True, False]
+    assert table["binarize"].tolist()[1] == "threshold" and table["loss_name"].tolist() == ["BCE", "BCE"]
+    assert table.loc[0, "mse_per_pixel"] == base[1].metrics["mse_per_pixel"]
+    assert np.isnan(table.loc[0, "vs_grey_mse_per_pixel"]) and table.loc[1, "vs_grey_mse_per_pixel"] > 0
+    out = capsys.readouterr().out
+    assert "run 1/2: mnist conv_ae bce seed 0" in out
+    assert "run 2/2: mnist conv_ae bce binarize=threshold seed 0" in out
+    assert "epoch 1/1: loss" in out
+    summary = experiments.summarize_seeds(table, ["mse_per_pixel"], by=["binarize"])
+    assert summary[("mse_per_pixel", "count")].tolist() == [1, 1]

@@ -1,0 +1,173 @@
+"""aecore.training.fit: history format, exact repeatability, loss units, dynamic binarisation,
+divergence errors. Tiny data and 1-3 epochs: the whole file runs in seconds on 2 cores."""
+
+from __future__ import annotations
+
+import types
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from aecore import losses, models, training
+
+
+def _images(n: int = 64, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(size=(n, 28, 28, 1)).astype(np.float32)
+
+
+def _fit(seed: int, *, model_seed: int = 0, **kw) -> tuple[pd.DataFrame, models.AutoEncoder]:
+    model = models.build_model("conv_ae", seed=model_seed)
+    kw = {"epochs": 2, "batch_size": 16, "progress": False, **kw}
+    return training.fit(model, "bce", _images(), seed=seed, **kw), model
+
+
+def _bce_oracle(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Per-image BCE in nats from logits, float64 NumPy: -x log s(l) - (1 - x) log(1 - s(l))."""
+    x, logits = x.astype(np.float64), logits.astype(np.float64)
+    log_p = -np.logaddexp(0.0, -logits)  # log sigmoid
+    log_1mp = -np.logaddexp(0.0, logits)  # log(1 - sigmoid)
+    return -(x * log_p + (1 - x) * log_1mp).reshape(len(x), -1).sum(axis=1)
+
+
+class _Recorder(keras.Model):
+    """Logits = a learned constant; remembers every training batch it was called on."""
+
+    def __init__(self, steps: int, batch: int) -> None:
+        super().__init__(name="recorder")
+        self.bias = self.add_weight(shape=(), initializer="zeros", name="bias")
+        self.seen = self.add_weight(shape=(steps, batch, 28, 28, 1), initializer="zeros",
+                                    trainable=False, name="seen")
+        self.count = self.add_weight(shape=(), initializer="zeros", dtype="int32",
+                                     trainable=False, name="count")
+
+    def call(self, x, training=False):
+        if training:
+            pad = self.seen.shape[1] - tf.shape(x)[0]  # a last, smaller batch is zero-padded
+            padded = tf.pad(x, [[0, pad], [0, 0], [0, 0], [0, 0]])
+            index = tf.reshape(tf.convert_to_tensor(self.count), [1, 1])
+            self.seen.assign(tf.tensor_scatter_nd_update(tf.convert_to_tensor(self.seen), index,
+                                                         padded[None]))
+            self.count.assign_add(1)
+        return x * 0.0 + self.bias
+
+
+def test_history_format_and_progress(capsys):
+    history, _ = _fit(0, x_val=_images(20, seed=1), progress=True)
+    assert list(history.columns) == ["epoch", "loss", "val_loss", "seconds"]
+    assert history["epoch"].tolist() == [1, 2]
+    assert np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
+    assert (history["seconds"] > 0).all()
+    assert history.attrs["unit"] == "nats per pixel" and history.attrs["likelihood"] == "bernoulli"
+    out = capsys.readouterr().out
+    assert "epoch 1/2: loss" in out and "epoch 2/2: loss" in out and "val_loss" in out
+
+
+def test_same_seed_identical_history_other_seed_differs():
+    a, _ = _fit(5)
+    b, _ = _fit(5)
+    pd.testing.assert_frame_equal(a.drop(columns="seconds"), b.drop(columns="seconds"), check_exact=True)
+    c, _ = _fit(6)  # same initial weights, another shuffling order
+    assert not np.array_equal(a["loss"].to_numpy(), c["loss"].to_numpy())
+
+
+def test_training_lowers_the_loss():
+    history, _ = _fit(0, epochs=3, learning_rate=3e-3)
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+
+
+@pytest.mark.parametrize("reduction,divisor", [("per_pixel", 784.0), ("per_image", 1.0)])
+def test_val_loss_matches_a_numpy_oracle(reduction, divisor):
+    x_val = _images(24, seed=2)
+    history, model = _fit(0, epochs=1, x_val=x_val, reduction=reduction)
+    expected = _bce_oracle(x_val, model.logits(x_val)).mean() / divisor
+    np.testing.assert_allclose(history["val_loss"].iloc[-1], expected, rtol=2e-5)
+    assert history.attrs["unit"] == training.REDUCTIONS[reduction].unit
+
+
+def test_no_validation_gives_nan_column():
+    history, _ = _fit(0, epochs=1)
+    assert history["val_loss"].isna().all()
+
+
+def test_dynamic_binarisation_is_fresh_every_epoch_and_repeatable():
+    x = np.full((8, 28, 28, 1), 0.5, np.float32)  # every pixel a fair coin
+
+    def seen(seed: int, binarize) -> np.ndarray:
+        model = _Recorder(steps=3, batch=8)
+        training.fit(model, "bce", x, epochs=3, batch_size=8, seed=seed, binarize=binarize,
+                     progress=False)
+        return model.seen.numpy()  # [epochs, 8, 28, 28, 1]
+
+    a = seen(0, "dynamic")
+    assert set(np.unique(a)) == {0.0, 1.0}
+    assert abs(a.mean() - 0.5) < 0.02
+    for i in range(3):  # a new sample every epoch (two fair-coin images agree on ~half the pixels)
+        for j in range(i):
+            assert 0.4 < (a[i] == a[j]).mean() < 0.6
+    np.testing.assert_array_equal(a, seen(0, "dynamic"))  # same seed: same samples
+    assert not np.array_equal(a, seen(1, "dynamic"))
+    np.testing.assert_array_equal(seen(0, None), 0.5)  # without binarisation: the images
+
+
+def test_each_epoch_visits_every_image_once_in_a_seeded_order():
+    x = np.arange(6, dtype=np.float32)[:, None, None, None] * np.ones((6, 28, 28, 1), np.float32) / 10
+
+    def order(seed: int) -> np.ndarray:
+        model = _Recorder(steps=4, batch=3)
+        training.fit(model, "mse", x, epochs=2, batch_size=3, seed=seed, progress=False)
+        return np.round(model.seen.numpy()[:, :, 0, 0, 0].reshape(2, 6) * 10).astype(int)
+
+    first = order(3)
+    for epoch in first:
+        assert sorted(epoch) == list(range(6))
+    assert not np.array_equal(first[0], first[1])  # reshuffled each epoch
+    np.testing.assert_array_equal(first, order(3))
+
+
+def test_last_partial_batch_is_used():
+    x = _images(10) * 0.5 + 0.25  # no zero pixels: a zero slice in `seen` means "not filled"
+    model = _Recorder(steps=2, batch=8)
+    history = training.fit(model, "bce", x, epochs=1, batch_size=8, seed=0, progress=False)
+    seen = model.seen.numpy()
+    assert int(model.count.numpy()) == 2
+    assert (seen[0] > 0).all() and (seen[1, :2] > 0).all() and (seen[1, 2:] == 0).all()
+    assert np.isfinite(history["loss"].iloc[0])
+
+
+def test_nan_loss_stops_with_the_epoch_named():
+    counter = tf.Variable(0)
+
+    def nll(x, logits):  # finite for 2 steps (= epoch 1 with 4 images, batch 2), then NaN
+        counter.assign_add(1)
+        bad = tf.where(counter > 2, np.float32(np.nan), np.float32(0.0))
+        return losses.bernoulli_nll(x, logits) + bad
+
+    broken = types.SimpleNamespace(name="broken", nll=nll, mean=tf.sigmoid)  # duck-typed Likelihood
+    model = models.build_model("dense_ae", seed=0)
+    with pytest.raises(training.TrainingDivergedError, match=r"epoch 2/3"):
+        training.fit(model, broken, _images(4), epochs=3, batch_size=2, seed=0, progress=False,
+                     jit_compile=False)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"binarize": "threshold"}, "aecore.data.load"),
+    ({"reduction": "sum"}, "per_pixel"),
+    ({"epochs": 0}, "epochs"),
+    ({"batch_size": -1}, "batch_size"),
+    ({"learning_rate": 0.0}, "learning_rate"),
+])
+def test_invalid_arguments(kwargs, match):
+    model = models.build_model("dense_ae", seed=0)
+    args = {"epochs": 1, "batch_size": 4, "seed": 0, "progress": False, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        training.fit(model, "bce", _images(4), **args)
+
+
+def test_dynamic_binarisation_needs_probabilities():
+    model = models.build_model("dense_ae", seed=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        training.fit(model, "bce", _images(4) * 2, epochs=1, batch_size=4, seed=0,
+                     binarize="dynamic", progress=False)
