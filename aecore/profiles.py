@@ -46,7 +46,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "fast": Profile(name="fast", n_train=1000, n_test=1000, epochs=2, seeds=(0, 1, 2), n_stats=1000),
+    "fast": Profile(name="fast", n_train=1000, n_test=1000, epochs=10, seeds=(0, 1, 2), n_stats=1000),
     "full": Profile(name="full", n_train=5000, n_test=10000, epochs=20, seeds=(0, 1, 2), n_stats=5000),
 }
 

@@ -66,3 +66,21 @@ def glue(name: str, value, *, display: bool = False):
         return value
     _glue(name, value, display=display)
     return value
+
+
+def verdict_markdown(verdicts: list[Verdict]):
+    """The verdict table as Markdown, each row linking to the section that decides it.
+
+    In the book, ``where`` is a MyST label (``(ch3-bn)=``) and the link resolves to it;
+    in Jupyter it is shown as plain text.
+    """
+    from IPython.display import Markdown
+
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| claim | source | verdict | deciding number | shown in |", "|---|---|---|---|---|"]
+    for v in verdicts:
+        link = f"[{v.where}](#{v.where})" if v.where else ""
+        lines.append(f"| {cell(v.claim)} | {cell(v.source)} | **{v.verdict}** | {cell(v.evidence)} | {link} |")
+    return Markdown("\n".join(lines))

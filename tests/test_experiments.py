@@ -271,3 +271,29 @@ def test_sweep_is_tidy_and_reports_progress(base, cache, capsys):
     assert "epoch 1/1: loss" in out
     summary = experiments.summarize_seeds(table, ["mse_per_pixel"], by=["binarize"])
     assert summary[("mse_per_pixel", "count")].tolist() == [1, 1]
+
+
+def test_score_binarised_on_grey_uses_grey_metrics_and_baselines():
+    import pandas as pd
+
+    from aecore.experiments import score_binarised_on_grey
+
+    rows = [
+        {"label": "grey", "dataset": "mnist", "n_train": 10, "n_test": 5, "data_seed": 0, "binarize": None,
+         "mse_per_pixel": 0.02, "mean_image_mse_per_pixel": 0.08, "pca16_mse_per_pixel": 0.04,
+         "mse_ratio_to_mean_image": 0.25, "mse_ratio_to_pca16": 0.5, "ssim": 0.7, "psnr_db": 17.0,
+         "bce_per_pixel": 0.2, "bce_excess_per_pixel": 0.1},
+        {"label": "bin", "dataset": "mnist", "n_train": 10, "n_test": 5, "data_seed": 0, "binarize": "threshold",
+         "mse_per_pixel": 0.01, "mean_image_mse_per_pixel": 0.1, "pca16_mse_per_pixel": 0.05,
+         "mse_ratio_to_mean_image": 0.1, "mse_ratio_to_pca16": 0.2, "ssim": 0.9, "psnr_db": 20.0,
+         "bce_per_pixel": 0.1, "bce_excess_per_pixel": 0.1,
+         "vs_grey_mse_per_pixel": 0.04, "vs_grey_ssim": 0.6, "vs_grey_psnr_db": 14.0,
+         "vs_grey_bce_per_pixel": 0.3, "vs_grey_bce_excess_per_pixel": 0.2},
+    ]
+    out = score_binarised_on_grey(pd.DataFrame(rows)).set_index("label")
+    assert out.loc["bin", "mse_per_pixel"] == 0.04 and out.loc["bin", "ssim"] == 0.6
+    assert out.loc["bin", "mse_ratio_to_mean_image"] == pytest.approx(0.04 / 0.08)
+    assert out.loc["bin", "mse_ratio_to_pca16"] == pytest.approx(0.04 / 0.04)
+    assert out.loc["grey", "mse_per_pixel"] == 0.02  # grey rows untouched
+    with pytest.raises(ValueError, match="no grey run"):
+        score_binarised_on_grey(pd.DataFrame(rows[1:]))
