@@ -23,6 +23,8 @@ class Verdict:
       verdict: ``"Supported"``, ``"Refuted"`` or ``"Depends"``.
       evidence: the deciding measurement, as text with its unit.
       where: a label of the section/cell that shows it (for links in the book).
+      checked: whether the verdict is the same in every profile, so nbval can guard it.
+        Set False, and say why in the text, for a verdict that depends on training length.
     """
 
     claim: str
@@ -30,6 +32,7 @@ class Verdict:
     verdict: str
     evidence: str
     where: str = ""
+    checked: bool = True
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -45,12 +48,17 @@ def verdict_table(verdicts: list[Verdict], *, with_evidence: bool = True) -> pd.
     """A table with one row per claim: claim, source, verdict (and evidence)."""
     rows = [dataclasses.asdict(v) for v in verdicts]
     cols = ["claim", "source", "verdict"] + (["evidence"] if with_evidence else [])
-    return pd.DataFrame(rows, columns=list(dataclasses.asdict(verdicts[0]).keys()) if rows else cols)[cols]
+    return pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(Verdict)])[cols]
 
 
 def format_verdicts(verdicts: list[Verdict]) -> str:
-    """Plain-text verdict lines, stable across profiles (what nbval checks)."""
-    return "\n".join(f"[{v.verdict}] {v.claim} ({v.source})" for v in verdicts)
+    """Plain-text verdict lines, stable across profiles (what nbval checks).
+
+    Verdicts with ``checked=False`` are listed by claim only, without their verdict.
+    """
+    lines = [f"[{v.verdict}] {v.claim} ({v.source})" for v in verdicts if v.checked]
+    lines += [f"[depends on training length, not checked] {v.claim} ({v.source})" for v in verdicts if not v.checked]
+    return "\n".join(lines)
 
 
 def glue(name: str, value, *, display: bool = False):

@@ -22,3 +22,10 @@ def test_table_and_text_forms():
 def test_glue_returns_python_numbers():
     v = report.glue("test_value", np.float32(1.5))
     assert type(v) is float and v == 1.5
+
+
+def test_unchecked_verdicts_are_listed_without_their_verdict():
+    vs = [report.Verdict("A", "001", "Supported", "x"), report.Verdict("B", "002", "Refuted", "y", checked=False)]
+    text = report.format_verdicts(vs)
+    assert "[Supported] A (001)" in text and "Refuted" not in text and "B (002)" in text
+    assert report.verdict_table([]).empty
