@@ -70,21 +70,21 @@ def histogram(x: np.ndarray, bins: int = 51) -> tuple[np.ndarray, np.ndarray]:
     return edges, counts / counts.sum()
 
 
-def pca_error_table(x_train: np.ndarray, x_test: np.ndarray, ks=(2, 16, 32, 64)) -> pd.DataFrame:
+def pca_error_table(x_train: np.ndarray, x_test: np.ndarray, ks=(2, 16, 32, 64), *,
+                    pca: metrics.PCA | None = None) -> pd.DataFrame:
     """Held-out MSE of PCA reconstructions with k components, the best linear autoencoder.
 
     Columns: ``k``, ``mse`` (per pixel), ``ratio_to_mean_image`` (MSE / MSE of the
     mean-image baseline: the fraction of variance left unexplained), ``psnr_db`` (mean over
-    images), ``explained_variance`` (on the training images).
+    images), ``explained_variance`` (cumulative, on the training images). ``pca``: a PCA
+    already fitted on ``x_train`` with at least ``max(ks)`` components (saves an SVD).
     """
     base = metrics.mse_per_pixel(x_test, metrics.mean_image_baseline(x_train, x_test)).mean()
-    curve = metrics.explained_variance(x_train)
-    full = metrics.pca_fit(x_train, max(ks))
+    full = pca if pca is not None else metrics.pca_fit(x_train, max(ks))
+    curve = np.cumsum(full.explained_variance_ratio)
     rows = []
     for k in ks:
-        pca = metrics.PCA(full.mean, full.components[:k], full.explained_variance[:k],
-                          full.explained_variance_ratio[:k], full.image_shape)
-        x_hat = metrics.pca_reconstruct(pca, x_test)
+        x_hat = metrics.pca_reconstruct(metrics.pca_truncate(full, k), x_test)
         mse = metrics.mse_per_pixel(x_test, x_hat)
         rows.append({"k": k, "mse": float(mse.mean()), "ratio_to_mean_image": float(mse.mean() / base),
                      "psnr_db": float(metrics.psnr_db(x_test, x_hat).mean()),
@@ -93,9 +93,10 @@ def pca_error_table(x_train: np.ndarray, x_test: np.ndarray, ks=(2, 16, 32, 64))
 
 
 def classwise_errors(x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *, k: int = 16,
-                     class_names: list[str] | None = None) -> pd.DataFrame:
-    """Per test class: mean-image MSE, PCA-k MSE and their ratio (one shared PCA fit)."""
-    pca = metrics.pca_fit(x_train, k)
+                     class_names: list[str] | None = None, pca: metrics.PCA | None = None) -> pd.DataFrame:
+    """Per test class: mean-image MSE, PCA-k MSE and their ratio (one shared PCA fit;
+    ``pca``, if given, is a fit on ``x_train`` with at least ``k`` components)."""
+    pca = metrics.pca_truncate(pca, k) if pca is not None else metrics.pca_fit(x_train, k)
     x_hat = metrics.pca_reconstruct(pca, x_test)
     mse_pca = metrics.mse_per_pixel(x_test, x_hat)
     mse_mean = metrics.mse_per_pixel(x_test, metrics.mean_image_baseline(x_train, x_test))

@@ -47,3 +47,10 @@ def test_pca_errors_fall_with_k_and_vanish_on_low_rank_data():
     assert table.loc[table.k == 3, "explained_variance"].item() == pytest.approx(1.0)
     per_class = datastats.classwise_errors(x[:200], x[200:], np.arange(100) % 2, k=2)
     assert set(per_class.index) == {0, 1}
+    # a PCA fitted once and truncated gives the same tables as fresh fits
+    from aecore import metrics
+    full = metrics.pca_fit(x[:200], 4)
+    np.testing.assert_allclose(datastats.pca_error_table(x[:200], x[200:], ks=(1, 2, 3, 4), pca=full)["mse"],
+                               table["mse"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(datastats.classwise_errors(x[:200], x[200:], np.arange(100) % 2, k=2, pca=full)["mse_pca2"],
+                               per_class["mse_pca2"], rtol=1e-6)
