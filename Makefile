@@ -7,6 +7,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= full
 STAGE := tools/stage.sh
+# Debian's Chromium for the browser test (apt packages chromium + chromium-driver).
+CHROMIUM ?= /usr/bin/chromium
 
 # Offline data: use ../shared/data when it exists and AECORE_DATA_DIR is not set.
 ifeq ($(origin AECORE_DATA_DIR), undefined)
@@ -18,7 +20,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv book execute html test test-unit test-papermill test-nbval test-build clean
+.PHONY: venv book execute html test test-unit test-papermill test-nbval test-build test-browser \
+        browser-deps chromium clean
 
 venv: $(VENV)/.installed
 
@@ -42,9 +45,10 @@ test: venv
 	@$(STAGE) papermill  $(MAKE) --no-print-directory test-papermill
 	@$(STAGE) nbval      $(MAKE) --no-print-directory test-nbval
 	@$(STAGE) book-build $(MAKE) --no-print-directory test-build
+	@$(STAGE) browser    $(MAKE) --no-print-directory test-browser
 
 test-unit: venv
-	$(BIN)/python -m pytest tests -q -p no:cacheprovider
+	$(BIN)/python -m pytest tests -q -p no:cacheprovider --ignore=tests/browser
 
 test-papermill: venv
 	$(BIN)/python tools/run_notebooks.py --profile fast --output-dir _build/papermill
@@ -54,6 +58,32 @@ test-nbval: venv
 	  --sanitize-with tests/nbval_sanitize.cfg -q
 
 test-build: html
+
+# Every page of _build/html in headless Chromium (tests/browser). Installs what it needs:
+# Debian's chromium (apt, as root or with sudo; skipped when $(CHROMIUM) exists) and
+# requirements-browser.txt; builds the HTML first if there is none.
+test-browser: venv browser-deps chromium
+	@test -f _build/html/index.html || $(MAKE) --no-print-directory html
+	AECORE_REQUIRE_BROWSER=1 AECORE_CHROMIUM=$(CHROMIUM) \
+	  $(BIN)/python -m pytest tests/browser -q -p no:cacheprovider
+
+browser-deps: $(VENV)/.browser-installed
+
+$(VENV)/.browser-installed: requirements-browser.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-browser.txt
+	touch $@
+
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then \
+	  echo "chromium: $(CHROMIUM) is installed"; \
+	else \
+	  command -v apt-get >/dev/null || { echo "no $(CHROMIUM) and no apt-get: install Chromium and set CHROMIUM=/path/to/it" >&2; exit 1; }; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  echo "chromium: installing Debian's chromium + chromium-driver with apt-get"; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null && \
+	  { test -x "$(CHROMIUM)" || { echo "apt-get ran, but there is no $(CHROMIUM)" >&2; exit 1; }; }; \
+	fi
 
 clean:
 	rm -rf _build

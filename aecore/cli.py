@@ -1,0 +1,368 @@
+"""The command line: ``python -m aecore`` runs a chapter's experiments without a notebook.
+
+Usage::
+
+    python -m aecore list                                    # the experiments, one line each
+    python -m aecore run -e conv-ae                          # chapter 3, full profile, seeds 0 1 2
+    python -m aecore run -e conv-ae --profile fast --seeds 0 1 --out results.csv
+    python -m aecore run -e conv-ae --dry-run                # only list the runs
+
+``run`` calls :func:`aecore.experiments.sweep`, so it reads and writes the same cache as the
+notebooks (``$AECORE_CACHE_DIR``, else ``<repo>/.aecore_cache``): a run a chapter already did
+is read back in about a second, and the other way round. It shows one progress bar over the
+runs on stderr (``-v`` adds the per-epoch lines), prints the mean ± std across seeds of each
+setting on stdout, and with ``--out`` writes one row per run as CSV or JSON (chosen by the
+extension), atomically. Binarised runs are scored on the grey test images, as chapter 3
+scores them (:func:`aecore.experiments.score_binarised_on_grey`).
+
+Exit codes: 0 done; 1 a run failed (data, divergence, ...); 2 bad arguments (usage on stderr);
+130 interrupted.
+
+Adding a chapter's experiments is one line in :data:`EXPERIMENTS`, e.g.::
+
+    EXPERIMENTS["dense-blob"] = Experiment("chapter 4: ...", grid(SETTINGS_CH4, batch_size=64))
+
+where ``grid`` turns ``(dataset, model, loss, binarize)`` settings into configs for a profile
+and seeds, or with any function ``(profile, seeds) -> list[Config]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import pandas as pd
+
+import aecore
+from aecore import experiments
+from aecore.experiments import Config
+from aecore.profiles import PROFILES, Profile, get_profile
+
+ConfigsFn = Callable[[Profile, Sequence[int]], "list[Config]"]
+OUT_FORMATS = (".csv", ".json")
+DEFAULT_METRICS = ("mse_per_pixel", "bce_excess_per_pixel", "psnr_db", "ssim", "dead_units")
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A named set of runs.
+
+    Attributes:
+      description: one line for ``python -m aecore list`` (say which chapter).
+      configs: ``(profile, seeds) -> list[Config]``; every setting once per seed.
+    """
+
+    description: str
+    configs: ConfigsFn
+
+
+def grid(settings: Sequence[tuple], *, fields: Sequence[str] = ("dataset", "model", "loss", "binarize"),
+         profile: Profile | str | None = None, **common: Any) -> ConfigsFn:
+    """A ``configs`` function: each setting (a tuple of ``fields``) times each seed.
+
+    Args:
+      settings: e.g. ``[("mnist", "conv_ae", "mse", None), ...]``.
+      fields: the Config field each position of a setting fills.
+      profile: fix the sizes to this profile whatever ``--profile`` says (``--profile``
+        still sets the default seeds); None uses the chosen profile.
+      **common: Config fields shared by every run (``batch_size=32``, ...).
+    """
+    settings = [tuple(s) for s in settings]
+    for s in settings:
+        if len(s) != len(fields):
+            raise ValueError(f"setting {s!r} has {len(s)} values for the fields {tuple(fields)}")
+
+    def configs(chosen: Profile, seeds: Sequence[int]) -> list[Config]:
+        sizes = chosen if profile is None else (PROFILES[profile] if isinstance(profile, str) else profile)
+        return [Config.from_profile(sizes, **dict(zip(fields, s)), **common, seed=seed)
+                for s in settings for seed in seeds]
+
+    return configs
+
+
+# Chapter 3 (chapters/03_conv_autoencoder_mse_bce.ipynb): its SETTINGS, batch 32.
+CONV_AE_SETTINGS = [  # (dataset, model, loss, binarize)
+    ("mnist", "conv_ae", "mse", None),
+    ("mnist", "conv_ae", "bce", None),
+    ("fashion_mnist", "conv_ae", "mse", None),
+    ("fashion_mnist", "conv_ae", "bce", None),
+    ("mnist", "conv_ae_bn", "mse", None),
+    ("fashion_mnist", "conv_ae_bn", "mse", None),
+    ("mnist", "conv_ae", "bce", "threshold"),
+]
+# Chapter 3's short-training check: BatchNorm or not, MSE, always the fast profile's sizes.
+CONV_AE_BN_SHORT_SETTINGS = [(d, m, "mse", None) for d in ("mnist", "fashion_mnist")
+                             for m in ("conv_ae", "conv_ae_bn")]
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "conv-ae": Experiment(
+        "chapter 3: conv autoencoder, MSE vs BCE, MNIST vs Fashion-MNIST, BatchNorm, "
+        "thresholded MNIST (7 settings, batch 32)",
+        grid(CONV_AE_SETTINGS, batch_size=32)),
+    "conv-ae-batchnorm-short": Experiment(
+        "chapter 3: conv_ae vs conv_ae_bn with MSE after short training "
+        "(4 settings, batch 32; always the fast profile's sizes)",
+        grid(CONV_AE_BN_SHORT_SETTINGS, batch_size=32, profile="fast")),
+    "smoke": Experiment(
+        "a check of the installation: one tiny dense_ae run per seed on 64 MNIST images, "
+        "1 epoch (seconds; ignores the profile's sizes)",
+        grid([("mnist", "dense_ae", "bce", None)], n_train=64, n_test=64, n_val=0, epochs=1,
+             batch_size=32)),
+}
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds are non-negative integers, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seeds are non-negative integers, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m aecore",
+        description="Run a chapter's experiments headless (same cache as the notebooks) and "
+                    "print a results table.",
+        epilog="Cache: $AECORE_CACHE_DIR, else <repo>/.aecore_cache. Offline data: $AECORE_DATA_DIR.")
+    parser.add_argument("--version", action="version", version=f"aecore {aecore.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{list,run}")
+
+    sub.add_parser("list", help="list the experiments and how many runs each has",
+                   description="List the experiments (names for `run -e NAME`).")
+
+    run = sub.add_parser("run", help="run one experiment (or read it from the cache)",
+                         description="Run every setting of one experiment for each seed; runs "
+                                     "already in the cache are read back, not retrained.")
+    run.add_argument("-e", "--experiment", required=True, metavar="NAME",
+                     help=f"which experiment: {', '.join(EXPERIMENTS)} (see `list`)")
+    run.add_argument("-p", "--profile", choices=sorted(PROFILES), default=None,
+                     help="data sizes and epochs (default: $AECORE_PROFILE, else full); "
+                          "an explicit --profile wins over $AECORE_PROFILE")
+    run.add_argument("-s", "--seeds", type=_seed, nargs="+", metavar="SEED",
+                     help="seeds to repeat every setting with (default: the profile's, 0 1 2)")
+    run.add_argument("-o", "--out", type=Path, metavar="PATH",
+                     help="write one row per run to PATH: .csv or .json (by the extension)")
+    run.add_argument("-m", "--metrics", nargs="+", default=list(DEFAULT_METRICS), metavar="COLUMN",
+                     help=f"columns of the printed table (default: {' '.join(DEFAULT_METRICS)})")
+    run.add_argument("--no-cache", action="store_true",
+                     help="always train, and write nothing to the cache")
+    run.add_argument("--dry-run", action="store_true", help="list the runs and exit")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="also print what each run does, one line per epoch (on stderr)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(command_parser=run)  # usage errors found after parsing print run's usage
+    return parser
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Experiment, Profile, list[int]]:
+    """The experiment, profile and seeds of ``run``; bad values exit 2 with run's usage."""
+    run_parser = args.command_parser
+    if args.experiment not in EXPERIMENTS:
+        run_parser.error(f"unknown experiment {args.experiment!r}; valid experiments: "
+                         f"{', '.join(EXPERIMENTS)}")
+    if args.profile is not None:
+        profile = PROFILES[args.profile]
+    else:
+        try:
+            profile = get_profile(None)  # $AECORE_PROFILE, else full
+        except ValueError as err:
+            run_parser.error(str(err))
+    if args.out is not None and args.out.suffix.lower() not in OUT_FORMATS:
+        run_parser.error(f"--out {str(args.out)!r}: the extension must be one of "
+                         f"{', '.join(OUT_FORMATS)}")
+    if args.out is not None and args.out.is_dir():
+        run_parser.error(f"--out {str(args.out)!r} is a directory")
+    seeds = list(dict.fromkeys(args.seeds)) if args.seeds else list(profile.seeds)
+    return EXPERIMENTS[args.experiment], profile, seeds
+
+
+# --------------------------------------------------------------------------- running
+
+
+class _LineWriter(io.TextIOBase):
+    """A stdout stand-in that hands whole lines to ``tqdm.write`` (above the bar) or drops them."""
+
+    def __init__(self, target, keep: bool) -> None:
+        self.target, self.keep, self.buffer_ = target, keep, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        from tqdm import tqdm
+
+        self.buffer_ += text
+        *lines, self.buffer_ = self.buffer_.split("\n")
+        if self.keep:
+            for line in lines:
+                tqdm.write(line, file=self.target)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _run_output(verbose: bool) -> Iterator[None]:
+    """While experiments run, their prints go above the progress bar (stderr) or nowhere."""
+    with contextlib.redirect_stdout(_LineWriter(sys.stderr, keep=verbose)):
+        yield
+
+
+def run_configs(configs: Sequence[Config], *, cache: bool = True, verbose: bool = False,
+                progress: bool = True, desc: str = "runs") -> pd.DataFrame:
+    """``experiments.sweep`` one config at a time under a progress bar; the same table."""
+    from tqdm import tqdm
+
+    tables = []
+    trained = 0
+    with tqdm(total=len(configs), desc=desc, unit="run", file=sys.stderr, disable=not progress,
+              dynamic_ncols=True) as bar:
+        for cfg in configs:
+            bar.set_postfix_str(cfg.label(), refresh=True)
+            with _run_output(verbose):
+                table = experiments.sweep([cfg], cache=cache, progress=verbose)
+            trained += int(not table["from_cache"].iloc[0])
+            tables.append(table)
+            bar.update(1)
+        bar.set_postfix_str(f"{trained} trained, {len(configs) - trained} from the cache")
+    return pd.concat(tables, ignore_index=True)
+
+
+def summary_table(table: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """One row per setting: ``mean ± std`` across seeds of each metric, and the seed count."""
+    stats = experiments.summarize_seeds(table, list(metrics), by=["setting", "n_train", "epochs"])
+    shown = stats.index.to_frame(index=False)
+    for col in metrics:
+        mean, std = stats[(col, "mean")].to_numpy(), stats[(col, "std")].to_numpy()
+        whole = bool((table[col].dropna() % 1 == 0).all())  # counts such as dead_units
+        shown[col] = [_pm(m, s, 1 if whole else None) for m, s in zip(mean, std)]
+    shown["seeds"] = stats[(metrics[0], "count")].astype(int).to_numpy()
+    return shown
+
+
+def _pm(mean: float, std: float, digits: int | None = None) -> str:
+    """``"0.0123 ± 0.0004"``; 4 decimals, 2 from 10 up, or ``digits``; no ± for one seed."""
+    if not math.isfinite(mean):
+        return "nan"
+    if digits is None:
+        digits = 2 if abs(mean) >= 10 else 4
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if math.isfinite(std) else f"{mean:.{digits}f}"
+
+
+def write_results(table: pd.DataFrame, path: Path) -> None:
+    """One row per run to ``path`` (.csv or .json list of records), via a temp file + rename."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in OUT_FORMATS:
+        raise ValueError(f"unknown results format {path.suffix!r}; valid: {', '.join(OUT_FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            if suffix == ".csv":
+                table.to_csv(f, index=False)
+            else:
+                records = json.loads(table.to_json(orient="records", double_precision=15))
+                json.dump(records, f, indent=1)
+                f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_list(out=None) -> int:
+    out = out or sys.stdout
+    width = max(map(len, EXPERIMENTS))
+    fast = PROFILES["fast"]
+    for name, exp in EXPERIMENTS.items():
+        n = len(exp.configs(fast, fast.seeds))
+        print(f"{name:<{width}}  {n:>3} runs  {exp.description}", file=out)
+    print(f"\n(runs counted with seeds {' '.join(map(str, fast.seeds))}; "
+          f"run one with: python -m aecore run -e NAME [--profile fast|full] [--seeds ...] [--out FILE])",
+          file=out)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    exp, profile, seeds = _resolve(args)
+    try:
+        configs = exp.configs(profile, seeds)
+    except ValueError as err:
+        print(f"error: experiment {args.experiment!r} cannot be set up: {err}", file=sys.stderr)
+        return 1
+    print(f"{args.experiment}: {len(configs)} runs; profile {profile.name!r}, seeds "
+          f"{' '.join(map(str, seeds))}", file=sys.stderr)
+    if args.dry_run:
+        for i, cfg in enumerate(configs, start=1):
+            print(f"{i:>3}. {cfg.label()}  ({cfg.n_train:,} images, {cfg.epochs} epochs, "
+                  f"batch {cfg.batch_size})")
+        return 0
+    try:
+        raw = run_configs(configs, cache=not args.no_cache, verbose=args.verbose,
+                          progress=not args.no_progress, desc=args.experiment)
+    except (aecore.data.DataError, aecore.training.TrainingDivergedError, OSError) as err:
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    table = raw
+    if (raw["binarize"].notna() & (raw["binarize"].astype(str) != "none")).any():
+        try:
+            table = experiments.score_binarised_on_grey(raw)
+        except ValueError as err:  # no grey run on the same data: keep the raw scores
+            print(f"note: binarised runs are scored on binarised images ({err})", file=sys.stderr)
+    table.insert(0, "experiment", args.experiment)
+    table.insert(1, "profile", profile.name)
+    if args.out is not None:
+        write_results(table, args.out)
+    fields = {f.name for f in dataclasses.fields(Config)}
+    numeric = [c for c in table.columns if c not in fields and not pd.api.types.is_bool_dtype(table[c])
+               and pd.api.types.is_numeric_dtype(table[c])]
+    missing = [m for m in args.metrics if m not in numeric]
+    if missing:
+        print(f"error: unknown metric(s) {', '.join(missing)}; valid: {', '.join(numeric)}",
+              file=sys.stderr)
+        return 2
+    with pd.option_context("display.width", 250, "display.max_columns", 50,
+                           "display.max_colwidth", 60):
+        print(summary_table(table, args.metrics).to_string(index=False))
+    n_cached = int(table["from_cache"].sum())
+    print(f"{len(table)} runs: {len(table) - n_cached} trained, {n_cached} from the cache "
+          f"({experiments.cache_dir() if not args.no_cache else 'cache off'})", file=sys.stderr)
+    if args.out is not None:
+        print(f"wrote {len(table)} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m aecore``; returns the exit code (argparse exits 2 itself)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        if args.command == "list":
+            return cmd_list()
+        return cmd_run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

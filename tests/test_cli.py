@@ -1,0 +1,231 @@
+"""The command line ``python -m aecore`` (aecore/cli.py): usage and errors, the experiment
+registry (chapter 3's settings), a real tiny run written as CSV and JSON, and the shared cache.
+
+Subprocess tests check the real entry point (each one imports TensorFlow: ~5 s); the rest call
+``cli.main`` in-process. The real runs use the ``smoke`` experiment (64 images, 1 epoch) in a
+temporary cache (AECORE_CACHE_DIR).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aecore import cli, experiments
+from aecore.profiles import PROFILES
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("AECORE_DATA_DIR") or ROOT.parent / "shared" / "data")
+
+
+def _python_m_aecore(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "aecore", *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _main(capsys, *args: str) -> tuple[int, str, str]:
+    """``cli.main(args)`` in-process: (exit code, stdout, stderr); argparse's exits included."""
+    try:
+        code = cli.main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --------------------------------------------------------------------------- usage
+
+
+def test_help_runs_as_a_module():
+    proc = _python_m_aecore("--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: python -m aecore")
+    assert "list" in proc.stdout and "run" in proc.stdout
+
+
+def test_no_command_prints_usage_and_fails(capsys):
+    code, out, err = _main(capsys)
+    assert code == 2 and "usage: python -m aecore" in err
+
+
+def test_run_help_names_every_option(capsys):
+    code, out, _ = _main(capsys, "run", "--help")
+    assert code == 0
+    for option in ("--experiment", "--profile", "--seeds", "--out", "--metrics", "--dry-run"):
+        assert option in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["run"], "the following arguments are required: -e/--experiment"),
+    (["run", "-e", "nope"], "unknown experiment 'nope'; valid experiments: conv-ae, "),
+    (["run", "-e", "smoke", "--profile", "medium"], "invalid choice: 'medium' (choose from 'fast', 'full')"),
+    (["run", "-e", "smoke", "--seeds", "-1"], "seeds are non-negative integers, got '-1'"),
+    (["run", "-e", "smoke", "--seeds", "x"], "seeds are non-negative integers, got 'x'"),
+    (["run", "-e", "smoke", "--seeds"], "expected at least one argument"),
+    (["run", "-e", "smoke", "--out", "results.txt"], "the extension must be one of .csv, .json"),
+    (["run", "-e", "smoke", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_bad_arguments_exit_2_with_usage(capsys, args, message):
+    code, out, err = _main(capsys, *args)
+    assert code == 2
+    assert "usage: python -m aecore" in err
+    assert message in err
+    assert out == ""
+
+
+def test_unknown_experiment_lists_every_valid_one(capsys):
+    code, _, err = _main(capsys, "run", "-e", "nope")
+    assert code == 2 and all(name in err for name in cli.EXPERIMENTS)
+
+
+def test_bad_profile_from_the_environment_exits_2(capsys, monkeypatch):
+    monkeypatch.setenv("AECORE_PROFILE", "medium")
+    code, _, err = _main(capsys, "run", "-e", "smoke", "--dry-run")
+    assert code == 2 and "valid profiles: fast, full" in err
+
+
+def test_explicit_profile_wins_over_the_environment(capsys, monkeypatch):
+    monkeypatch.setenv("AECORE_PROFILE", "full")
+    code, out, _ = _main(capsys, "run", "-e", "conv-ae", "--profile", "fast", "--seeds", "4", "--dry-run")
+    assert code == 0
+    assert "1,000 images, 10 epochs, batch 32" in out and "seed 4" in out
+
+
+def test_list_shows_every_experiment(capsys):
+    code, out, _ = _main(capsys, "list")
+    assert code == 0
+    for name in cli.EXPERIMENTS:
+        assert any(line.startswith(name + " ") for line in out.splitlines()), name
+    assert "21 runs" in out  # conv-ae: 7 settings x 3 seeds
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def _chapter3_settings() -> tuple[list[tuple], str]:
+    nb = json.loads((ROOT / "chapters" / "03_conv_autoencoder_mse_bce.ipynb").read_text())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "code" and src.lstrip().startswith("SETTINGS = ["):
+            tree = ast.parse(src)
+            node = next(n for n in tree.body if isinstance(n, ast.Assign)
+                        and getattr(n.targets[0], "id", "") == "SETTINGS")
+            return ast.literal_eval(node.value), src
+    raise AssertionError("chapter 3 has no `SETTINGS = [...]` cell")
+
+
+def test_conv_ae_is_chapter_3s_sweep():
+    settings, src = _chapter3_settings()
+    assert cli.CONV_AE_SETTINGS == settings
+    assert "batch_size=32" in src
+    fast = PROFILES["fast"]
+    configs = cli.EXPERIMENTS["conv-ae"].configs(fast, [0, 1, 2])
+    expected = [experiments.Config.from_profile(fast, dataset=d, model=m, loss=loss, binarize=b,
+                                                batch_size=32, seed=s)
+                for (d, m, loss, b) in settings for s in (0, 1, 2)]
+    assert configs == expected  # equal configs: the CLI and the chapter share cache entries
+
+
+def test_grid_fixed_profile_and_bad_settings():
+    fn = cli.grid([("mnist", "conv_ae", "mse", None)], profile="fast", batch_size=32)
+    cfgs = fn(PROFILES["full"], [5, 6])
+    assert [c.seed for c in cfgs] == [5, 6]
+    assert {(c.n_train, c.epochs, c.batch_size) for c in cfgs} == {(1000, 10, 32)}
+    with pytest.raises(ValueError, match="has 2 values"):
+        cli.grid([("mnist", "conv_ae")])
+
+
+def test_every_experiment_builds_valid_configs():
+    for name, exp in cli.EXPERIMENTS.items():
+        for profile in PROFILES.values():
+            cfgs = exp.configs(profile, [0, 1])
+            assert cfgs and all(isinstance(c, experiments.Config) for c in cfgs), name
+            assert len(set(cfgs)) == len(cfgs), f"{name}: duplicate runs"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def test_write_results_is_atomic(tmp_path, monkeypatch):
+    table = pd.DataFrame({"label": ["a", "b"], "mse_per_pixel": [0.1, float("nan")]})
+    out = tmp_path / "sub" / "r.json"
+    cli.write_results(table, out)
+    assert json.loads(out.read_text()) == [{"label": "a", "mse_per_pixel": 0.1},
+                                           {"label": "b", "mse_per_pixel": None}]
+    before = out.read_text()
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(json, "dump", boom)
+    with pytest.raises(RuntimeError):
+        cli.write_results(table.iloc[:1], out)
+    assert out.read_text() == before  # the old file is intact
+    assert [p.name for p in out.parent.iterdir()] == ["r.json"]  # no temp file left
+    with pytest.raises(ValueError, match="unknown results format"):
+        cli.write_results(table, tmp_path / "r.xlsx")
+
+
+# --------------------------------------------------------------------------- real runs
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """``python -m aecore run -e smoke --seeds 0 1 --out .../results.csv`` into an empty cache:
+    (environment, cache dir, csv path, finished process)."""
+    if not (DATA_DIR / "mnist").is_dir():
+        pytest.skip(f"offline MNIST not found in {DATA_DIR}")
+    tmp = tmp_path_factory.mktemp("smoke")
+    env = {"AECORE_DATA_DIR": str(DATA_DIR), "AECORE_CACHE_DIR": str(tmp / "cache")}
+    csv_path = tmp / "out" / "results.csv"
+    proc = _python_m_aecore("run", "-e", "smoke", "--seeds", "0", "1", "--out", str(csv_path), env=env)
+    return env, tmp / "cache", csv_path, proc
+
+
+def test_run_trains_prints_a_table_and_writes_csv(smoke):
+    env, cache, csv_path, proc = smoke
+    assert proc.returncode == 0, proc.stderr
+    assert "mnist dense_ae bce" in proc.stdout and "±" in proc.stdout  # the results table
+    assert "run/s" in proc.stderr or "s/run" in proc.stderr  # the progress bar
+    assert "2 trained, 0 from the cache" in proc.stderr
+    csv = pd.read_csv(csv_path)
+    assert len(csv) == 2 and list(csv["seed"]) == [0, 1]
+    assert {"experiment", "profile", "label", "mse_per_pixel", "from_cache"} <= set(csv.columns)
+    assert not csv["from_cache"].any()
+    assert len([p for p in cache.iterdir() if not p.name.startswith(".")]) == 2
+    assert [p.name for p in csv_path.parent.iterdir()] == ["results.csv"]  # no temp file left
+
+
+def test_second_run_reads_the_cache_and_writes_json(smoke, capsys, monkeypatch):
+    env, cache, csv_path, proc = smoke
+    assert proc.returncode == 0, proc.stderr
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    json_path = csv_path.with_suffix(".json")
+    code, out, err = _main(capsys, "run", "-e", "smoke", "--seeds", "0", "1", "--out", str(json_path))
+    assert code == 0, err
+    assert "0 trained, 2 from the cache" in err
+    records = json.loads(json_path.read_text())
+    assert isinstance(records, list) and len(records) == 2
+    assert all(r["from_cache"] for r in records)
+    csv = pd.read_csv(csv_path)
+    assert [r["mse_per_pixel"] for r in records] == pytest.approx(list(csv["mse_per_pixel"]), rel=1e-12)
+
+
+def test_unknown_metric_exits_2_and_lists_the_valid_ones(smoke, capsys, monkeypatch):
+    env, *_ = smoke
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code, _, err = _main(capsys, "run", "-e", "smoke", "--seeds", "0", "--no-progress", "-m", "nope")
+    assert code == 2 and "unknown metric(s) nope; valid:" in err and "mse_per_pixel" in err
+    code, _, err = _main(capsys, "run", "-e", "smoke", "--seeds", "0", "--no-progress", "-m", "label")
+    assert code == 2 and "unknown metric(s) label" in err
