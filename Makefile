@@ -38,6 +38,7 @@ execute: venv
 	$(BIN)/python tools/run_notebooks.py --profile $(PROFILE) --inplace
 
 html: venv
+	$(BIN)/python tools/build_pages.py
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 
 test: venv

@@ -76,19 +76,36 @@ def glue(name: str, value, *, display: bool = False):
     return value
 
 
-def verdict_markdown(verdicts: list[Verdict]):
-    """The verdict table as Markdown, each row linking to the section that decides it.
+VERDICTS_MIME = "application/vnd.aecore.verdicts+json"
 
-    In the book, ``where`` is a MyST label (``(ch3-bn)=``) and the link resolves to it;
-    in Jupyter it is shown as plain text.
+
+class VerdictTable:
+    """A verdict table for notebooks: Markdown for readers, JSON for the claim ledger.
+
+    Displayed, it yields two representations of the same verdicts: ``text/markdown`` (each
+    row links to the section that decides it; ``where`` is a MyST label such as ``ch3-bn``)
+    and :data:`VERDICTS_MIME` JSON, which ``tools/build_pages.py`` reads from the committed
+    notebooks to build the book's claim ledger.
     """
-    from IPython.display import Markdown
 
-    def cell(text: str) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
+    def __init__(self, verdicts: list[Verdict]):
+        self.verdicts = list(verdicts)
 
-    lines = ["| claim | source | verdict | deciding number | shown in |", "|---|---|---|---|---|"]
-    for v in verdicts:
-        link = f"[{v.where}](#{v.where})" if v.where else ""
-        lines.append(f"| {cell(v.claim)} | {cell(v.source)} | **{v.verdict}** | {cell(v.evidence)} | {link} |")
-    return Markdown("\n".join(lines))
+    def markdown(self) -> str:
+        def cell(text: str) -> str:
+            return str(text).replace("|", "\\|").replace("\n", " ")
+
+        lines = ["| claim | source | verdict | deciding number | shown in |", "|---|---|---|---|---|"]
+        for v in self.verdicts:
+            link = f"[{v.where}](#{v.where})" if v.where else ""
+            lines.append(f"| {cell(v.claim)} | {cell(v.source)} | **{v.verdict}** | {cell(v.evidence)} | {link} |")
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/markdown": self.markdown(), "text/plain": format_verdicts(self.verdicts),
+                VERDICTS_MIME: [dataclasses.asdict(v) for v in self.verdicts]}
+
+
+def verdict_markdown(verdicts: list[Verdict]) -> VerdictTable:
+    """The verdict table of a chapter (see :class:`VerdictTable`)."""
+    return VerdictTable(verdicts)

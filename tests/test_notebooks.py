@@ -80,3 +80,16 @@ def test_setup_cell_is_identical_everywhere():
     firsts = {p.name: _src(_code_cells(_load(p))[0]) for p in CHAPTERS}
     assert len(set(firsts.values())) == 1, f"setup cells differ: {list(firsts)}"
     assert next(iter(firsts.values())).startswith("# Setup")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_verdict_table_feeds_the_claim_ledger(path):
+    # tools/build_pages.py builds the intro's claim ledger from this output
+    from aecore.report import VERDICTS_MIME
+
+    tables = [o["data"][VERDICTS_MIME] for c in _code_cells(_load(path)) for o in c.get("outputs", [])
+              if VERDICTS_MIME in o.get("data", {})]
+    assert tables, f"{path.name}: no verdict table (report.verdict_markdown) among the outputs"
+    for v in (v for t in tables for v in t):
+        assert v["verdict"] in ("Supported", "Refuted", "Depends") and v["claim"] and v["evidence"]
+        assert v["where"], f"{path.name}: verdict {v['claim']!r} links to no section"

@@ -23,7 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def chapters_in_toc_order() -> list[pathlib.Path]:
-    """Notebooks listed in _toc.yml, in reading order (falls back to a glob)."""
+    """Chapter notebooks listed in _toc.yml, in reading order (falls back to a glob)."""
     import yaml
 
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
@@ -88,6 +88,15 @@ def main(argv: list[str] | None = None) -> int:
             os.replace(out, nb)
         print(f"[run_notebooks] {nb.name}: {dt:.1f} s", flush=True)
 
+    from importlib import metadata
+
+    versions = {}
+    for pkg in ("aecore", "tensorflow", "keras", "numpy", "scipy", "pandas", "matplotlib",
+                "jupyter-book", "sphinx", "myst-nb", "papermill", "nbval"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
     record = {
         "profile": args.profile,
         "seconds": times,
@@ -95,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
         "python": platform.python_version(),
         "finished_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "versions": versions,
     }
     (ROOT / "_build").mkdir(exist_ok=True)
     (ROOT / "_build" / "execution.json").write_text(json.dumps(record, indent=2))
