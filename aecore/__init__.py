@@ -8,6 +8,7 @@ Every chapter calls this package; the notebooks only narrate. Modules:
 - ``aecore.metrics``   — reconstruction metrics (MSE, PSNR, SSIM, ...);
 - ``aecore.datastats`` — what the pixels say: intensity statistics, PCA baselines;
 - ``aecore.analysis``  — per-pixel loss curves, minima, curvature, float32 stability;
+- ``aecore.collapse``  — did a model collapse to (nearly) the mean image? with the deciding figure;
 - ``aecore.models`` / ``aecore.training`` / ``aecore.experiments`` — models, fitting, cached runs;
 - ``aecore.report`` / ``aecore.plotting`` — verdicts, glue, and figures (never shown or saved).
 """
@@ -53,8 +54,8 @@ _import_tensorflow_quietly()
 from aecore.profiles import Profile, get_profile, PROFILES  # noqa: E402
 from aecore.seeding import set_seed  # noqa: E402
 from aecore import (  # noqa: E402
-    analysis, data, datastats, experiments, losses, metrics, models, plotting, report, training,
+    analysis, collapse, data, datastats, experiments, losses, metrics, models, plotting, report, training,
 )
 
-__all__ = ["__version__", "Profile", "PROFILES", "get_profile", "set_seed", "analysis", "data",
+__all__ = ["__version__", "Profile", "PROFILES", "get_profile", "set_seed", "analysis", "collapse", "data",
            "datastats", "experiments", "losses", "metrics", "models", "plotting", "report", "training"]

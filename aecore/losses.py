@@ -10,6 +10,11 @@ whose parameter the decoder predicts from **logits** (pre-sigmoid outputs):
 | ``continuous_bernoulli`` | CB(lambda=sigmoid(logits)) on [0, 1]     | BCE minus log C(lambda)      |
 | ``laplace``            | Laplace(mean=sigmoid(logits), scale b)     | MAE, scaled by 1/b           |
 
+Three more entries reproduce *mistakes* on purpose (:data:`MISTAKES`, chapter 4):
+``bce_on_probabilities`` (a double sigmoid), ``categorical_ce`` (categorical cross-entropy
+across the pixels) and ``bce_targets_0_255`` (targets never divided by 255). They are not
+likelihoods of anything sensible; their reconstruction is the network's sigmoid output.
+
 Conventions (after optax and disentanglement_lib):
 
 - ``pixel_nll(x, logits)`` returns the elementwise NLL, same shape as ``x``;
@@ -263,6 +268,71 @@ def kl_standard_normal(z_mean, z_log_var) -> tf.Tensor:
     return _sum_over_pixels(per_dim)
 
 
+# --------------------------------------------------------------------------- mistakes
+# Three ways of getting cross-entropy wrong that practitioners meet, kept *on purpose* so a
+# chapter can reproduce what they do (chapter 4: the "blob"). Each is one registry entry,
+# so a run that uses one says so in its name. Never use them for anything else.
+
+
+def bce_on_probabilities_pixel_nll(x, logits) -> tf.Tensor:
+    """MISTAKE, reproduced on purpose: BCE-from-logits fed *probabilities* (a double sigmoid).
+
+    The network ends in a sigmoid, ``y = sigmoid(logits)``, and ``y`` is then passed to a
+    loss that expects logits (``tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=y)``,
+    or Keras' ``binary_crossentropy(..., from_logits=True)``), which applies a second sigmoid.
+
+    Formula: ``BCE(x, sigmoid(sigmoid(logits)))``. The probability the loss sees lies in
+    ``(1/2, sigmoid(1)) = (0.5, 0.731)``: every target below 0.5 pushes ``y`` to 0 and every
+    target above 0.731 pushes it to 1, so the displayed output ``y`` is driven towards where
+    the (conditional) mean intensity lies above or below one half.
+    """
+    x, logits = _as_tensors(x, logits)
+    _validate("bce_on_probabilities", x, logits, unit_interval=True)
+    return _bce_from_logits(x, tf.sigmoid(logits))
+
+
+def categorical_ce_pixel_nll(x, logits) -> tf.Tensor:
+    """MISTAKE, reproduced on purpose: categorical cross-entropy across the pixels of an image.
+
+    What Keras' ``loss="categorical_crossentropy"`` does to a sigmoid output layer: it
+    renormalises the outputs ``y = sigmoid(logits)`` of each image to sum to one over its
+    pixels, as if the 784 pixels were 784 mutually exclusive classes, and scores
+    ``-sum_j x_j log(y_j / sum_k y_k)``. The loss is blind to the overall brightness of
+    ``y`` (any rescaling of ``y`` scores the same) and a pixel is only "on" relative to the
+    others.
+
+    Formula (computed stably in log space, without Keras' clipping):
+    ``-x_j * (log_sigmoid(l_j) - logsumexp_k log_sigmoid(l_k))``, per pixel; summed over the
+    image it is the categorical cross-entropy above. Returns the shape of ``x``.
+    """
+    x, logits = _as_tensors(x, logits)
+    _validate("categorical_ce", x, logits, unit_interval=True)
+    flat = tf.reshape(logits, [tf.shape(logits)[0], -1])  # [B, D]
+    log_y = tf.math.log_sigmoid(flat)  # log y_j, never log(0)
+    log_q = log_y - tf.reduce_logsumexp(log_y, axis=1, keepdims=True)  # log(y_j / sum_k y_k)
+    return -x * tf.reshape(log_q, tf.shape(x))
+
+
+TARGET_SCALE_0_255 = 255.0
+
+
+def bce_targets_0_255_pixel_nll(x, logits) -> tf.Tensor:
+    """MISTAKE, reproduced on purpose: BCE with raw 0-255 pixel values as targets.
+
+    The images were never divided by 255. ``aecore``'s Bernoulli loss refuses such targets
+    (they are not probabilities); this entry takes images in [0, 1] like every other loss and
+    multiplies the *targets* by 255 inside, to reproduce the bug without weakening that
+    check. The network's input stays in [0, 1].
+
+    Formula: ``BCE(255 x, logits) = max(l, 0) - 255 x l + log(1 + exp(-|l|))``. For any
+    target above 1 this is unbounded below (it decreases linearly as ``l -> +inf``), so
+    every pixel that is inked in some images is rewarded for saturating to 1.
+    """
+    x, logits = _as_tensors(x, logits)
+    _validate("bce_targets_0_255", x, logits, unit_interval=True)
+    return _bce_from_logits(TARGET_SCALE_0_255 * x, logits)
+
+
 # --------------------------------------------------------------------------- registry
 
 
@@ -303,7 +373,21 @@ LOSSES: dict[str, Likelihood] = {
                                        "continuous Bernoulli: BCE - log C(lambda)"),
     "laplace": Likelihood("laplace", laplace_pixel_nll, tf.sigmoid, "MAE",
                           "Laplace, fixed scale = 1: MAE + const"),
+    # Mistakes, reproduced on purpose (see the "mistakes" section above); the reconstruction
+    # is what the mistaken code displays: its network's sigmoid output.
+    "bce_on_probabilities": Likelihood("bce_on_probabilities", bce_on_probabilities_pixel_nll,
+                                       tf.sigmoid, "BCE-on-probabilities",
+                                       "MISTAKE: BCE from logits fed sigmoid outputs (double sigmoid)"),
+    "categorical_ce": Likelihood("categorical_ce", categorical_ce_pixel_nll, tf.sigmoid,
+                                 "categorical-CE",
+                                 "MISTAKE: categorical cross-entropy across the 784 pixels"),
+    "bce_targets_0_255": Likelihood("bce_targets_0_255", bce_targets_0_255_pixel_nll, tf.sigmoid,
+                                    "BCE-targets-0-255",
+                                    "MISTAKE: BCE with targets in 0-255 (images not divided by 255)"),
 }
+
+# The registry entries that reproduce a mistake (never a modelling choice).
+MISTAKES: tuple[str, ...] = ("bce_on_probabilities", "categorical_ce", "bce_targets_0_255")
 
 ALIASES: dict[str, str] = {
     "mse": "gaussian", "normal": "gaussian",

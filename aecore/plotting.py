@@ -138,3 +138,46 @@ def curves_by_group(frame: pd.DataFrame, *, x: str, y: str, group: str, xlabel: 
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- per-epoch bands (chapter 4)
+
+
+def epoch_bands(frame: pd.DataFrame, *, columns: dict[str, str], group: str, x: str = "epoch",
+                logy: tuple[str, ...] = (), hlines: dict[str, float] | None = None,
+                ncols: int | None = None) -> plt.Figure:
+    """Per-epoch curves across seeds: one panel per column, one line per group.
+
+    Args:
+      frame: tidy table, one row per (run, epoch), e.g. concatenated histories with a
+        ``group`` column naming the setting (its seeds are the rows sharing ``x``).
+      columns: ``{column: y-axis label with its unit}``, one panel each, in order.
+      group: the column naming the setting; each setting is a line (mean over its runs)
+        with a band from the smallest to the largest run.
+      x: the horizontal axis column.
+      logy: the columns drawn on a log scale.
+      hlines: ``{column: value}`` dotted reference lines (e.g. a collapse threshold).
+      ncols: panels per row (default: all in one row).
+    """
+    ncols = ncols or len(columns)
+    nrows = -(-len(columns) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows + 0.5), squeeze=False)
+    flat = axes.ravel()
+    for ax, (col, label) in zip(flat, columns.items()):
+        for i, (key, part) in enumerate(frame.groupby(group, sort=False)):
+            stats = part.groupby(x)[col].agg(["mean", "min", "max"])
+            color = f"C{i % 10}"
+            ax.plot(stats.index, stats["mean"], color=color, label=str(key), lw=1.4)
+            ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.18, lw=0)
+        if hlines and col in hlines:
+            ax.axhline(hlines[col], color="0.4", ls=":", lw=1)
+        if col in logy:
+            ax.set_yscale("log")
+        ax.set_xlabel(x)
+        ax.set_ylabel(label, fontsize=9)
+    for ax in flat[len(columns):]:
+        ax.axis("off")
+    handles, labels = flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(labels) - 1) // 4), 1, 1))
+    return fig

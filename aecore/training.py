@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -55,12 +55,31 @@ REDUCTIONS: dict[str, Reduction] = {
 
 BINARIZE_MODES: tuple[str | None, ...] = (None, "dynamic")
 
+# Optimisers by name. Adam (the default everywhere) nearly ignores the scale of the loss (its
+# step is g / (|g| + eps)); plain SGD (no momentum) does not, which is what makes a
+# sum-vs-mean reduction mismatch bite.
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+
+# What an epoch hook returns: extra history columns for that epoch, ``{name: float}``.
+EpochHook = Callable[[int, Any], Mapping[str, float]]
+
 
 def get_reduction(name: str) -> Reduction:
     """The :data:`REDUCTIONS` entry ``name``; ValueError listing the valid names otherwise."""
     if name not in REDUCTIONS:
         raise ValueError(f"unknown reduction {name!r}; valid: {', '.join(REDUCTIONS)}")
     return REDUCTIONS[name]
+
+
+def _make_optimizer(name: str, learning_rate: float):
+    """A fresh Keras optimizer: ``"adam"`` (Keras defaults) or ``"sgd"`` (plain, no momentum)."""
+    import keras
+
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.0)
+    return keras.optimizers.Adam(learning_rate=learning_rate)
 
 
 def _resolve_likelihood(likelihood: Any):
@@ -90,8 +109,9 @@ def _positive_int(value: Any, name: str) -> int:
 def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray | None = None,
         epochs: int, batch_size: int, seed: int, learning_rate: float = 1e-3,
         binarize: str | None = None, reduction: str = "per_pixel", progress: bool = True,
-        progress_prefix: str = "", jit_compile: bool | None = None) -> pd.DataFrame:
-    """Trains ``model`` to reconstruct ``x_train`` under ``likelihood`` with Adam.
+        progress_prefix: str = "", jit_compile: bool | None = None, optimizer: str | None = None,
+        on_epoch_end: EpochHook | None = None) -> pd.DataFrame:
+    """Trains ``model`` to reconstruct ``x_train`` under ``likelihood`` with Adam (or plain SGD).
 
     Each epoch visits every training image once, in an order drawn from
     ``np.random.default_rng(seed)``; the last mini-batch may be smaller. The same seed, data
@@ -109,7 +129,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
       epochs: number of passes over ``x_train``.
       batch_size: images per gradient step.
       seed: non-negative int for the shuffling order and the dynamic binarisation.
-      learning_rate: Adam step size.
+      learning_rate: step size of the optimizer.
       binarize: ``None``, or ``"dynamic"``: every mini-batch is replaced by a fresh Bernoulli
         sample with ``p = x`` (a new sample every epoch, drawn from ``(seed, step)``).
         Thresholding is a property of the data: use ``aecore.data.load(binarize="threshold")``.
@@ -120,13 +140,22 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         (``model.prefers_jit_compile``, False if absent). With op determinism on (as
         ``set_seed`` leaves it), TensorFlow cannot XLA-compile max-pooling gradients, so
         the convolutional models must keep False.
+      optimizer: ``"adam"`` or ``"sgd"`` (plain gradient descent, no momentum); None uses
+        the model's ``preferred_optimizer`` attribute (``"adam"`` if absent), the way
+        ``jit_compile`` follows the model: ``aecore.models.dense_ae(optimizer="sgd")``
+        records the choice in the model's hyperparameters, hence in an experiment's config.
+      on_epoch_end: ``hook(epoch, model) -> {name: float}``, called after each epoch (after
+        validation, in inference mode); its values become extra history columns. None uses
+        :class:`aecore.collapse.EpochTracker` when the model's ``tracks_collapse`` attribute
+        is true and ``x_val`` is given (``dense_ae`` does this: first-layer weight norm and
+        collapse figures every epoch), and no hook otherwise. Its time is not in ``seconds``.
 
     Returns:
       A DataFrame with one row per epoch and columns ``epoch`` (1-based), ``loss`` (mean over
       the epoch's training examples, weights changing during the epoch), ``val_loss``
       (after the epoch; NaN without ``x_val``) and ``seconds`` (wall time of the epoch,
-      validation included). ``df.attrs`` holds ``unit``, ``likelihood``, ``reduction`` and
-      ``binarize``.
+      validation included), then the hook's columns, if any. ``df.attrs`` holds ``unit``,
+      ``likelihood``, ``reduction`` and ``binarize``.
 
     Raises:
       ValueError: invalid argument (unknown reduction or binarize mode, bad sizes, data
@@ -148,6 +177,14 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         x_val = _check_images(x_val, "x_val", unit_interval=False)
     if jit_compile is None:
         jit_compile = bool(getattr(model, "prefers_jit_compile", False))
+    if optimizer is None:
+        optimizer = getattr(model, "preferred_optimizer", "adam")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+    if on_epoch_end is None and x_val is not None and getattr(model, "tracks_collapse", False):
+        from aecore.collapse import EpochTracker
+
+        on_epoch_end = EpochTracker(x_train, x_val, likelihood=lik)
 
     aecore.set_seed(seed)
     rng = np.random.default_rng(seed)
@@ -159,9 +196,9 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
 
     from aecore.data import binarize_dynamic_tf
 
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    opt = _make_optimizer(optimizer, learning_rate)
     variables = model.trainable_variables
-    optimizer.build(variables)  # create slots outside tf.function
+    opt.build(variables)  # create slots outside tf.function
 
     # autograph=False: the steps have no tensor-dependent Python control flow to convert.
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
@@ -174,7 +211,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
             per_example = lik.nll(x, logits) / scale  # [B]
             loss = tf.reduce_mean(per_example)
         grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+        opt.apply_gradients(zip(grads, variables))
         return tf.reduce_sum(per_example)
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
@@ -188,6 +225,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         fn._omit_frequent_tracing_warning = True
 
     rows: list[dict[str, float]] = []
+    extra_columns: list[str] = []
     step = 0
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
@@ -209,14 +247,22 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
             val_total = sum(float(eval_step(x_val[s:s + 1000])) for s in range(0, x_val.shape[0], 1000))
             val_loss = val_total / x_val.shape[0]
         seconds = time.perf_counter() - t0
-        rows.append({"epoch": epoch, "loss": loss, "val_loss": val_loss, "seconds": seconds})
+        row = {"epoch": epoch, "loss": loss, "val_loss": val_loss, "seconds": seconds}
+        if on_epoch_end is not None:
+            for key, value in dict(on_epoch_end(epoch, model)).items():
+                if key in row:
+                    raise ValueError(f"on_epoch_end returned {key!r}, a column fit already writes")
+                if key not in extra_columns:
+                    extra_columns.append(key)
+                row[key] = float(value)
+        rows.append(row)
         if progress:
             val_text = f", val_loss {val_loss:.5f}" if x_val is not None else ""
             print(f"{progress_prefix}epoch {epoch}/{epochs}: loss {loss:.5f}{val_text} "
                   f"[{red.unit}] ({seconds:.1f} s, {n / train_seconds:,.0f} training images/s)",
                   flush=True)
 
-    history = pd.DataFrame(rows, columns=["epoch", "loss", "val_loss", "seconds"])
+    history = pd.DataFrame(rows, columns=["epoch", "loss", "val_loss", "seconds", *extra_columns])
     history.attrs.update({"unit": red.unit, "likelihood": lik.name, "reduction": red.name,
                           "binarize": binarize})
     return history
