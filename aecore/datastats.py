@@ -57,11 +57,9 @@ def binarisation_gap(x: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
     """
     flat = _flat(x).astype(np.float64)
     b = (flat > threshold).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ent = -(np.where(flat > 0, flat * np.log(flat), 0.0) + np.where(flat < 1, (1 - flat) * np.log1p(-flat), 0.0))
     return {"threshold_mse": float(((flat - b) ** 2).mean()),
             "dynamic_mse": float((flat * (1 - flat)).mean()),
-            "entropy_nats": float(ent.mean())}
+            "entropy_nats": float(metrics.bernoulli_entropy_per_pixel(x).mean())}
 
 
 def histogram(x: np.ndarray, bins: int = 51) -> tuple[np.ndarray, np.ndarray]:
