@@ -35,7 +35,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -608,3 +608,31 @@ def score_binarised_on_grey(table: pd.DataFrame) -> pd.DataFrame:
         out.loc[idx, "mse_ratio_to_mean_image"] = out.loc[idx, "mse_per_pixel"] / grey.loc[key, "mean_image_mse_per_pixel"]
         out.loc[idx, "mse_ratio_to_pca16"] = out.loc[idx, "mse_per_pixel"] / grey.loc[key, "pca16_mse_per_pixel"]
     return out
+
+
+class Comparison(NamedTuple):
+    """Outcome of :func:`compare_settings`: ``word`` is "better", "worse" or "same"."""
+
+    word: str
+    diff: float   # mean of a minus mean of b, in the metric's units
+    noise: float  # k times the larger standard deviation across seeds
+
+
+def compare_settings(stats: pd.DataFrame, a: str, b: str, col: str = "mse_per_pixel", *,
+                     lower_is_better: bool = True, k: float = 2.0) -> Comparison:
+    """Is setting ``a`` better than ``b`` on ``col``, beyond the seed-to-seed spread?
+
+    Args:
+      stats: :func:`summarize_seeds` output indexed by setting (columns ``(metric, statistic)``).
+      a, b: row labels of ``stats``.
+      col: the metric.
+      lower_is_better: direction of the metric (False for SSIM, PSNR).
+      k: a difference within ``k`` times the larger standard deviation counts as "same".
+    """
+    mean_a, mean_b = float(stats.loc[a, (col, "mean")]), float(stats.loc[b, (col, "mean")])
+    diff = mean_a - mean_b
+    noise = k * max(float(stats.loc[a, (col, "std")]), float(stats.loc[b, (col, "std")]))
+    if abs(diff) <= noise:
+        return Comparison("same", diff, noise)
+    better = diff < 0 if lower_is_better else diff > 0
+    return Comparison("better" if better else "worse", diff, noise)

@@ -297,3 +297,18 @@ def test_score_binarised_on_grey_uses_grey_metrics_and_baselines():
     assert out.loc["grey", "mse_per_pixel"] == 0.02  # grey rows untouched
     with pytest.raises(ValueError, match="no grey run"):
         score_binarised_on_grey(pd.DataFrame(rows[1:]))
+
+
+def test_compare_settings_uses_seed_spread():
+    import pandas as pd
+
+    from aecore.experiments import compare_settings, summarize_seeds
+
+    table = pd.DataFrame({"setting": ["a"] * 3 + ["b"] * 3 + ["c"] * 3,
+                          "mse": [1.0, 1.1, 0.9, 2.0, 2.1, 1.9, 1.05, 1.15, 0.95]})
+    stats = summarize_seeds(table, ["mse"], by=["setting"])
+    assert compare_settings(stats, "a", "b", "mse").word == "better"
+    assert compare_settings(stats, "b", "a", "mse").word == "worse"
+    assert compare_settings(stats, "a", "b", "mse", lower_is_better=False).word == "worse"
+    same = compare_settings(stats, "c", "a", "mse")
+    assert same.word == "same" and same.diff == pytest.approx(0.05) and same.noise == pytest.approx(0.2)
