@@ -10,6 +10,7 @@ Every chapter calls this package; the notebooks only narrate. Modules:
 - ``aecore.analysis``  — per-pixel loss curves, minima, curvature, float32 stability;
 - ``aecore.collapse``  — did a model collapse to (nearly) the mean image? with the deciding figure;
 - ``aecore.models`` / ``aecore.training`` / ``aecore.experiments`` — models, fitting, cached runs;
+- ``aecore.vae`` / ``aecore.vae_runs`` / ``aecore.keras_vae`` — VAEs, their cached runs, keras-io's example;
 - ``aecore.report`` / ``aecore.plotting`` — verdicts, glue, and figures (never shown or saved).
 """
 
@@ -17,36 +18,47 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import contextlib as _contextlib
 import os as _os
 import sys as _sys
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up banner sent to /dev/null.
+@_contextlib.contextmanager
+def silenced_fd2():
+    """Send file descriptor 2 (C++ logging: absl, oneDNN) to /dev/null inside the block.
 
-    TF 2.2x prints oneDNN/CUDA-probe lines through absl straight to file descriptor 2,
-    ignoring ``TF_CPP_MIN_LOG_LEVEL``; in a notebook they land in the first output cell.
-    Only that descriptor is silenced, and only during the import and device set-up:
-    Python exceptions still propagate. Set ``AECORE_TF_VERBOSE=1`` to see the banner.
+    TensorFlow's C++ side logs through absl straight to fd 2, ignoring
+    ``TF_CPP_MIN_LOG_LEVEL`` for some lines; in a notebook they land in an output cell.
+    Python exceptions still propagate. ``AECORE_TF_VERBOSE=1`` turns this off.
     """
-    if "tensorflow" in _sys.modules or _os.environ.get("AECORE_TF_VERBOSE"):
+    if _os.environ.get("AECORE_TF_VERBOSE"):
+        yield
         return
-    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         _sys.stderr.flush()
         saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
-    except OSError:  # no usable fd 2 (rare embedded interpreters): import normally
-        import tensorflow  # noqa: F401
+    except OSError:  # no usable fd 2 (rare embedded interpreters)
+        yield
         return
     try:
         _os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        tf.config.list_logical_devices()  # device probing logs now, not in a later cell
+        yield
     finally:
+        _sys.stderr.flush()
         _os.dup2(saved, 2)
         _os.close(saved)
         _os.close(devnull)
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up banner (oneDNN/CUDA-probe lines) silenced."""
+    if "tensorflow" in _sys.modules:
+        return
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with silenced_fd2():
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()  # device probing logs now, not in a later cell
 
 
 _import_tensorflow_quietly()
@@ -55,7 +67,9 @@ from aecore.profiles import Profile, get_profile, PROFILES  # noqa: E402
 from aecore.seeding import set_seed  # noqa: E402
 from aecore import (  # noqa: E402
     analysis, collapse, data, datastats, experiments, losses, metrics, models, plotting, report, training,
+    vae, vae_runs,
 )
 
 __all__ = ["__version__", "Profile", "PROFILES", "get_profile", "set_seed", "analysis", "collapse", "data",
-           "datastats", "experiments", "losses", "metrics", "models", "plotting", "report", "training"]
+           "datastats", "experiments", "losses", "metrics", "models", "plotting", "report", "training",
+           "vae", "vae_runs"]

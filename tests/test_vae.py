@@ -1,0 +1,312 @@
+"""aecore.vae, aecore.vae_runs and aecore.keras_vae: checked against closed forms and SciPy."""
+
+from __future__ import annotations
+
+import math
+import types
+import warnings
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import integrate, stats
+
+import aecore
+from aecore import keras_vae, losses, vae
+from aecore import vae_runs as vr
+
+
+def _images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, 28, 28, 1), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- pieces against oracles
+
+
+@pytest.mark.parametrize("m,lv", [(0.0, 0.0), (1.5, -1.0), (-0.7, 0.8)])
+def test_kl_per_dim_matches_numerical_integration(m, lv):
+    s = math.exp(0.5 * lv)
+    q, p = stats.norm(m, s), stats.norm(0.0, 1.0)
+    expected, _ = integrate.quad(lambda z: q.pdf(z) * (q.logpdf(z) - p.logpdf(z)), -30, 30)
+    got = float(vae.kl_per_dim(tf.constant([[m]]), tf.constant([[lv]]))[0, 0])
+    assert got == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+def test_kl_per_dim_sums_to_the_losses_kl():
+    rng = np.random.default_rng(1)
+    m, lv = rng.normal(size=(5, 7)).astype(np.float32), rng.normal(size=(5, 7)).astype(np.float32)
+    np.testing.assert_allclose(vae.kl_per_dim(m, lv).numpy().sum(axis=1),
+                               losses.kl_standard_normal(m, lv).numpy(), rtol=1e-6)
+
+
+def test_gaussian_pixel_nll_is_scipys_normal_density():
+    rng = np.random.default_rng(2)
+    x, logits = rng.random(50).astype(np.float32), rng.normal(size=50).astype(np.float32)
+    log_sigma = -1.3
+    expected = -stats.norm(1 / (1 + np.exp(-logits.astype(np.float64))), math.exp(log_sigma)).logpdf(x)
+    got = vae.gaussian_pixel_nll(tf.constant(x), tf.constant(logits), tf.constant(log_sigma)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_optimal_log_sigma_maximises_the_gaussian_likelihood():
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.random((4, 28, 28, 1), dtype=np.float32))
+    logits = tf.constant(rng.normal(size=(4, 28, 28, 1)).astype(np.float32))
+    best = vae.optimal_log_sigma(x, logits)
+    nll = lambda ls: float(tf.reduce_sum(vae.gaussian_pixel_nll(x, logits, tf.constant(ls))))  # noqa: E731
+    assert nll(float(best)) < nll(float(best) + 0.05)
+    assert nll(float(best)) < nll(float(best) - 0.05)
+
+
+# --------------------------------------------------------------------------- the objective
+
+
+def _terms(b: int = 6, latent: int = 4, seed: int = 0) -> vae.Terms:
+    rng = np.random.default_rng(seed)
+    return vae.Terms(tf.constant(rng.random(b, dtype=np.float32) * 500),
+                     tf.constant(rng.random((b, latent), dtype=np.float32)), tf.constant(0.0))
+
+
+def test_mean_reduction_is_a_hidden_beta_of_784():
+    terms = _terms()
+    mean = vae.Objective(recon_reduction="mean").loss(terms, tf.constant(1.0))
+    summed = vae.Objective().loss(terms, tf.constant(784.0))
+    assert float(mean) * 784 == pytest.approx(float(summed), rel=1e-6)
+    assert vae.effective_beta(1.0, "mean") == 784.0
+    assert vae.effective_beta(2.0, "sum") == 2.0
+
+
+def test_free_bits_floor_each_dimensions_batch_mean():
+    terms = _terms(latent=3)
+    obj = vae.Objective(free_bits=5.0)  # every dimension's KL (< 1 nat) is below the floor
+    expected = float(tf.reduce_mean(terms.recon)) + 2.0 * 3 * 5.0
+    assert float(obj.loss(terms, tf.constant(2.0))) == pytest.approx(expected, rel=1e-6)
+    kl = tf.Variable(terms.kl_per_dim)
+    with tf.GradientTape() as tape:
+        loss = obj.loss(vae.Terms(terms.recon, kl, terms.log_sigma), tf.constant(1.0))
+    assert np.all(tape.gradient(loss, kl).numpy() == 0.0)  # below the floor: no push toward the prior
+
+
+def test_schedules():
+    lin = vae.Objective(beta=2.0, schedule="linear", warmup_epochs=2)
+    assert lin.beta_at(0, 10, 100) == 0.0
+    assert lin.beta_at(10, 10, 100) == pytest.approx(1.0)
+    assert lin.beta_at(20, 10, 100) == 2.0 and lin.beta_at(99, 10, 100) == 2.0
+    cyc = vae.Objective(beta=1.0, schedule="cyclical", n_cycles=4)
+    assert cyc.beta_at(0, 10, 100) == 0.0 and cyc.beta_at(25, 10, 100) == 0.0  # each cycle restarts
+    assert cyc.beta_at(10, 10, 100) == pytest.approx(0.8)
+    assert cyc.beta_at(20, 10, 100) == 1.0  # second half of a cycle: the full beta
+    assert vae.Objective(beta=3.0).beta_at(5, 10, 100) == 3.0
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(beta=-1.0), "beta must be"),
+    (dict(schedule="warm"), "unknown KL schedule"),
+    (dict(schedule="linear"), "warmup_epochs >= 1"),
+    (dict(free_bits=-0.1), "free_bits"),
+    (dict(recon_reduction="avg"), "recon_reduction"),
+])
+def test_bad_objectives_say_what_is_wrong(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        vae.Objective(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(latent_dim=0), "latent_dim"),
+    (dict(decoder="poisson"), "unknown decoder"),
+    (dict(architecture="rnn"), "unknown architecture"),
+    (dict(sigma=0.0), "sigma"),
+])
+def test_bad_models_say_what_is_wrong(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        vae.build_vae(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(beta=-0.5), "beta must be"),
+    (dict(latent_dim=0), "latent_dim"),
+    (dict(decoder="laplace"), "unknown decoder"),
+    (dict(model="keras_example", latent_dim=8), "keras example is fixed"),
+])
+def test_bad_configs_say_what_is_wrong(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        vr.VAEConfig(**kwargs)
+
+
+# --------------------------------------------------------------------------- IWAE against a closed form
+
+
+class _LinearGaussian:
+    """p(z) = N(0, I), p(x|z) = N(W z + b, s^2 I): log p(x) is a closed-form Gaussian."""
+
+    def __init__(self, latent: int = 2, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.w = rng.normal(size=(latent, 784)).astype(np.float32) * 0.3
+        self.b = rng.random(784).astype(np.float32)
+        self.log_sigma = tf.constant(math.log(0.5))
+        s2 = 0.25
+        self.obs = types.SimpleNamespace(pixel_nll=lambda x, mean, ls: (
+            0.5 * tf.square(x - mean) * tf.exp(-2.0 * ls) + ls + 0.5 * math.log(2 * math.pi)))
+        # Exact posterior: precision I + W W^T / s^2, mean Sigma W (x - b) / s^2.
+        self.post_cov = np.linalg.inv(np.eye(latent) + self.w @ self.w.T / s2)
+        self.s2 = s2
+        self.exact = True
+
+    def posterior(self, x, training=False):
+        flat = tf.reshape(x, [-1, 784]) - self.b
+        if not self.exact:  # the prior as a (poor) proposal
+            zeros = tf.zeros([tf.shape(flat)[0], self.w.shape[0]])
+            return vae.Posterior(zeros, zeros)
+        mean = tf.matmul(flat, self.w.T @ self.post_cov / self.s2)
+        # Exact posterior covariance is not diagonal in general; make W's rows orthogonal so it is.
+        lv = tf.math.log(tf.constant(np.diag(self.post_cov), tf.float32))
+        return vae.Posterior(mean, tf.broadcast_to(lv, tf.shape(mean)))
+
+    def decode(self, z, training=False):
+        return tf.reshape(tf.matmul(z, self.w) + self.b, [-1, 28, 28, 1])
+
+    def log_px(self, x):
+        cov = self.w.T.astype(np.float64) @ self.w + self.s2 * np.eye(784)
+        return stats.multivariate_normal(self.b, cov).logpdf(x.reshape(len(x), 784))
+
+
+def _orthogonal_model() -> _LinearGaussian:
+    model = _LinearGaussian()
+    q, _ = np.linalg.qr(np.random.default_rng(5).normal(size=(784, 2)))
+    model.w = (q.T * np.array([[3.0], [1.5]])).astype(np.float32)  # orthogonal rows: diagonal posterior
+    model.post_cov = np.linalg.inv(np.eye(2) + model.w.astype(np.float64) @ model.w.T / model.s2)
+    return model
+
+
+def test_iwae_with_the_exact_posterior_is_log_px():
+    model = _orthogonal_model()
+    x = (np.random.default_rng(6).random((8, 28, 28, 1)) * 0.5 + 0.2).astype(np.float32)
+    bound = vae.iwae_bound(model, x, k=5)
+    np.testing.assert_allclose(bound, model.log_px(x), rtol=0, atol=0.05)
+
+
+def test_iwae_tightens_with_k_and_stays_below_log_px():
+    model = _orthogonal_model()
+    model.exact = False
+    x = (np.random.default_rng(7).random((8, 28, 28, 1)) * 0.5 + 0.2).astype(np.float32)
+    truth = model.log_px(x)
+    b1 = vae.iwae_bound(model, x, k=1).mean()
+    b500 = vae.iwae_bound(model, x, k=500).mean()
+    assert b1 < b500 <= truth.mean() + 0.5
+    assert truth.mean() - b500 < truth.mean() - b1
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def test_fit_logs_terms_that_add_up_and_repeats_exactly():
+    x = _images(96)
+    runs = []
+    for _ in range(2):
+        model = vae.build_vae(encoder_hidden=(32,), latent_dim=3, seed=0)
+        runs.append(vae.fit(model, x, x_val=x[:32], epochs=2, batch_size=32, seed=1, progress=False))
+    h, steps = runs[0]
+    assert list(h.columns[:6]) == ["epoch", "beta", "loss", "recon", "kl", "neg_elbo"]
+    np.testing.assert_allclose(h["neg_elbo"], h["recon"] + h["kl"])
+    np.testing.assert_allclose(h["loss"], h["neg_elbo"], rtol=1e-5)  # beta 1, sum: loss = -ELBO
+    assert len(steps) == 2 * 3 and list(steps["step"]) == list(range(6))
+    # the epoch means are the (size-weighted) means of the step logs
+    np.testing.assert_allclose(steps.groupby("epoch")["recon"].mean().to_numpy(), h["recon"], rtol=1e-6)
+    assert runs[0].epochs.drop(columns="seconds").equals(runs[1].epochs.drop(columns="seconds"))
+
+
+def test_fit_names_the_step_where_it_diverged():
+    model = vae.build_vae(encoder_hidden=(8,), latent_dim=2, seed=0)
+    bias = model.encoder.get_layer("q_stats").bias  # no ReLU after it (oneDNN's relu maps NaN to 0)
+    bias.assign(tf.fill(bias.shape, float("nan")))
+    with pytest.raises(vae.TrainingDivergedError, match=r"step 0 \(epoch 1/1\)"):
+        vae.fit(model, _images(64), epochs=1, batch_size=32, progress=False)
+
+
+def test_learned_sigma_is_trained_and_optimal_sigma_tracks_the_error():
+    x = _images(128)
+    learned = vae.build_vae(encoder_hidden=(16,), latent_dim=2, decoder="gaussian_learned", seed=0)
+    assert any(v is learned.log_sigma for v in learned.trainable_variables)
+    vae.fit(learned, x, epochs=1, batch_size=32, progress=False)
+    assert float(learned.log_sigma.numpy()) != 0.0
+    optimal = vae.build_vae(encoder_hidden=(16,), latent_dim=2, decoder="gaussian_optimal", seed=0)
+    assert not any(v is optimal.log_sigma for v in optimal.trainable_variables)
+    vae.fit(optimal, x, epochs=2, batch_size=32, progress=False)
+    rmse = math.sqrt(float(np.mean((vae.reconstruct(optimal, x) - x) ** 2)))
+    assert float(optimal.log_sigma.numpy()) == pytest.approx(math.log(rmse), abs=0.3)
+
+
+def test_active_units():
+    z = np.zeros((100, 3))
+    z[:, 1] = np.random.default_rng(0).normal(size=100)
+    z[:, 2] = 0.05 * np.random.default_rng(1).normal(size=100)  # variance 0.0025 < 0.01
+    assert vae.active_units(z) == 1
+    with pytest.raises(ValueError, match="posterior means"):
+        vae.active_units(np.zeros(5))
+
+
+# --------------------------------------------------------------------------- cached runs
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path))
+    return vr.VAEConfig(encoder_hidden=(16,), latent_dim=2, n_train=64, n_test=40, n_val=20, epochs=1,
+                        batch_size=32)
+
+
+def test_run_is_cached_and_verified(tiny, tmp_path):
+    first = vr.run(tiny, progress=False)
+    assert not first.from_cache and first.path is not None
+    second = vr.run(tiny, progress=False)
+    assert second.from_cache and second.metrics == first.metrics
+    np.testing.assert_array_equal(vae.reconstruct(second.model, np.zeros((2, 28, 28, 1), np.float32)),
+                                  vae.reconstruct(first.model, np.zeros((2, 28, 28, 1), np.float32)))
+    (first.path / "model.weights.h5").write_bytes(b"truncated")
+    with pytest.warns(vr.CacheWarning, match="checksum"):
+        third = vr.run(tiny, progress=False)
+    assert not third.from_cache and third.metrics["neg_elbo"] == first.metrics["neg_elbo"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_a_diverged_run_writes_no_entry(tiny, tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise vae.TrainingDivergedError("VAE training diverged at step 3")
+
+    monkeypatch.setattr(vae, "fit", boom)
+    with pytest.raises(vae.TrainingDivergedError, match="step 3"):
+        vr.run(tiny, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_table_and_labels(tiny):
+    table = vr.sweep(vr.runs([tiny, tiny.replace(recon_reduction="mean")], seeds=[0, 1]), progress=False)
+    assert len(table) == 4
+    assert table["setting"].nunique() == 2 and "recon mean (Keras)" in table["setting"].iloc[2]
+    assert list(table["effective_beta"]) == [1.0, 1.0, 784.0, 784.0]
+    stats_ = vr.summarize(table, ["neg_elbo"])
+    assert list(stats_[("neg_elbo", "count")]) == [2, 2]
+
+
+# --------------------------------------------------------------------------- the keras example
+
+
+def test_keras_example_loss_is_our_bernoulli_path():
+    aecore.set_seed(0)
+    model = keras_vae.KerasExampleVAE(latent_dim=2, seed=0)
+    x = (np.random.default_rng(0).random((4, 28, 28, 1)) < 0.3).astype(np.float32)
+    z = tf.constant(np.random.default_rng(1).normal(size=(4, 2)).astype(np.float32))
+    import keras
+
+    theirs = keras.ops.sum(keras.losses.binary_crossentropy(x, model.decoder(z)), axis=(1, 2)).numpy()
+    ours = tf.reduce_sum(model.obs.pixel_nll(x, model.decode(z), model.log_sigma), axis=[1, 2, 3]).numpy()
+    np.testing.assert_allclose(theirs, ours, rtol=1e-4)
+
+
+def test_keras_example_trains_and_is_scored_by_our_code():
+    x = (np.random.default_rng(0).random((64, 28, 28, 1)) * 0.8).astype(np.float32)
+    model, history = keras_vae.train(x, epochs=1, seed=0, progress=False)
+    assert {"loss", "reconstruction_loss", "kl_loss"} <= set(history.columns)
+    scores = vr.evaluate(model, (x > 0.4).astype(np.float32), iwae_k=3, n_iwae=8)
+    assert scores["latent_dim"] == 2 and math.isfinite(scores["iwae_nll"])
+    assert scores["iwae_nll"] <= scores["neg_elbo_iwae_subset"] + 5.0  # the bound is tighter (noisy)
