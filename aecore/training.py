@@ -9,6 +9,14 @@ training images every epoch, drawn from seeds so that a run is exactly repeatabl
 XLA (``jit_compile``) is used where it was measured faster: the dense MLP, not the
 convolutional models (XLA's CPU convolutions are ~3x slower than oneDNN's here).
 
+Steps per call: by default one ``tf.function`` call runs up to :data:`DEFAULT_STEPS_PER_CALL`
+optimizer steps in a graph-side ``tf.while_loop`` (like Keras' ``steps_per_execution``),
+which removes the per-step Python and dispatch overhead that dominates small models such as
+``dense_ae``. The loop body calls the very same compiled step as ``steps_per_call=1`` (the
+original one-call-per-step loop, kept as the reference path), with the same data, step seeds
+and summation order, so the history and the weights are bit-identical
+(``tests/test_training.py`` checks it; ``benchmarks/`` measures the speed-up).
+
 Loss units: with ``reduction="per_pixel"`` (default) the loss is the likelihood's NLL per
 image divided by the number of pixels, i.e. **nats per pixel**, the scale of Keras'
 ``"mse"`` and ``"binary_crossentropy"``; ``"per_image"`` keeps the sum, **nats per image**.
@@ -54,6 +62,10 @@ REDUCTIONS: dict[str, Reduction] = {
 }
 
 BINARIZE_MODES: tuple[str | None, ...] = (None, "dynamic")
+
+# Optimizer steps per tf.function call when fit's ``steps_per_call`` is None (see the module
+# docstring); an epoch's full mini-batches are split into calls of at most this many steps.
+DEFAULT_STEPS_PER_CALL = 32
 
 # Optimisers by name. Adam (the default everywhere) nearly ignores the scale of the loss (its
 # step is g / (|g| + eps)); plain SGD (no momentum) does not, which is what makes a
@@ -110,7 +122,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         epochs: int, batch_size: int, seed: int, learning_rate: float = 1e-3,
         binarize: str | None = None, reduction: str = "per_pixel", progress: bool = True,
         progress_prefix: str = "", jit_compile: bool | None = None, optimizer: str | None = None,
-        on_epoch_end: EpochHook | None = None) -> pd.DataFrame:
+        on_epoch_end: EpochHook | None = None, steps_per_call: int | None = None) -> pd.DataFrame:
     """Trains ``model`` to reconstruct ``x_train`` under ``likelihood`` with Adam (or plain SGD).
 
     Each epoch visits every training image once, in an order drawn from
@@ -149,6 +161,10 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         :class:`aecore.collapse.EpochTracker` when the model's ``tracks_collapse`` attribute
         is true and ``x_val`` is given (``dense_ae`` does this: first-layer weight norm and
         collapse figures every epoch), and no hook otherwise. Its time is not in ``seconds``.
+      steps_per_call: optimizer steps per ``tf.function`` call (a graph-side loop over that
+        many full mini-batches); None means :data:`DEFAULT_STEPS_PER_CALL`. Only the speed
+        depends on it: every value gives a bit-identical history and weights. ``1`` is the
+        original one-call-per-step loop (the reference path).
 
     Returns:
       A DataFrame with one row per epoch and columns ``epoch`` (1-based), ``loss`` (mean over
@@ -164,6 +180,8 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
     """
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
+    steps_per_call = _positive_int(DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call,
+                                   "steps_per_call")
     if not (isinstance(learning_rate, (int, float)) and learning_rate > 0 and math.isfinite(learning_rate)):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
     if binarize not in BINARIZE_MODES:
@@ -214,6 +232,23 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         opt.apply_gradients(zip(grads, variables))
         return tf.reduce_sum(per_example)
 
+    # Never XLA-compiled itself: the loop calls ``train_step``, which XLA compiles (when
+    # asked) exactly as it does for a call from Python, so every step runs the same program as
+    # in the one-call-per-step loop. (Compiling the whole loop would let XLA fuse across the
+    # binarisation and the step, changing the rounding and, measured, slowing the RNG ~10x.)
+    @tf.function(reduce_retracing=True, autograph=False)
+    def train_steps(xs: tf.Tensor, seed_step0: tf.Tensor) -> tf.Tensor:
+        # xs: [K, B, 28, 28, 1], K full mini-batches; seed_step0: [2] = (seed, first step).
+        k = tf.shape(xs)[0]
+        sums = tf.TensorArray(tf.float32, size=k)
+
+        def body(i: tf.Tensor, sums: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+            step_seed = seed_step0 + tf.stack([tf.constant(0, tf.int64), tf.cast(i, tf.int64)])
+            return i + 1, sums.write(i, train_step(xs[i], step_seed))
+
+        _, sums = tf.while_loop(lambda i, _: i < k, body, (tf.constant(0), sums))
+        return sums.stack()  # [K] per-step sums of the per-example losses
+
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
     def eval_step(x: tf.Tensor) -> tf.Tensor:
         logits = model(x, training=False)
@@ -221,7 +256,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
 
     # Every fit traces fresh steps on purpose (new model, new optimizer): TensorFlow's
     # "frequent retracing" warning, meant for accidental retracing, does not apply.
-    for fn in (train_step, eval_step):
+    for fn in (train_step, train_steps, eval_step):
         fn._omit_frequent_tracing_warning = True
 
     rows: list[dict[str, float]] = []
@@ -230,12 +265,26 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         x_epoch = x_train[rng.permutation(n)]  # [N, 28, 28, 1], a fresh copy per epoch
-        total = tf.zeros((), tf.float64)  # float64: the epoch sum runs over thousands of images
-        for start in range(0, n, batch_size):
-            step_seed = tf.constant([seed, step], tf.int64)
-            total += tf.cast(train_step(x_epoch[start:start + batch_size], step_seed), tf.float64)
-            step += 1
-        loss = float(total) / n
+        if steps_per_call == 1:  # the reference path: one call per step
+            total = tf.zeros((), tf.float64)  # float64: the epoch sum runs over thousands of images
+            for start in range(0, n, batch_size):
+                step_seed = tf.constant([seed, step], tf.int64)
+                total += tf.cast(train_step(x_epoch[start:start + batch_size], step_seed), tf.float64)
+                step += 1
+            loss = float(total) / n
+        else:
+            # Same float64 sum in the same order as above (Python floats are IEEE doubles).
+            epoch_sum, start = 0.0, 0
+            while n - start >= batch_size:
+                k = min(steps_per_call, (n - start) // batch_size)
+                xs = x_epoch[start:start + k * batch_size].reshape(k, batch_size, *x_epoch.shape[1:])
+                for step_sum in train_steps(xs, tf.constant([seed, step], tf.int64)).numpy():
+                    epoch_sum += float(step_sum)
+                start, step = start + k * batch_size, step + k
+            if start < n:  # the last, smaller mini-batch
+                epoch_sum += float(train_step(x_epoch[start:], tf.constant([seed, step], tf.int64)))
+                step += 1
+            loss = epoch_sum / n
         train_seconds = time.perf_counter() - t0
         if not math.isfinite(loss):
             raise TrainingDivergedError(

@@ -171,3 +171,32 @@ def test_dynamic_binarisation_needs_probabilities():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         training.fit(model, "bce", _images(4) * 2, epochs=1, batch_size=4, seed=0,
                      binarize="dynamic", progress=False)
+
+
+@pytest.mark.parametrize("name,binarize", [("dense_ae", None), ("conv_ae", "dynamic")])
+def test_steps_per_call_gives_the_reference_loops_exact_history_and_weights(name, binarize):
+    # 70 images, batch 16: 4 full mini-batches and a last one of 6, so steps_per_call=3 runs
+    # a 3-step call, a 1-step call and the short batch; None (the default) one 4-step call.
+    x, x_val = _images(70) * 0.9 + 0.05, _images(20, seed=1)
+
+    def run(steps_per_call):
+        model = models.build_model(name, seed=0)
+        history = training.fit(model, "bce", x, x_val=x_val, epochs=2, batch_size=16, seed=3,
+                               binarize=binarize, progress=False, steps_per_call=steps_per_call)
+        return history, [w.numpy() for w in model.weights]
+
+    reference, reference_weights = run(1)  # the original one-call-per-step loop
+    for steps_per_call in (None, 3):
+        history, weights = run(steps_per_call)
+        pd.testing.assert_frame_equal(history.drop(columns="seconds"),
+                                      reference.drop(columns="seconds"), check_exact=True)
+        assert len(weights) == len(reference_weights)
+        for w, w_ref in zip(weights, reference_weights):
+            np.testing.assert_array_equal(w, w_ref)
+
+
+def test_steps_per_call_must_be_positive():
+    model = models.build_model("dense_ae", seed=0)
+    with pytest.raises(ValueError, match="steps_per_call"):
+        training.fit(model, "bce", _images(4), epochs=1, batch_size=4, seed=0, progress=False,
+                     steps_per_call=0)
