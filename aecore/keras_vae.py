@@ -155,4 +155,5 @@ def train(x_train: np.ndarray, *, epochs: int, seed: int = 0, batch_size: int = 
             print(f"{progress_prefix}epoch {epoch}/{epochs}: loss {row['loss']:.1f} (recon "
                   f"{row['reconstruction_loss']:.1f}, KL {row['kl_loss']:.2f}) nats/image "
                   f"({row['seconds']:.1f} s)", flush=True)
+    model(x_train[:1])  # a subclassed model trained by fit is not "built" until called
     return model, pd.DataFrame(rows)

@@ -279,6 +279,13 @@ def test_a_diverged_run_writes_no_entry(tiny, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_keras_example_runs_through_the_cache(tiny):
+    cfg = tiny.replace(model="keras_example", architecture="conv", latent_dim=2, binarize="dynamic", batch_size=128)
+    first = vr.run(cfg, progress=False)
+    second = vr.run(cfg, progress=False)
+    assert second.from_cache and second.metrics == first.metrics
+
+
 def test_sweep_table_and_labels(tiny):
     table = vr.sweep(vr.runs([tiny, tiny.replace(recon_reduction="mean")], seeds=[0, 1]), progress=False)
     assert len(table) == 4
