@@ -377,3 +377,159 @@ def evaluate(x: np.ndarray, x_hat: np.ndarray, *, x_train: np.ndarray | None = N
         out["mse_ratio_to_mean_image"] = mse / mean_mse if mean_mse > 0 else float("nan")
         out[f"mse_ratio_to_pca{k_pca}"] = mse / pca_mse if pca_mse > 0 else float("nan")
     return out
+
+
+# --------------------------------------------------------------------------- sharpness and bias (chapter 5)
+
+
+def _images_2d(x: np.ndarray) -> np.ndarray:
+    """``[N, H, W]`` or ``[N, H, W, 1]`` -> float64 ``[N, H, W]`` (one channel only)."""
+    x = np.asarray(x)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim != 3 or x.shape[0] == 0 or min(x.shape[1:]) < 2:
+        raise ValueError(f"expected single-channel images [N, H, W] or [N, H, W, 1] with H, W >= 2, "
+                         f"got shape {np.shape(x)}")
+    return x.astype(np.float64)
+
+
+def gradient_energy(x: np.ndarray) -> np.ndarray:
+    """Mean squared intensity gradient of each image: how much edge there is.
+
+    Formula: ``(sum_ij (x[i+1, j] - x[i, j])^2 + sum_ij (x[i, j+1] - x[i, j])^2) / (H W)``,
+    forward differences between neighbouring pixels inside the image (no padding). A blurred
+    image has less of it; a constant image has none.
+
+    Args:
+      x: images ``[N, H, W]`` or ``[N, H, W, 1]``.
+
+    Returns:
+      float64 ``[N]`` in intensity^2 per pixel.
+    """
+    x = _images_2d(x)
+    dy = np.diff(x, axis=1)  # [N, H-1, W]
+    dx = np.diff(x, axis=2)  # [N, H, W-1]
+    return (np.square(dy).sum(axis=(1, 2)) + np.square(dx).sum(axis=(1, 2))) / (x.shape[1] * x.shape[2])
+
+
+def laplacian_energy(x: np.ndarray) -> np.ndarray:
+    """Mean squared 5-point Laplacian of each image: how much fine detail (curvature) there is.
+
+    Formula: ``mean_ij (x[i-1,j] + x[i+1,j] + x[i,j-1] + x[i,j+1] - 4 x[i,j])^2`` with pixels
+    outside the image taken as 0 (``scipy.ndimage.laplace(mode="constant")``). It weighs the
+    finest scales most, so blur lowers it faster than :func:`gradient_energy`.
+
+    Args:
+      x: images ``[N, H, W]`` or ``[N, H, W, 1]``.
+
+    Returns:
+      float64 ``[N]`` in intensity^2 per pixel.
+    """
+    x = _images_2d(x)
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))  # zeros outside the image
+    lap = (padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1] + padded[:, 1:-1, :-2] + padded[:, 1:-1, 2:]
+           - 4.0 * x)  # [N, H, W]
+    return np.square(lap).mean(axis=(1, 2))
+
+
+SHARPNESS_KINDS = {"gradient": gradient_energy, "laplacian": laplacian_energy}
+
+
+def sharpness_ratio(x: np.ndarray, x_hat: np.ndarray, kind: str = "gradient") -> float:
+    """Edge energy of the reconstructions relative to that of the images.
+
+    Formula: ``sum_n E(x_hat_n) / sum_n E(x_n)`` with ``E`` = :func:`gradient_energy` or
+    :func:`laplacian_energy`. 1: as sharp as the data; below 1: blurrier (or fainter); above
+    1: more edge than the data (e.g. noise or hard, over-contrasted edges).
+
+    Args:
+      x: images ``[N, H, W(, 1)]``.
+      x_hat: reconstructions, same shape.
+      kind: ``"gradient"`` or ``"laplacian"``.
+
+    Returns:
+      The ratio, a unitless float.
+    """
+    if kind not in SHARPNESS_KINDS:
+        raise ValueError(f"unknown sharpness kind {kind!r}; valid: {', '.join(SHARPNESS_KINDS)}")
+    if np.shape(x) != np.shape(x_hat):
+        raise ValueError(f"images {np.shape(x)} and reconstructions {np.shape(x_hat)} must have the same shape")
+    energy = SHARPNESS_KINDS[kind]
+    data_energy = float(energy(x).sum())
+    if not data_energy > 0:
+        raise ValueError("the images have no edges (constant images): the ratio is undefined")
+    return float(energy(x_hat).sum()) / data_energy
+
+
+class BinnedError(NamedTuple):
+    """Signed reconstruction error in bins of target intensity (from :func:`signed_error_by_target`).
+
+    Attributes (each float64 ``[bins]``, NaN for an empty bin, except ``edges`` and ``count``):
+      edges: ``[bins + 1]`` bin edges over [0, 1]; bins are ``[lo, hi)``, the last ``[lo, 1]``.
+      count: pixels whose target falls in each bin (int64).
+      mean_target: their mean target intensity.
+      mean_reconstruction: their mean reconstructed intensity.
+      mean_error: their mean signed error ``x_hat - x`` (positive: reconstructed too bright).
+    """
+
+    edges: np.ndarray
+    count: np.ndarray
+    mean_target: np.ndarray
+    mean_reconstruction: np.ndarray
+    mean_error: np.ndarray
+
+
+def signed_error_by_target(x: np.ndarray, x_hat: np.ndarray, edges=None) -> BinnedError:
+    """Mean signed error ``x_hat - x`` of the pixels in each bin of *target* intensity.
+
+    An unbiased reconstruction has zero mean error in every bin. A reconstruction pulled
+    toward 0.5 has positive errors below 0.5 and negative ones above; one pulled toward the
+    data's mean intensity has them change sign there instead.
+
+    Args:
+      x: targets ``[N, ...]`` in [0, 1].
+      x_hat: reconstructions, same shape.
+      edges: increasing bin edges from 0 to 1; default ten bins of width 0.1.
+
+    Returns:
+      A :class:`BinnedError` (sums accumulated in float64).
+    """
+    x, x_hat = _pair(x, x_hat)
+    edges = np.linspace(0.0, 1.0, 11) if edges is None else np.asarray(edges, dtype=np.float64)
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0) or edges[0] != 0.0 or edges[-1] != 1.0:
+        raise ValueError(f"edges must increase strictly from 0 to 1, got {edges}")
+    t, r = x.ravel().astype(np.float64), x_hat.ravel().astype(np.float64)
+    idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2)  # target 1.0 -> last bin
+    bins = len(edges) - 1
+    count = np.bincount(idx, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_t = np.bincount(idx, weights=t, minlength=bins) / count
+        mean_r = np.bincount(idx, weights=r, minlength=bins) / count
+        mean_e = np.bincount(idx, weights=r - t, minlength=bins) / count
+    return BinnedError(edges, count.astype(np.int64), mean_t, mean_r, mean_e)
+
+
+def pull_toward_half(x: np.ndarray, x_hat: np.ndarray, *, lo: float = 0.05, hi: float = 0.95) -> float:
+    """Mean signed error toward 0.5, over the pixels whose target lies strictly in ``(lo, hi)``.
+
+    Formula: ``mean_j (x_hat_j - x_j) * sign(0.5 - x_j)`` over pixels with ``lo < x_j < hi``:
+    positive when reconstructions err toward 0.5 (grey targets below 0.5 come out brighter,
+    above 0.5 darker), negative when they err away from it, 0 when unbiased. Pixels with
+    target exactly 0.5 count as 0. The default range is the grey, non-binary pixels.
+
+    Args:
+      x: targets ``[N, ...]`` in [0, 1].
+      x_hat: reconstructions, same shape.
+      lo, hi: the target range, both bounds excluded (``lo=-1, hi=2`` takes every pixel).
+
+    Returns:
+      The mean, in intensity units (NaN if no pixel is in range).
+    """
+    if not lo < hi:
+        raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
+    x, x_hat = _pair(x, x_hat)
+    keep = (x > lo) & (x < hi)
+    if not keep.any():
+        return float("nan")
+    t, r = x[keep].astype(np.float64), x_hat[keep].astype(np.float64)
+    return float(np.mean((r - t) * np.sign(0.5 - t)))

@@ -89,11 +89,16 @@ def image_row(images: dict[str, np.ndarray], *, cmap: str = "gray", vmin: float 
 
 
 def histograms(hists: dict[str, tuple[np.ndarray, np.ndarray]], *, xlabel: str, ylabel: str = "fraction of pixels",
-               logy: bool = True) -> plt.Figure:
-    """Step histograms ``{label: (edges, fractions)}`` on one axis (log scale by default)."""
+               logy: bool = True, colors: dict[str, str] | None = None) -> plt.Figure:
+    """Step histograms ``{label: (edges, fractions)}`` on one axis (log scale by default).
+
+    ``colors`` maps labels to matplotlib colours (e.g. :data:`LOSS_COLORS`); other labels take
+    the default colour cycle.
+    """
     fig, ax = plt.subplots(figsize=(6, 3.4))
     for label, (edges, frac) in hists.items():
-        ax.stairs(frac, edges, label=label, lw=1.5)
+        style = {"color": colors[label]} if colors and label in colors else {}  # else: the colour cycle
+        ax.stairs(frac, edges, label=label, lw=1.5, **style)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
@@ -180,4 +185,58 @@ def epoch_bands(frame: pd.DataFrame, *, columns: dict[str, str], group: str, x: 
     handles, labels = flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False, fontsize=8)
     fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(labels) - 1) // 4), 1, 1))
+    return fig
+
+
+# --------------------------------------------------------------------------- panels of lines (chapter 5)
+
+
+def panel_lines(frame: pd.DataFrame, *, x: str, y: str, panel: str, group: str, xlabel: str, ylabel: str,
+                hline: float | None = None, ncols: int | None = None, sharey: bool = True,
+                marker: str | None = None, ylim: tuple[float, float] | None = None) -> plt.Figure:
+    """One panel per value of ``panel``, one line per value of ``group`` (e.g. per loss).
+
+    Rows sharing (panel, group, x) are repeats (seeds): the line is their mean and a band
+    spans their smallest to largest value. Groups named like :data:`LOSS_COLORS` keys get
+    those colours.
+
+    Args:
+      frame: tidy table.
+      x, y: the columns on the axes.
+      panel: the column whose values get one panel each (titled with the value).
+      group: the column whose values get one line each.
+      xlabel, ylabel: axis labels, with units.
+      hline: a dotted horizontal reference line (e.g. 0 for a signed error).
+      ncols: panels per row (default: all in one row).
+      sharey: one y scale for every panel.
+      marker: matplotlib marker for the lines.
+      ylim: the y range of every panel (None: matplotlib's choice).
+    """
+    panels = list(dict.fromkeys(frame[panel]))
+    ncols = ncols or len(panels)
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 2.9 * nrows + 0.45), squeeze=False,
+                             sharey=sharey)
+    flat = axes.ravel()
+    for ax, key in zip(flat, panels):
+        part = frame[frame[panel] == key]
+        for i, (g, lines) in enumerate(part.groupby(group, sort=False)):
+            stats = lines.groupby(x)[y].agg(["mean", "min", "max"])
+            color = LOSS_COLORS.get(str(g), f"C{i % 10}")
+            ax.plot(stats.index, stats["mean"], color=color, label=str(g), lw=1.4, marker=marker, ms=3)
+            if len(lines) > len(stats):
+                ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.2, lw=0)
+        if hline is not None:
+            ax.axhline(hline, color="0.4", ls=":", lw=1)
+        ax.set_title(str(key), fontsize=9)
+        ax.set_xlabel(xlabel)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+    for r in range(nrows):
+        axes[r, 0].set_ylabel(ylabel, fontsize=9)
+    for ax in flat[len(panels):]:
+        ax.axis("off")
+    handles, labels = flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.08 / nrows, 1, 1))
     return fig

@@ -57,3 +57,65 @@ def test_stability_table_gradients_and_failures():
     assert not np.isfinite(table["naive_probabilities"].iloc[-1])
     assert table["from_logits_float32"].iloc[-1] == pytest.approx(table["exact_float64"].iloc[-1], rel=1e-6)
     assert table["keras_grad"].iloc[-1] == 0.0  # clipped: no gradient once saturated
+
+
+# --------------------------------------------------------------------------- bias toward 1/2 (chapter 5)
+
+
+def test_logit_gradients_match_closed_forms():
+    eta = np.array([-8.0, -1.0, 0.3, 5.0])
+    s = special.expit(eta)
+    for t in (0.0, 0.2, 0.8, 1.0):
+        np.testing.assert_allclose(analysis.logit_gradient("bce", t, eta), s - t, atol=1e-12)
+        np.testing.assert_allclose(analysis.logit_gradient("mse", t, eta), (s - t) * s * (1 - s), atol=1e-12)
+        np.testing.assert_allclose(analysis.logit_gradient("mae", t, eta), np.sign(s - t) * s * (1 - s), atol=1e-12)
+        # CB is an exponential family in eta: the gradient of its NLL is mean(eta) - target
+        cb_mean = 1 / (1 - np.exp(-eta)) - 1 / eta
+        np.testing.assert_allclose(analysis.logit_gradient("cb", t, eta), cb_mean - t, atol=1e-9)
+
+
+def test_reconstruction_curve_gradient_is_the_derivative_of_its_value():
+    for name in ("mse", "bce", "cb", "mae"):
+        r = np.array([0.3, 0.62])
+        h = 1e-6
+        mid = analysis.reconstruction_curve(name, 0.8, r)
+        up = analysis.reconstruction_curve(name, 0.8, r + h)["value"].to_numpy()
+        down = analysis.reconstruction_curve(name, 0.8, r - h)["value"].to_numpy()
+        np.testing.assert_allclose(mid["grad_reconstruction"], (up - down) / (2 * h), rtol=1e-5)
+    bce = analysis.reconstruction_curve("bce", 0.2, [0.1, 0.5])
+    np.testing.assert_allclose(bce["grad_reconstruction"], (bce["reconstruction"] - 0.2)
+                               / (bce["reconstruction"] * (1 - bce["reconstruction"])), rtol=1e-9)
+    cb = analysis.reconstruction_curve("cb", 0.8, [0.8])
+    assert cb["parameter"].iloc[0] == pytest.approx(analysis.cb_lambda_for_mean(0.8), abs=1e-9)
+
+
+def test_pixel_theory_minima_and_asymmetry():
+    table = analysis.pixel_theory((0.2, 0.5, 0.8), delta=0.1).set_index(["loss", "target"])
+    for loss in ("MSE", "BCE", "MAE", "CB"):
+        for t in (0.2, 0.5, 0.8):
+            assert table.loc[(loss, t), "argmin_reconstruction"] == pytest.approx(t, abs=1e-5)
+    # the CB's parameter at its minimum is not the target (lambda is not the mean)
+    assert table.loc[("CB", 0.8), "argmin_parameter"] == pytest.approx(analysis.cb_lambda_for_mean(0.8), abs=1e-5)
+    assert table.loc[("CB", 0.8), "argmin_parameter"] > 0.9
+    def bce(t, p):
+        return -(t * np.log(p) + (1 - t) * np.log(1 - p))
+    away = bce(0.8, 0.9) - bce(0.8, 0.8)
+    toward = bce(0.8, 0.7) - bce(0.8, 0.8)
+    assert table.loc[("BCE", 0.8), "cost_ratio_away"] == pytest.approx(away / toward, rel=1e-6)
+    assert table.loc[("BCE", 0.2), "cost_ratio_away"] == pytest.approx(away / toward, rel=1e-6)  # symmetric in t
+    assert table.loc[("MSE", 0.8), "cost_ratio_away"] == pytest.approx(1.0, rel=1e-6)
+    assert np.isnan(table.loc[("BCE", 0.5), "cost_ratio_away"])
+
+
+def test_expected_minimisers_are_the_mean_or_the_median():
+    values, weights = np.array([0.0, 0.3, 1.0]), np.array([0.5, 0.2, 0.3])
+    mean = float(values @ weights)
+    for name in ("mse", "bce", "cb"):
+        rec, _ = analysis.expected_minimiser(name, values, weights)
+        assert rec == pytest.approx(mean, abs=1e-5), name
+    rec, _ = analysis.expected_minimiser("mae", values, [0.2, 0.5, 0.3])
+    assert rec == pytest.approx(0.3, abs=1e-5)  # the weighted median
+    rec, _ = analysis.expected_minimiser("mae", [0.0, 1.0], [0.7, 0.3])
+    assert rec < 1e-6  # the median of a mostly-black pixel is black
+    with pytest.raises(ValueError, match="weights"):
+        analysis.expected_minimiser("mse", [0.1, 0.2], [1.0])

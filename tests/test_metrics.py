@@ -143,3 +143,94 @@ def test_shape_mismatch_raises(pair):
     x, _ = pair
     with pytest.raises(ValueError, match="same shape"):
         metrics.mse_per_pixel(x, x[:3])
+
+
+# --------------------------------------------------------------------------- sharpness and bias (chapter 5)
+
+
+def test_gradient_energy_matches_a_loop_over_neighbours():
+    rng = np.random.default_rng(7)
+    x = rng.uniform(size=(3, 6, 5, 1)).astype(np.float32)
+    for n in range(3):
+        img = x[n, :, :, 0].astype(np.float64)
+        total = 0.0
+        for i in range(6):
+            for j in range(5):
+                if i + 1 < 6:
+                    total += (img[i + 1, j] - img[i, j]) ** 2
+                if j + 1 < 5:
+                    total += (img[i, j + 1] - img[i, j]) ** 2
+        assert metrics.gradient_energy(x)[n] == pytest.approx(total / 30, rel=1e-12)
+    assert metrics.gradient_energy(x[..., 0]).tolist() == metrics.gradient_energy(x).tolist()  # [N, H, W] too
+
+
+def test_laplacian_energy_matches_scipy_ndimage():
+    import scipy.ndimage
+
+    rng = np.random.default_rng(8)
+    x = rng.uniform(size=(4, 28, 28, 1))
+    oracle = [np.mean(scipy.ndimage.laplace(x[n, :, :, 0], mode="constant", cval=0.0) ** 2) for n in range(4)]
+    np.testing.assert_allclose(metrics.laplacian_energy(x), oracle, rtol=1e-12)
+
+
+def test_blur_lowers_sharpness_and_contrast_scales_it():
+    import scipy.ndimage
+
+    rng = np.random.default_rng(9)
+    x = (rng.uniform(size=(5, 28, 28, 1)) > 0.7).astype(np.float64)  # hard-edged binary images
+    blurred = scipy.ndimage.uniform_filter(x, size=(1, 3, 3, 1), mode="constant")
+    for kind in ("gradient", "laplacian"):
+        assert metrics.sharpness_ratio(x, x, kind) == pytest.approx(1.0)
+        assert metrics.sharpness_ratio(x, blurred, kind) < 0.7  # blur removes edge energy
+        # halving the contrast quarters the energy
+        assert metrics.sharpness_ratio(x, 0.5 * x, kind) == pytest.approx(0.25, rel=1e-12)
+    # differences inside the image ignore a constant (the Laplacian sees zeros outside it)
+    assert metrics.sharpness_ratio(x, 0.25 + 0.5 * x, "gradient") == pytest.approx(0.25, rel=1e-12)
+    assert metrics.gradient_energy(np.full((2, 4, 4), 0.3)).tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="unknown sharpness kind"):
+        metrics.sharpness_ratio(x, x, "sobel")
+    with pytest.raises(ValueError, match="no edges"):
+        metrics.sharpness_ratio(np.zeros((2, 4, 4)), np.ones((2, 4, 4)))
+
+
+def test_signed_error_by_target_matches_a_loop():
+    rng = np.random.default_rng(10)
+    x = rng.uniform(size=(6, 28, 28, 1)).astype(np.float32)
+    x[0, :3, :3, 0] = 1.0  # exactly 1: must land in the last bin
+    x[1, :2, :2, 0] = 0.0
+    x_hat = np.clip(x + rng.normal(0, 0.2, x.shape), 0, 1).astype(np.float32)
+    edges = [0.0, 0.25, 0.5, 0.9, 1.0]
+    got = metrics.signed_error_by_target(x, x_hat, edges)
+    t, r = x.ravel().astype(np.float64), x_hat.ravel().astype(np.float64)
+    for k in range(4):
+        lo, hi = edges[k], edges[k + 1]
+        inside = (t >= lo) & ((t < hi) if k < 3 else (t <= hi))
+        assert got.count[k] == inside.sum()
+        assert got.mean_target[k] == pytest.approx(t[inside].mean(), rel=1e-12)
+        assert got.mean_reconstruction[k] == pytest.approx(r[inside].mean(), rel=1e-12)
+        assert got.mean_error[k] == pytest.approx((r[inside] - t[inside]).mean(), abs=1e-12)
+    assert got.count.sum() == x.size
+    assert np.allclose(metrics.signed_error_by_target(x, x).mean_error, 0.0)
+    empty = metrics.signed_error_by_target(np.zeros((2, 3, 3)), np.zeros((2, 3, 3)))
+    assert empty.count[0] == 18 and np.isnan(empty.mean_error[1:]).all()
+    with pytest.raises(ValueError, match="edges"):
+        metrics.signed_error_by_target(x, x_hat, [0.0, 0.6, 0.5, 1.0])
+
+
+def test_pull_toward_half_matches_a_loop_and_has_the_right_sign():
+    rng = np.random.default_rng(11)
+    x = rng.uniform(size=(4, 10, 10, 1))
+    x_hat = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
+    values = [(r - t) * np.sign(0.5 - t) for t, r in zip(x.ravel(), x_hat.ravel()) if 0.05 < t < 0.95]
+    assert metrics.pull_toward_half(x, x_hat) == pytest.approx(np.mean(values), rel=1e-12)
+    assert metrics.pull_toward_half(x, x) == 0.0
+    shrunk = 0.5 + 0.8 * (x - 0.5)    # every pixel moved toward 0.5 by 20% of its distance
+    stretched = 0.5 + 1.2 * (x - 0.5)
+    expected = 0.2 * np.mean(np.abs(x - 0.5)[(x > 0.05) & (x < 0.95)])
+    assert metrics.pull_toward_half(x, shrunk) == pytest.approx(expected, rel=1e-12)
+    assert metrics.pull_toward_half(x, stretched) == pytest.approx(-expected, rel=1e-12)
+    # pulled toward the data's mean intensity instead (below 0.5): not toward 0.5 for the
+    # targets between that mean and 0.5, so smaller than the toward-0.5 shrink
+    toward_mean = x + 0.2 * (0.2 - x)
+    assert metrics.pull_toward_half(x, toward_mean) < metrics.pull_toward_half(x, shrunk)
+    assert np.isnan(metrics.pull_toward_half(np.zeros((2, 3)), np.zeros((2, 3))))  # no grey pixel

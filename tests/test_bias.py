@@ -1,0 +1,84 @@
+"""aecore.bias (chapter 5): the experiment grid, and the per-run measurements checked on
+constructed reconstructions and against a closed-form continuous-Bernoulli mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aecore import bias, cli, experiments, metrics, models
+from aecore.profiles import PROFILES
+
+
+def test_configs_cover_every_model_dataset_loss_and_seed():
+    for profile in PROFILES.values():
+        cfgs = bias.configs(profile, [0, 1, 2])
+        assert len(cfgs) == len(set(cfgs)) == 2 * 2 * 4 * 3
+        assert {(c.model, c.dataset, c.loss) for c in cfgs} == {
+            (m, d, l) for m in ("conv_ae", "dense_ae") for d in ("mnist", "fashion_mnist")
+            for l in ("gaussian", "bernoulli", "continuous_bernoulli", "laplace")}
+        assert {c.n_train for c in cfgs} == {profile.n_train}
+        assert {c.n_test for c in cfgs} == {min(profile.n_test, bias.MAX_TEST_IMAGES)}
+        dense = [c for c in cfgs if c.model == "dense_ae"]
+        assert {dict(c.model_kwargs)["activation"] for c in dense} == {"relu"}
+
+
+def test_fast_runs_share_cache_entries_with_chapters_3_and_4():
+    fast = PROFILES["fast"]
+    ours = set(bias.configs(fast, fast.seeds))
+    chapter3 = set(cli.EXPERIMENTS["conv-ae"].configs(fast, fast.seeds))
+    shared3 = {c for c in ours if c.model == "conv_ae" and c.loss in ("gaussian", "bernoulli")}
+    assert len(shared3) == 12 and shared3 <= chapter3
+    # chapter 4's "BCE, ReLU" setting, written out as that notebook builds it
+    chapter4 = {experiments.Config.from_profile(fast, dataset="mnist", model="dense_ae", loss="bce", seed=s,
+                                                model_kwargs={"jit_compile": False, "activation": "relu"},
+                                                epochs=20, batch_size=64, learning_rate=1e-2)
+                for s in fast.seeds}
+    assert chapter4 <= ours
+
+
+def test_measure_on_perfect_and_shrunk_reconstructions():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(6, 28, 28, 1)).astype(np.float32)
+    same = bias.measure(x, x)
+    assert same["pull_grey"] == same["pull_all"] == same["mean_error"] == 0.0
+    assert same["gradient_ratio"] == pytest.approx(1.0) and same["laplacian_ratio"] == pytest.approx(1.0)
+    assert same["ssim"] == pytest.approx(1.0, abs=1e-6) and same["mse"] == 0.0
+    shrunk = (0.5 + 0.8 * (x - 0.5)).astype(np.float32)  # toward 0.5: less contrast, less edge
+    m = bias.measure(x, shrunk)
+    assert m["pull_grey"] > 0 and m["pull_all"] > 0
+    assert m["gradient_ratio"] == pytest.approx(0.64, rel=1e-5)
+    assert m["dark_fraction"] < float(np.mean(x < 0.05))
+    assert m["mse"] == pytest.approx(float(np.mean((shrunk.astype(np.float64) - x) ** 2)), rel=1e-5)
+
+
+def test_measure_runs_scores_the_continuous_bernoulli_by_its_mean():
+    # An untrained model is enough: what is checked is which function of the logits is scored.
+    cfg = experiments.Config(dataset="mnist", model="dense_ae", loss="cb", n_test=5,
+                             model_kwargs={"activation": "relu", "jit_compile": False})
+    model = models.build_model("dense_ae", seed=0, activation="relu", jit_compile=False)
+    last = model.decoder.get_layer("logits")
+    kernel, bias_ = last.get_weights()
+    last.set_weights([30.0 * kernel, bias_])  # logits of several units, where mu and lambda differ
+    result = experiments.Result(cfg, pd.DataFrame(), {}, model, from_cache=False)
+    x = np.random.default_rng(1).uniform(size=(8, 28, 28, 1)).astype(np.float32)
+    runs, bins = bias.measure_runs([result], {"mnist": x})
+    eta = model.logits(x[:5]).astype(np.float64)
+    assert np.abs(eta).max() > 2.0
+    small = np.abs(eta) < 1e-2
+    safe = np.where(small, 1.0, eta)
+    mu = np.where(small, 0.5 + eta / 12, 1.0 / (1.0 - np.exp(-safe)) - 1.0 / safe)  # the CB mean, closed form
+    assert runs.loc[0, "mse"] == pytest.approx(float(np.mean((mu - x[:5]) ** 2)), rel=1e-4)
+    lam = 1.0 / (1.0 + np.exp(-eta))
+    assert abs(runs.loc[0, "mse"] - float(np.mean((lam - x[:5]) ** 2))) > 1e-4  # not lambda
+    assert runs.loc[0, "loss"] == "CB" and len(bins) == 10 and bins["count"].sum() == 5 * 784
+    np.testing.assert_allclose(bins["mean_error"], metrics.signed_error_by_target(
+        x[:5], result.reconstruct(x[:5])).mean_error, equal_nan=True)
+
+
+def test_epochs_to_reach():
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "r": [0.9, 0.5, 0.3, 0.4]})
+    assert bias.epochs_to_reach(history, "r", 0.5) == 2
+    assert bias.epochs_to_reach(history, "r", 0.3) == 3
+    assert np.isnan(bias.epochs_to_reach(history, "r", 0.1))
