@@ -236,18 +236,24 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
     # asked) exactly as it does for a call from Python, so every step runs the same program as
     # in the one-call-per-step loop. (Compiling the whole loop would let XLA fuse across the
     # binarisation and the step, changing the rounding and, measured, slowing the RNG ~10x.)
-    @tf.function(reduce_retracing=True, autograph=False)
-    def train_steps(xs: tf.Tensor, seed_step0: tf.Tensor) -> tf.Tensor:
-        # xs: [K, B, 28, 28, 1], K full mini-batches; seed_step0: [2] = (seed, first step).
-        k = tf.shape(xs)[0]
-        sums = tf.TensorArray(tf.float32, size=k)
+    # The batches are gathered in the graph from one tensor of all training images by this
+    # epoch's permutation (the rows x_train[perm[j B:(j + 1) B]] the reference loop slices from
+    # its shuffled copy), so no epoch-sized copy is made in NumPy and none is converted.
+    # One signature for every call: traced once per fit.
+    @tf.function(autograph=False)
+    def train_steps(x_all: tf.Tensor, order: tf.Tensor, first: tf.Tensor, count: tf.Tensor,
+                    step0: tf.Tensor) -> tf.Tensor:
+        # x_all: [N, 28, 28, 1]; order: [N // B, B] image indices of the epoch's full batches;
+        # runs batches first .. first + count - 1, whose global step numbers start at step0.
+        sums = tf.TensorArray(tf.float32, size=count)
 
         def body(i: tf.Tensor, sums: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
-            step_seed = seed_step0 + tf.stack([tf.constant(0, tf.int64), tf.cast(i, tf.int64)])
-            return i + 1, sums.write(i, train_step(xs[i], step_seed))
+            x = tf.gather(x_all, order[first + i])  # [B, 28, 28, 1]
+            step_seed = tf.stack([tf.constant(seed, tf.int64), step0 + tf.cast(i, tf.int64)])
+            return i + 1, sums.write(i, train_step(x, step_seed))
 
-        _, sums = tf.while_loop(lambda i, _: i < k, body, (tf.constant(0), sums))
-        return sums.stack()  # [K] per-step sums of the per-example losses
+        _, sums = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), sums))
+        return sums.stack()  # [count] per-step sums of the per-example losses
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
     def eval_step(x: tf.Tensor) -> tf.Tensor:
@@ -262,10 +268,12 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
     rows: list[dict[str, float]] = []
     extra_columns: list[str] = []
     step = 0
+    n_full = n // batch_size  # full mini-batches per epoch
+    x_all = tf.convert_to_tensor(x_train) if steps_per_call > 1 else None  # [N, 28, 28, 1]
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        x_epoch = x_train[rng.permutation(n)]  # [N, 28, 28, 1], a fresh copy per epoch
         if steps_per_call == 1:  # the reference path: one call per step
+            x_epoch = x_train[rng.permutation(n)]  # [N, 28, 28, 1], a fresh copy per epoch
             total = tf.zeros((), tf.float64)  # float64: the epoch sum runs over thousands of images
             for start in range(0, n, batch_size):
                 step_seed = tf.constant([seed, step], tf.int64)
@@ -273,16 +281,20 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
                 step += 1
             loss = float(total) / n
         else:
+            perm = rng.permutation(n)  # the same draw as the reference path's
+            order = tf.constant(perm[:n_full * batch_size].reshape(n_full, batch_size))
             # Same float64 sum in the same order as above (Python floats are IEEE doubles).
-            epoch_sum, start = 0.0, 0
-            while n - start >= batch_size:
-                k = min(steps_per_call, (n - start) // batch_size)
-                xs = x_epoch[start:start + k * batch_size].reshape(k, batch_size, *x_epoch.shape[1:])
-                for step_sum in train_steps(xs, tf.constant([seed, step], tf.int64)).numpy():
+            epoch_sum = 0.0
+            for first in range(0, n_full, steps_per_call):
+                count = min(steps_per_call, n_full - first)
+                sums = train_steps(x_all, order, tf.constant(first, tf.int32), tf.constant(count, tf.int32),
+                                   tf.constant(step, tf.int64))
+                for step_sum in sums.numpy():
                     epoch_sum += float(step_sum)
-                start, step = start + k * batch_size, step + k
-            if start < n:  # the last, smaller mini-batch
-                epoch_sum += float(train_step(x_epoch[start:], tf.constant([seed, step], tf.int64)))
+                step += count
+            if n_full * batch_size < n:  # the last, smaller mini-batch
+                x_last = x_train[perm[n_full * batch_size:]]  # [n mod B, 28, 28, 1]
+                epoch_sum += float(train_step(x_last, tf.constant([seed, step], tf.int64)))
                 step += 1
             loss = epoch_sum / n
         train_seconds = time.perf_counter() - t0
