@@ -43,13 +43,14 @@ from typing import Any, Callable, Iterator, Sequence
 import pandas as pd
 
 import aecore
-from aecore import experiments
+from aecore import bias, experiments, vae_runs
 from aecore.experiments import Config
 from aecore.profiles import PROFILES, Profile, get_profile
 
 ConfigsFn = Callable[[Profile, Sequence[int]], "list[Config]"]
 OUT_FORMATS = (".csv", ".json")
 DEFAULT_METRICS = ("mse_per_pixel", "bce_excess_per_pixel", "psnr_db", "ssim", "dead_units")
+VAE_METRICS = ("neg_elbo", "recon", "kl", "active_units", "mse_per_pixel", "iwae_nll")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +113,18 @@ EXPERIMENTS: dict[str, Experiment] = {
         "chapter 3: conv_ae vs conv_ae_bn with MSE after short training "
         "(4 settings, batch 32; always the fast profile's sizes)",
         grid(CONV_AE_BN_SHORT_SETTINGS, batch_size=32, profile="fast")),
+    "bce-bias": Experiment(
+        "chapter 5: conv_ae and the ReLU dense_ae with MSE, BCE, continuous Bernoulli and MAE "
+        "on MNIST and Fashion-MNIST (16 settings; at most 2,000 test images)",
+        bias.configs),
+    "vae-article": Experiment(
+        "chapter 6: the article's three VAEs and a z=16 control, reconstruction summed vs averaged "
+        "over pixels (9 settings; at least 300 steps)",
+        lambda profile, seeds: vae_runs.runs(vae_runs.article_grid(profile).values(), seeds=seeds)),
+    "vae-quality": Experiment(
+        "chapter 6: keras-io's example VAE vs ours on dynamically binarised MNIST, test -ELBO and "
+        "IWAE (k=100) in nats per image (3 settings)",
+        lambda profile, seeds: vae_runs.runs(vae_runs.quality_configs(profile).values(), seeds=seeds)),
     "smoke": Experiment(
         "a check of the installation: one tiny dense_ae run per seed on 64 MNIST images, "
         "1 epoch (seconds; ignores the profile's sizes)",
@@ -157,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seeds to repeat every setting with (default: the profile's, 0 1 2)")
     run.add_argument("-o", "--out", type=Path, metavar="PATH",
                      help="write one row per run to PATH: .csv or .json (by the extension)")
-    run.add_argument("-m", "--metrics", nargs="+", default=list(DEFAULT_METRICS), metavar="COLUMN",
-                     help=f"columns of the printed table (default: {' '.join(DEFAULT_METRICS)})")
+    run.add_argument("-m", "--metrics", nargs="+", default=None, metavar="COLUMN",
+                     help=f"columns of the printed table (default: {' '.join(DEFAULT_METRICS)}; for the "
+                          f"VAE experiments {' '.join(VAE_METRICS)})")
     run.add_argument("--no-cache", action="store_true",
                      help="always train, and write nothing to the cache")
     run.add_argument("--dry-run", action="store_true", help="list the runs and exit")
@@ -235,8 +249,9 @@ def run_configs(configs: Sequence[Config], *, cache: bool = True, verbose: bool 
               dynamic_ncols=True) as bar:
         for cfg in configs:
             bar.set_postfix_str(cfg.label(), refresh=True)
+            runner = vae_runs.sweep if isinstance(cfg, vae_runs.VAEConfig) else experiments.sweep
             with _run_output(verbose):
-                table = experiments.sweep([cfg], cache=cache, progress=verbose)
+                table = runner([cfg], cache=cache, progress=verbose)
             trained += int(not table["from_cache"].iloc[0])
             tables.append(table)
             bar.update(1)
@@ -320,11 +335,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         raw = run_configs(configs, cache=not args.no_cache, verbose=args.verbose,
                           progress=not args.no_progress, desc=args.experiment)
-    except (aecore.data.DataError, aecore.training.TrainingDivergedError, OSError) as err:
+    except (aecore.data.DataError, aecore.training.TrainingDivergedError, aecore.vae.TrainingDivergedError,
+            OSError) as err:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
     table = raw
-    if (raw["binarize"].notna() & (raw["binarize"].astype(str) != "none")).any():
+    is_vae = isinstance(configs[0], vae_runs.VAEConfig)
+    if not is_vae and (raw["binarize"].notna() & (raw["binarize"].astype(str) != "none")).any():
         try:
             table = experiments.score_binarised_on_grey(raw)
         except ValueError as err:  # no grey run on the same data: keep the raw scores
@@ -333,17 +350,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     table.insert(1, "profile", profile.name)
     if args.out is not None:
         write_results(table, args.out)
-    fields = {f.name for f in dataclasses.fields(Config)}
+    fields = {f.name for f in dataclasses.fields(vae_runs.VAEConfig if is_vae else Config)}
+    metrics = args.metrics or (VAE_METRICS if is_vae else DEFAULT_METRICS)
     numeric = [c for c in table.columns if c not in fields and not pd.api.types.is_bool_dtype(table[c])
                and pd.api.types.is_numeric_dtype(table[c])]
-    missing = [m for m in args.metrics if m not in numeric]
+    missing = [m for m in metrics if m not in numeric]
     if missing:
         print(f"error: unknown metric(s) {', '.join(missing)}; valid: {', '.join(numeric)}",
               file=sys.stderr)
         return 2
     with pd.option_context("display.width", 250, "display.max_columns", 50,
                            "display.max_colwidth", 60):
-        print(summary_table(table, args.metrics).to_string(index=False))
+        print(summary_table(table, metrics).to_string(index=False))
     n_cached = int(table["from_cache"].sum())
     print(f"{len(table)} runs: {len(table) - n_cached} trained, {n_cached} from the cache "
           f"({experiments.cache_dir() if not args.no_cache else 'cache off'})", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -239,4 +241,68 @@ def panel_lines(frame: pd.DataFrame, *, x: str, y: str, panel: str, group: str, 
     handles, labels = flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False, fontsize=8)
     fig.tight_layout(rect=(0, 0.08 / nrows, 1, 1))
+    return fig
+
+
+# --------------------------------------------------------------------------- VAE pictures (chapter 6)
+
+
+def kl_per_dim_bars(kl: dict[str, np.ndarray], *, threshold: float | None = None) -> plt.Figure:
+    """One panel per setting: mean KL of each latent dimension (nats), sorted, largest first."""
+    fig, axes = plt.subplots(1, len(kl), figsize=(2.6 * len(kl), 2.6), sharey=True, squeeze=False)
+    for ax, (label, values) in zip(axes[0], kl.items()):
+        values = np.sort(np.asarray(values, float))[::-1]
+        ax.bar(np.arange(1, len(values) + 1), values, color="C0")
+        if threshold is not None:
+            ax.axhline(threshold, color="0.4", ls=":", lw=1)
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("latent dimension (sorted)", fontsize=8)
+    axes[0, 0].set_ylabel("KL per dimension [nats]")
+    fig.tight_layout()
+    return fig
+
+
+def rate_distortion(points: pd.DataFrame, *, rate: str = "kl", distortion: str = "recon",
+                    label: str = "setting") -> plt.Figure:
+    """Rate (KL, nats/image) against distortion (reconstruction NLL, nats/image), one labelled
+    point per row (Alemi et al. 2018); lines of constant -ELBO are diagonals."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    ax.plot(points[rate], points[distortion], "o-", color="C0")
+    for _, row in points.iterrows():
+        ax.annotate(str(row[label]), (row[rate], row[distortion]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("rate: KL(q(z|x) || p(z)) [nats/image]")
+    ax.set_ylabel("distortion: -log p(x|z) [nats/image]")
+    fig.tight_layout()
+    return fig
+
+
+def latent_scatter(z: np.ndarray, labels: np.ndarray, *, class_names: Sequence[str] | None = None) -> plt.Figure:
+    """2-D posterior means ``z`` [N, 2] coloured by class label."""
+    fig, ax = plt.subplots(figsize=(5.0, 4.2))
+    pts = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=4, alpha=0.7, vmin=-0.5, vmax=9.5)
+    cbar = fig.colorbar(pts, ax=ax, ticks=range(10))
+    if class_names is not None:
+        cbar.ax.set_yticklabels(list(class_names), fontsize=7)
+    ax.set_xlabel("z₁ (posterior mean)")
+    ax.set_ylabel("z₂ (posterior mean)")
+    fig.tight_layout()
+    return fig
+
+
+def mosaic(images: np.ndarray, *, ncols: int, title: str = "") -> plt.Figure:
+    """Images [N, 28, 28, 1] tiled into one picture, ``ncols`` per row (manifolds, samples)."""
+    images = np.asarray(images)
+    nrows = -(-len(images) // ncols)
+    canvas = np.ones((nrows * 28, ncols * 28), np.float32)
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        canvas[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = np.squeeze(img)
+    fig, ax = plt.subplots(figsize=(0.32 * ncols + 0.4, 0.32 * nrows + 0.5))
+    ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
     return fig

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aecore import cli, experiments
+from aecore import cli, experiments, vae_runs
 from aecore.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,6 +135,16 @@ def test_conv_ae_is_chapter_3s_sweep():
     assert configs == expected  # equal configs: the CLI and the chapter share cache entries
 
 
+def test_bce_bias_is_chapter_5s_sweep():
+    from aecore import bias
+
+    nb = json.loads((ROOT / "chapters" / "05_bce_bias_toward_half.ipynb").read_text())
+    src = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "bias.configs(profile, profile.seeds)" in src  # the chapter runs aecore.bias's grid
+    for profile in PROFILES.values():
+        assert cli.EXPERIMENTS["bce-bias"].configs(profile, [0, 4]) == bias.configs(profile, [0, 4])
+
+
 def test_grid_fixed_profile_and_bad_settings():
     fn = cli.grid([("mnist", "conv_ae", "mse", None)], profile="fast", batch_size=32)
     cfgs = fn(PROFILES["full"], [5, 6])
@@ -148,7 +158,7 @@ def test_every_experiment_builds_valid_configs():
     for name, exp in cli.EXPERIMENTS.items():
         for profile in PROFILES.values():
             cfgs = exp.configs(profile, [0, 1])
-            assert cfgs and all(isinstance(c, experiments.Config) for c in cfgs), name
+            assert cfgs and all(isinstance(c, (experiments.Config, vae_runs.VAEConfig)) for c in cfgs), name
             assert len(set(cfgs)) == len(cfgs), f"{name}: duplicate runs"
 
 
@@ -229,3 +239,23 @@ def test_unknown_metric_exits_2_and_lists_the_valid_ones(smoke, capsys, monkeypa
     assert code == 2 and "unknown metric(s) nope; valid:" in err and "mse_per_pixel" in err
     code, _, err = _main(capsys, "run", "-e", "smoke", "--seeds", "0", "--no-progress", "-m", "label")
     assert code == 2 and "unknown metric(s) label" in err
+
+
+def test_a_vae_experiment_runs_and_prints_vae_metrics(capsys, monkeypatch, tmp_path):
+    if not (DATA_DIR / "mnist").is_dir():
+        pytest.skip(f"offline MNIST not found in {DATA_DIR}")
+    monkeypatch.setenv("AECORE_DATA_DIR", str(DATA_DIR))
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "cache"))
+    tiny = vae_runs.VAEConfig(encoder_hidden=(16,), latent_dim=2, n_train=64, n_test=32, n_val=0, epochs=1,
+                              batch_size=32)
+    monkeypatch.setitem(cli.EXPERIMENTS, "vae-tiny", cli.Experiment(
+        "tiny", lambda profile, seeds: vae_runs.runs([tiny, tiny.replace(recon_reduction="mean")], seeds=seeds)))
+    out_path = tmp_path / "vae.csv"
+    code, out, err = _main(capsys, "run", "-e", "vae-tiny", "--seeds", "0", "--no-progress", "--out", str(out_path))
+    assert code == 0, err
+    assert "neg_elbo" in out and "active_units" in out and "recon mean (Keras)" in out
+    csv = pd.read_csv(out_path)
+    assert list(csv["effective_beta"]) == [1.0, 784.0]
+    assert vae_runs.article_grid(PROFILES["fast"]).keys() == {
+        (n, r) for n in vae_runs.article_examples(PROFILES["fast"]) for r in ("sum", "mean")} - {
+        ("ex. 2b: encoder 32 only", "mean")}
