@@ -21,7 +21,7 @@ export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: venv book execute html test test-unit test-papermill test-nbval test-build test-browser \
-        browser-deps chromium clean
+        browser-deps chromium clean bench bench-deps
 
 venv: $(VENV)/.installed
 
@@ -85,6 +85,18 @@ chromium:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null && \
 	  { test -x "$(CHROMIUM)" || { echo "apt-get ran, but there is no $(CHROMIUM)" >&2; exit 1; }; }; \
 	fi
+
+# Training-speed benchmark (benchmarks/): aecore's default path vs Keras fit vs PyTorch, side by
+# side; writes benchmarks/results/latest.csv and SUMMARY.md (~25 min on 2 cores). Installs
+# requirements-bench.txt (PyTorch, CPU build) into .venv. BENCH_ARGS="--quick" for a smoke run.
+bench: venv bench-deps
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
+
+bench-deps: $(VENV)/.bench-installed
+
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
 
 clean:
 	rm -rf _build
