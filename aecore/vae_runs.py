@@ -424,7 +424,7 @@ def results(configs: Iterable[VAEConfig], **kwargs: Any) -> list[VAEResult]:
     return [run(cfg, **kwargs) for cfg in configs]
 
 
-def step_log(results_: Sequence[VAEResult]) -> pd.DataFrame:
+def histories(results_: Sequence[VAEResult]) -> pd.DataFrame:
     """The per-epoch histories of several runs, stacked with ``setting`` and ``seed`` columns."""
     frames = []
     for res in results_:
