@@ -87,7 +87,7 @@ chromium:
 	fi
 
 # Training-speed benchmark (benchmarks/): aecore's default path vs Keras fit vs PyTorch, side by
-# side; writes benchmarks/results/latest.csv and SUMMARY.md (~25 min on 2 cores). Installs
+# side; writes benchmarks/results/ (latest.csv, run.json, SUMMARY.md; ~40 min on 2 busy cores). Installs
 # requirements-bench.txt (PyTorch, CPU build) into .venv. BENCH_ARGS="--quick" for a smoke run.
 bench: venv bench-deps
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)

@@ -10,9 +10,9 @@ epochs and times only the epochs after the first: **warm-up (model build, tracin
 compilation, the first epoch) is excluded from every figure**. A float32 2048² matmul
 is timed between rounds for the machine's peak.
 
-Writes ``benchmarks/results/latest.csv`` (one row per measurement) and
-``benchmarks/results/SUMMARY.md``; ``--out-dir`` puts them elsewhere, ``--quick`` runs a
-one-round smoke test.
+Writes ``benchmarks/results/latest.csv`` (one row per measurement), ``run.json`` (machine,
+versions, load, duration) and ``SUMMARY.md``; ``--out-dir`` puts them elsewhere, ``--quick``
+runs a one-round smoke test.
 """
 
 from __future__ import annotations
@@ -256,10 +256,11 @@ def run(models: Sequence[str], *, rounds: int, batch_rounds: int, out_dir: Path,
     results.add_flop_rates(rows, peaks["peak"])
     results.add_ratios(rows)
     csv_path = results.write_csv(rows, out_dir / "latest.csv")
-    summary.write(rows, out_dir / "SUMMARY.md", machine=results.machine_description(versions()),
-                  peaks=peaks, plans=plans, load_start=load_start, load_end=os.getloadavg(),
-                  minutes=(time.perf_counter() - started) / 60,
-                  command=" ".join(["python -m benchmarks.bench", *sys.argv[1:]]))
+    meta = {"machine": results.machine_description(versions()), "plans": plans, "load_start": load_start,
+            "load_end": os.getloadavg(), "minutes": (time.perf_counter() - started) / 60,
+            "command": " ".join(["python -m benchmarks.bench", *sys.argv[1:]])}
+    summary.write_run_info(out_dir / "run.json", **meta)
+    summary.write(rows, out_dir / "SUMMARY.md", peaks=peaks, **meta)
     return csv_path
 
 

@@ -116,6 +116,7 @@ def write_csv(rows: Iterable[Measurement], path: str | os.PathLike) -> Path:
             writer.writerow(FIELDS)
             for r in rows:
                 writer.writerow([_cell(getattr(r, name)) for name in FIELDS])
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -159,6 +160,7 @@ class Summary:
     ratio_max: float
     pct_of_peak: float
     load_1m: float
+    best_samples_per_s: float  # the best round: the one least disturbed by other jobs
 
 
 def _median(values: Iterable[float]) -> float:
@@ -177,7 +179,8 @@ def summarise(rows: Sequence[Measurement]) -> list[Summary]:
         ratios = [r.ratio_aecore_to_this for r in rs if not math.isnan(r.ratio_aecore_to_this)]
         out.append(Summary(model, group, label, len(rs), _median(r.samples_per_s for r in rs),
                            _median(ratios), min(ratios, default=math.nan), max(ratios, default=math.nan),
-                           _median(r.pct_of_peak for r in rs), _median(r.load_1m for r in rs)))
+                           _median(r.pct_of_peak for r in rs), _median(r.load_1m for r in rs),
+                           max(r.samples_per_s for r in rs)))
     return out
 
 
@@ -206,13 +209,13 @@ def summary_table(summaries: Sequence[Summary], *, group: str | None = None) -> 
         if group is not None and s.group != group:
             continue
         spread = "" if math.isnan(s.ratio_min) else f"{s.ratio_min:.2f}–{s.ratio_max:.2f}"
-        body.append([s.model, s.group, s.label, fmt_rate(s.samples_per_s),
+        body.append([s.model, s.group, s.label, fmt_rate(s.samples_per_s), fmt_rate(s.best_samples_per_s),
                      "—" if s.label == REFERENCE else fmt_ratio(s.ratio), "" if s.label == REFERENCE else spread,
                      "n/a" if math.isnan(s.pct_of_peak) else f"{s.pct_of_peak:.1f}%", s.rounds,
                      "n/a" if math.isnan(s.load_1m) else f"{s.load_1m:.1f}"])
-    return markdown_table(["model", "group", "contender (knobs)", "samples/s (median)",
+    return markdown_table(["model", "group", "contender (knobs)", "samples/s (median)", "best round",
                            "aecore ÷ this (median)", "ratio range", "% of matmul peak", "rounds",
-                           "load (1 min)"], body, "lllrrrrrr")
+                           "load (1 min)"], body, "lllrrrrrrr")
 
 
 def machine_description(extra_versions: Mapping[str, str] | None = None) -> dict[str, str]:

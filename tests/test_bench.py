@@ -150,3 +150,26 @@ def test_torch_translation_computes_the_keras_model():
         expected = keras_model(x).numpy()
         np.testing.assert_allclose(out.transpose(0, 2, 3, 1), expected, rtol=1e-4,
                                    atol=1e-5 * np.abs(expected).max())
+
+
+def test_summary_is_written_from_rows(tmp_path):
+    from benchmarks import bench, summary
+
+    rows = []
+    for rnd, (ours, keras_sps, torch_sps) in enumerate([(300.0, 100.0, 150.0), (200.0, 100.0, 250.0)]):
+        for label, sps in ((results.REFERENCE, ours), ("keras_fit default", keras_sps), ("torch default", torch_sps),
+                           ("keras_fit steps_per_execution=16", 2 * keras_sps)):
+            rows.append(_row(model="dense_ae", group="batch128", rnd=rnd, label=label, sps=sps,
+                             train_flops_per_sample=1_000_000, warmup_seconds=1.0, load_1m=2.0))
+    rows.append(_row(model="matmul_2048", group="peak", label="tf matmul", sps=math.nan, gflops=100.0))
+    results.add_ratios(rows)
+    results.add_flop_rates(rows, 100.0)
+    path = summary.write(rows, tmp_path / "SUMMARY.md", machine={"cpu": "test"}, peaks={"tf": 100.0, "peak": 100.0},
+                         plans=[bench.PLANS["dense_ae"]], load_start=[1, 2, 3], load_end=[1, 2, 3], minutes=1.0,
+                         command="test")
+    text = path.read_text()
+    # aecore / torch per round: 2.0 and 0.8 -> median 1.4; / keras: 3.0 and 2.0 -> 2.5
+    assert "| 250 | — | 100 | 200 | n/a | 2.50 | 1.40 | n/a | yes |" in text
+    assert "Keras fit steps_per_execution=16 vs 1: 2.00x the speed" in text
+    assert summary.paired(rows, "dense_ae", "batch128", "torch default", results.REFERENCE) == pytest.approx(
+        (0.5 + 1.25) / 2)
