@@ -234,8 +234,9 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
 
     # Never XLA-compiled itself: the loop calls ``train_step``, which XLA compiles (when
     # asked) exactly as it does for a call from Python, so every step runs the same program as
-    # in the one-call-per-step loop. (Compiling the whole loop would let XLA fuse across the
-    # binarisation and the step, changing the rounding and, measured, slowing the RNG ~10x.)
+    # in the one-call-per-step loop. (Compiling the whole loop would let XLA fuse across steps
+    # and the binarisation, with no promise of the same rounding; measured, it also made the
+    # dynamic binarisation's RNG ~10x slower.)
     # The batches are gathered in the graph from one tensor of all training images by this
     # epoch's permutation (the rows x_train[perm[j B:(j + 1) B]] the reference loop slices from
     # its shuffled copy), so no epoch-sized copy is made in NumPy and none is converted.
