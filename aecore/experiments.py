@@ -35,7 +35,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -348,11 +348,6 @@ def _write_json(path: Path, obj: Any) -> None:
         f.write("\n")
 
 
-def _write_manifest(folder: Path) -> None:
-    files = {name: _sha256_file(folder / name) for name in ENTRY_FILES}
-    _write_json(folder / MANIFEST, {"files": files, "aecore_version": aecore.__version__})
-
-
 def _history_attrs(cfg: Config) -> dict[str, Any]:
     return {"unit": training.get_reduction(cfg.reduction).unit, "likelihood": cfg.loss,
             "reduction": cfg.reduction, "binarize": "dynamic" if cfg.binarize == "dynamic" else None}
@@ -368,22 +363,25 @@ def _remove_stale_tmp(root: Path) -> None:
             pass
 
 
-def _write_entry(cfg: Config, history: pd.DataFrame, run_metrics: dict[str, float],
-                 model: models.AutoEncoder, root: Path, fingerprint: str) -> Path:
-    """Writes the entry into a temp dir, then renames it into place (atomic on POSIX).
+def _write_manifest(folder: Path) -> None:
+    """The SHA-256 of every file in ``folder``, written last: a directory with a manifest is complete."""
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST)
+    _write_json(folder / MANIFEST, {"files": {name: _sha256_file(folder / name) for name in files},
+                                    "aecore_version": aecore.__version__})
 
-    On any exception the temp dir is removed and the exception propagates.
+
+def write_entry_atomically(root: Path, final: Path, write_files: Callable[[Path], None]) -> Path:
+    """Writes a cache entry into a temp dir, then renames it to ``final`` (atomic on POSIX).
+
+    ``write_files(folder)`` writes the entry's files; then :func:`_write_manifest`. On any exception the temp dir is
+    removed and the exception propagates. Shared by every cache in aecore.
     """
     root.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(root)
-    final = entry_path(cfg, root)
     tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
     try:
-        _write_json(tmp / "config.json", _entry_config_json(cfg, fingerprint))
-        _write_json(tmp / "metrics.json", run_metrics)
-        history.to_csv(tmp / "history.csv", index=False)
-        model.save_weights(tmp / "model.weights.h5")
-        _write_manifest(tmp)  # last: a directory with a manifest is complete
+        write_files(tmp)
+        _write_manifest(tmp)
         if final.exists():  # a concurrent run finished first, or a leftover we failed to delete
             shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
@@ -393,9 +391,9 @@ def _write_entry(cfg: Config, history: pd.DataFrame, run_metrics: dict[str, floa
     return final
 
 
-def _read_entry(cfg: Config, path: Path, fingerprint: str) -> tuple[
-        pd.DataFrame, dict[str, float], models.AutoEncoder]:
-    """Verifies and reads one entry; raises _EntryError saying what is wrong."""
+def verify_manifest(path: Path, files: Sequence[str]) -> None:
+    """Raises :class:`_EntryError` unless ``path`` holds every name in ``files`` with the
+    checksum its manifest lists (and the manifest lists exactly those)."""
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         listed = manifest["files"]
@@ -403,14 +401,31 @@ def _read_entry(cfg: Config, path: Path, fingerprint: str) -> tuple[
         raise _EntryError(f"{MANIFEST} is missing") from None
     except (ValueError, KeyError, TypeError) as err:
         raise _EntryError(f"{MANIFEST} is unreadable ({err})") from None
-    if not isinstance(listed, dict) or set(listed) != set(ENTRY_FILES):
+    if not isinstance(listed, dict) or set(listed) != set(files):
         raise _EntryError(f"{MANIFEST} lists {sorted(listed) if isinstance(listed, dict) else listed}, "
-                          f"expected {sorted(ENTRY_FILES)}")
-    for name in ENTRY_FILES:
+                          f"expected {sorted(files)}")
+    for name in files:
         if not (path / name).is_file():
             raise _EntryError(f"{name} is missing")
         if _sha256_file(path / name) != listed[name]:
             raise _EntryError(f"{name} does not match its checksum in {MANIFEST} (modified or truncated)")
+
+
+def _write_entry(cfg: Config, history: pd.DataFrame, run_metrics: dict[str, float],
+                 model: models.AutoEncoder, root: Path, fingerprint: str) -> Path:
+    def write_files(folder: Path) -> None:
+        _write_json(folder / "config.json", _entry_config_json(cfg, fingerprint))
+        _write_json(folder / "metrics.json", run_metrics)
+        history.to_csv(folder / "history.csv", index=False)
+        model.save_weights(folder / "model.weights.h5")
+
+    return write_entry_atomically(root, entry_path(cfg, root), write_files)
+
+
+def _read_entry(cfg: Config, path: Path, fingerprint: str) -> tuple[
+        pd.DataFrame, dict[str, float], models.AutoEncoder]:
+    """Verifies and reads one entry; raises _EntryError saying what is wrong."""
+    verify_manifest(path, ENTRY_FILES)
     try:
         stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except ValueError as err:

@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -27,12 +26,11 @@ import pandas as pd
 
 import aecore
 from aecore import data, metrics, vae
-from aecore.experiments import (CacheWarning, _EntryError, _remove_stale_tmp, _sha256_file, _TMP_PREFIX,
-                                _write_json, cache_dir)
+from aecore.experiments import (CacheWarning, _EntryError, _write_json, cache_dir, verify_manifest,
+                                write_entry_atomically)
 from aecore.profiles import Profile, get_profile
 
 ENTRY_FILES: tuple[str, ...] = ("config.json", "metrics.json", "history.csv", "steps.csv", "model.weights.h5")
-MANIFEST = "manifest.json"
 MODELS: tuple[str, ...] = ("aecore", "keras_example")
 
 
@@ -296,41 +294,18 @@ def _stored_config(cfg: VAEConfig, fingerprint: str) -> dict[str, Any]:
 
 def _write_entry(cfg: VAEConfig, history: pd.DataFrame, steps: pd.DataFrame, run_metrics: dict[str, Any],
                  model: Any, root: Path, fingerprint: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    _remove_stale_tmp(root)
-    final = entry_path(cfg, root)
-    tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
-    try:
-        _write_json(tmp / "config.json", _stored_config(cfg, fingerprint))
-        _write_json(tmp / "metrics.json", run_metrics)
-        history.to_csv(tmp / "history.csv", index=False)
-        steps.to_csv(tmp / "steps.csv", index=False)
-        model.save_weights(tmp / "model.weights.h5")
-        _write_json(tmp / MANIFEST, {"files": {n: _sha256_file(tmp / n) for n in ENTRY_FILES},
-                                     "aecore_version": aecore.__version__})
-        if final.exists():
-            shutil.rmtree(final, ignore_errors=True)
-        tmp.replace(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+    def write_files(folder: Path) -> None:
+        _write_json(folder / "config.json", _stored_config(cfg, fingerprint))
+        _write_json(folder / "metrics.json", run_metrics)
+        history.to_csv(folder / "history.csv", index=False)
+        steps.to_csv(folder / "steps.csv", index=False)
+        model.save_weights(folder / "model.weights.h5")
+
+    return write_entry_atomically(root, entry_path(cfg, root), write_files)
 
 
 def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str):
-    try:
-        listed = json.loads((path / MANIFEST).read_text(encoding="utf-8"))["files"]
-    except FileNotFoundError:
-        raise _EntryError(f"{MANIFEST} is missing") from None
-    except (ValueError, KeyError, TypeError) as err:
-        raise _EntryError(f"{MANIFEST} is unreadable ({err})") from None
-    if not isinstance(listed, dict) or set(listed) != set(ENTRY_FILES):
-        raise _EntryError(f"{MANIFEST} does not list exactly {sorted(ENTRY_FILES)}")
-    for name in ENTRY_FILES:
-        if not (path / name).is_file():
-            raise _EntryError(f"{name} is missing")
-        if _sha256_file(path / name) != listed[name]:
-            raise _EntryError(f"{name} does not match its checksum in {MANIFEST} (modified or truncated)")
+    verify_manifest(path, ENTRY_FILES)
     stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
     if stored != _stored_config(cfg, fingerprint):
         raise _EntryError("config.json holds a different config or was trained on other images "
