@@ -51,12 +51,14 @@ test: venv
 test-unit: venv
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider --ignore=tests/browser
 
+# Two chapters at a time: see tools/run_notebooks.py (--jobs).
 test-papermill: venv
-	$(BIN)/python tools/run_notebooks.py --profile fast --output-dir _build/papermill
+	$(BIN)/python tools/run_notebooks.py --profile fast --output-dir _build/papermill --jobs 2
 
+# Two notebooks at a time (pytest-xdist; loadscope keeps each notebook's cells on one worker).
 test-nbval: venv
 	AECORE_PROFILE=fast $(BIN)/python -m pytest --nbval-lax chapters -p no:cacheprovider \
-	  --sanitize-with tests/nbval_sanitize.cfg -q
+	  --sanitize-with tests/nbval_sanitize.cfg -q -n 2 --dist loadscope
 
 test-build: html
 

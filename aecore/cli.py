@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator, Sequence
 import pandas as pd
 
 import aecore
-from aecore import bias, experiments, vae_runs
+from aecore import bias, conv_runs, experiments, vae_runs
 from aecore.experiments import Config
 from aecore.profiles import PROFILES, Profile, get_profile
 
@@ -90,29 +90,15 @@ def grid(settings: Sequence[tuple], *, fields: Sequence[str] = ("dataset", "mode
     return configs
 
 
-# Chapter 3 (chapters/03_conv_autoencoder_mse_bce.ipynb): its SETTINGS, batch 32.
-CONV_AE_SETTINGS = [  # (dataset, model, loss, binarize)
-    ("mnist", "conv_ae", "mse", None),
-    ("mnist", "conv_ae", "bce", None),
-    ("fashion_mnist", "conv_ae", "mse", None),
-    ("fashion_mnist", "conv_ae", "bce", None),
-    ("mnist", "conv_ae_bn", "mse", None),
-    ("fashion_mnist", "conv_ae_bn", "mse", None),
-    ("mnist", "conv_ae", "bce", "threshold"),
-]
-# Chapter 3's short-training check: BatchNorm or not, MSE, always the fast profile's sizes.
-CONV_AE_BN_SHORT_SETTINGS = [(d, m, "mse", None) for d in ("mnist", "fashion_mnist")
-                             for m in ("conv_ae", "conv_ae_bn")]
-
 EXPERIMENTS: dict[str, Experiment] = {
     "conv-ae": Experiment(
         "chapter 3: conv autoencoder, MSE vs BCE, MNIST vs Fashion-MNIST, BatchNorm, "
         "thresholded MNIST (7 settings, batch 32)",
-        grid(CONV_AE_SETTINGS, batch_size=32)),
+        conv_runs.configs),
     "conv-ae-batchnorm-short": Experiment(
         "chapter 3: conv_ae vs conv_ae_bn with MSE after short training "
         "(4 settings, batch 32; always the fast profile's sizes)",
-        grid(CONV_AE_BN_SHORT_SETTINGS, batch_size=32, profile="fast")),
+        lambda profile, seeds: conv_runs.bn_short_configs(seeds)),
     "bce-bias": Experiment(
         "chapter 5: conv_ae and the ReLU dense_ae with MSE, BCE, continuous Bernoulli and MAE "
         "on MNIST and Fashion-MNIST (16 settings; at most 2,000 test images)",

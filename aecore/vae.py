@@ -516,7 +516,7 @@ class History(NamedTuple):
 def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         x_val: np.ndarray | None = None, epochs: int, batch_size: int = 128, seed: int = 0,
         learning_rate: float = 1e-3, binarize: str | None = None, progress: bool = True,
-        progress_prefix: str = "") -> History:
+        progress_prefix: str = "", steps_per_call: int | None = None) -> History:
     """Trains ``model`` with Adam on the objective; returns per-epoch and per-step logs.
 
     Args:
@@ -528,6 +528,12 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
       seed: shuffling, posterior samples (``(seed, step)``) and dynamic binarisation.
       binarize: None or ``"dynamic"`` (a fresh Bernoulli sample of every batch).
       progress: print one line per epoch.
+      steps_per_call: optimiser steps per ``tf.function`` call, as in
+        :func:`aecore.training.fit`: a graph-side loop over that many full mini-batches, each
+        step the very same compiled ``train_step`` with the same batch, step seed and beta;
+        None means ``aecore.training.DEFAULT_STEPS_PER_CALL``. Only the speed depends on it:
+        every value gives bit-identical logs and weights (``tests/test_vae.py``); ``1`` is
+        the one-call-per-step reference loop.
 
     Raises:
       ValueError: bad arguments.
@@ -535,11 +541,13 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         step and its epoch.
     """
     from aecore.data import binarize_dynamic_tf
-    from aecore.training import _check_images, _positive_int
+    from aecore.training import DEFAULT_STEPS_PER_CALL, _check_images, _positive_int
 
     objective = objective or Objective()
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
+    steps_per_call = _positive_int(DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call,
+                                   "steps_per_call")
     if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
     if binarize not in (None, "dynamic"):
@@ -572,7 +580,27 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
             model.log_sigma.assign(0.9 * model.log_sigma + 0.1 * terms.log_sigma)
         return tf.stack([loss, tf.reduce_mean(terms.recon), tf.reduce_mean(terms.kl)])
 
-    train_step._omit_frequent_tracing_warning = True
+    # The multi-step path (see aecore.training.fit, which does the same): the batches are
+    # gathered in the graph from all training images by the epoch's permutation, the step seed
+    # and beta are those the reference loop passes, and the loop body calls ``train_step``
+    # itself, so every step runs the same program on the same inputs. Traced once per fit.
+    @tf.function(autograph=False)
+    def train_steps(x_all, order, betas, first, count, step0):
+        # x_all: [N, 28, 28, 1]; order: [N // B, B] image indices of the epoch's full batches;
+        # betas: [N // B] the epoch's beta per full batch; runs batches first .. first+count-1.
+        outs = tf.TensorArray(tf.float32, size=count)
+
+        def body(i, outs):
+            x = tf.gather(x_all, order[first + i])  # [B, 28, 28, 1]
+            step_seed = tf.stack([tf.constant(seed, tf.int64), step0 + tf.cast(i, tf.int64)])
+            return i + 1, outs.write(i, train_step(x, step_seed, betas[first + i]))
+
+        _, outs = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), outs))
+        return outs.stack()  # [count, 3]: loss, recon, kl per step
+
+    # Every fit traces fresh steps on purpose (new model, new optimiser).
+    for fn in (train_step, train_steps):
+        fn._omit_frequent_tracing_warning = True
     if optimal_sigma:  # start the running value at the first batch's optimum, not at sigma=1
         q0 = elbo_terms(model, tf.constant(x_train[:batch_size]), tf.constant([seed, 0], tf.int64),
                         training=True)
@@ -580,20 +608,35 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
 
     epoch_rows, step_rows = [], []
     step = 0
+    n_full = n // batch_size  # full mini-batches per epoch
+    x_all = tf.convert_to_tensor(x_train) if steps_per_call > 1 else None  # [N, 28, 28, 1]
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         order = rng.permutation(n)
-        outs, betas = [], []
-        for start in range(0, n, batch_size):
-            beta = objective.beta_at(step, steps_per_epoch, total_steps)
-            xb = x_train[order[start:start + batch_size]]
-            outs.append(train_step(xb, tf.constant([seed, step], tf.int64), tf.constant(beta, tf.float32)))
-            betas.append(beta)
-            step += 1
-        vals = tf.stack(outs).numpy().astype(np.float64)  # [steps, 3]: one sync per epoch
+        betas = [objective.beta_at(step + j, steps_per_epoch, total_steps) for j in range(steps_per_epoch)]
+        outs = []
+        if steps_per_call == 1:  # the reference path: one call per step
+            for j, start in enumerate(range(0, n, batch_size)):
+                xb = x_train[order[start:start + batch_size]]
+                outs.append(train_step(xb, tf.constant([seed, step + j], tf.int64),
+                                       tf.constant(betas[j], tf.float32)))
+        else:
+            full_order = tf.constant(order[:n_full * batch_size].reshape(n_full, batch_size))
+            full_betas = tf.constant(betas[:n_full], tf.float32)
+            for first in range(0, n_full, steps_per_call):
+                count = min(steps_per_call, n_full - first)
+                outs.append(train_steps(x_all, full_order, full_betas, tf.constant(first, tf.int32),
+                                        tf.constant(count, tf.int32), tf.constant(step + first, tf.int64)))
+            if n_full < steps_per_epoch:  # the last, smaller mini-batch
+                xb = x_train[order[n_full * batch_size:]]
+                outs.append(train_step(xb, tf.constant([seed, step + n_full], tf.int64),
+                                       tf.constant(betas[-1], tf.float32))[None])
+        step += steps_per_epoch
+        vals = (tf.stack(outs) if steps_per_call == 1 else tf.concat(outs, 0)).numpy().astype(np.float64)
+        # vals: [steps, 3], one sync per epoch
         bad = np.flatnonzero(~np.isfinite(vals[:, 0]))
         if bad.size:
-            first = step - len(outs) + int(bad[0])
+            first = step - steps_per_epoch + int(bad[0])
             raise TrainingDivergedError(
                 f"VAE training diverged at step {first} (epoch {epoch}/{epochs}): the objective is "
                 f"{vals[bad[0], 0]} (recon {vals[bad[0], 1]}, KL {vals[bad[0], 2]} nats/image, "
@@ -601,7 +644,7 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
                 f"rate or check the data. Nothing was cached.")
         sizes = np.array([min(batch_size, n - s) for s in range(0, n, batch_size)], np.float64)
         for i, (b, v) in enumerate(zip(betas, vals)):
-            step_rows.append({"step": step - len(outs) + i, "epoch": epoch, "beta": b,
+            step_rows.append({"step": step - steps_per_epoch + i, "epoch": epoch, "beta": b,
                               "loss": v[0], "recon": v[1], "kl": v[2]})
         mean = (vals * sizes[:, None]).sum(axis=0) / n
         row = {"epoch": epoch, "beta": betas[-1], "loss": mean[0], "recon": mean[1], "kl": mean[2],

@@ -8,7 +8,6 @@ temporary cache (AECORE_CACHE_DIR).
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -111,28 +110,21 @@ def test_list_shows_every_experiment(capsys):
 # --------------------------------------------------------------------------- registry
 
 
-def _chapter3_settings() -> tuple[list[tuple], str]:
-    nb = json.loads((ROOT / "chapters" / "03_conv_autoencoder_mse_bce.ipynb").read_text())
-    for cell in nb["cells"]:
-        src = "".join(cell["source"])
-        if cell["cell_type"] == "code" and src.lstrip().startswith("SETTINGS = ["):
-            tree = ast.parse(src)
-            node = next(n for n in tree.body if isinstance(n, ast.Assign)
-                        and getattr(n.targets[0], "id", "") == "SETTINGS")
-            return ast.literal_eval(node.value), src
-    raise AssertionError("chapter 3 has no `SETTINGS = [...]` cell")
-
-
 def test_conv_ae_is_chapter_3s_sweep():
-    settings, src = _chapter3_settings()
-    assert cli.CONV_AE_SETTINGS == settings
-    assert "batch_size=32" in src
-    fast = PROFILES["fast"]
-    configs = cli.EXPERIMENTS["conv-ae"].configs(fast, [0, 1, 2])
-    expected = [experiments.Config.from_profile(fast, dataset=d, model=m, loss=loss, binarize=b,
-                                                batch_size=32, seed=s)
-                for (d, m, loss, b) in settings for s in (0, 1, 2)]
-    assert configs == expected  # equal configs: the CLI and the chapter share cache entries
+    from aecore import conv_runs
+
+    nb = json.loads((ROOT / "chapters" / "03_conv_autoencoder_mse_bce.ipynb").read_text())
+    src = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "conv_runs.configs(profile)" in src and "conv_runs.bn_short_configs(profile.seeds)" in src
+    for profile in PROFILES.values():
+        assert cli.EXPERIMENTS["conv-ae"].configs(profile, [0, 4]) == conv_runs.configs(profile, [0, 4])
+        assert cli.EXPERIMENTS["conv-ae-batchnorm-short"].configs(profile, [1]) == conv_runs.bn_short_configs([1])
+    # The question's recipe (source 000): batch 32; the full profile keeps its 20 epochs.
+    full = conv_runs.configs(PROFILES["full"])
+    assert {(c.batch_size, c.epochs, c.n_train) for c in full} == {(32, 20, 5000)}
+    assert len(full) == 7 * 3 and len(set(full)) == len(full)
+    # The short BatchNorm check is the fast grid's own runs (one cache entry each).
+    assert set(conv_runs.bn_short_configs([0, 1, 2])) <= set(conv_runs.configs(PROFILES["fast"]))
 
 
 def test_bce_bias_is_chapter_5s_sweep():

@@ -7,6 +7,7 @@ import types
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 from scipy import integrate, stats
@@ -213,6 +214,39 @@ def test_fit_logs_terms_that_add_up_and_repeats_exactly():
     # the epoch means are the (size-weighted) means of the step logs
     np.testing.assert_allclose(steps.groupby("epoch")["recon"].mean().to_numpy(), h["recon"], rtol=1e-6)
     assert runs[0].epochs.drop(columns="seconds").equals(runs[1].epochs.drop(columns="seconds"))
+
+
+@pytest.mark.parametrize("decoder, binarize, objective", [
+    ("gaussian_optimal", None, vae.Objective(beta=2.0, schedule="linear", warmup_epochs=2)),
+    ("bernoulli", "dynamic", vae.Objective(free_bits=0.5, schedule="cyclical", n_cycles=2)),
+])
+def test_steps_per_call_gives_the_reference_loops_exact_logs_and_weights(decoder, binarize, objective):
+    # 70 images, batch 16: 4 full mini-batches and a last one of 6, so steps_per_call=3 runs
+    # a call of 3 steps, a call of 1, then the short batch; beta changes from step to step.
+    x = _images(70)
+
+    def run(steps_per_call):
+        model = vae.build_vae(encoder_hidden=(16,), latent_dim=3, decoder=decoder, seed=0)
+        hist = vae.fit(model, x, objective=objective, x_val=x[:20], epochs=3, batch_size=16, seed=4,
+                       binarize=binarize, progress=False, steps_per_call=steps_per_call)
+        return hist, [w.copy() for w in model.get_weights()], float(model.log_sigma.numpy())
+
+    ref_hist, ref_weights, ref_sigma = run(1)
+    assert ref_hist.steps["beta"].nunique() > 1
+    for steps_per_call in (None, 3):
+        hist, weights, sigma = run(steps_per_call)
+        pd.testing.assert_frame_equal(hist.steps, ref_hist.steps)  # exact: no tolerance
+        pd.testing.assert_frame_equal(hist.epochs.drop(columns="seconds"),
+                                      ref_hist.epochs.drop(columns="seconds"))
+        assert sigma == ref_sigma
+        for w, r in zip(weights, ref_weights, strict=True):
+            np.testing.assert_array_equal(w, r)
+
+
+def test_fit_steps_per_call_must_be_positive():
+    model = vae.build_vae(encoder_hidden=(8,), latent_dim=2, seed=0)
+    with pytest.raises(ValueError, match="steps_per_call"):
+        vae.fit(model, _images(32), epochs=1, progress=False, steps_per_call=0)
 
 
 def test_fit_names_the_step_where_it_diverged():

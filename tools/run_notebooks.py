@@ -1,17 +1,24 @@
 """Execute the book's chapters with papermill, in one profile, and time each one.
 
     python tools/run_notebooks.py --profile full --inplace        # what `make book` does
-    python tools/run_notebooks.py --profile fast --output-dir DIR # what `make test` does
+    python tools/run_notebooks.py --profile fast --output-dir DIR --jobs 2  # what `make test` does
 
 With ``--inplace`` each executed notebook first goes to a temporary file beside the
 original and replaces it only if execution succeeded, so a failing or interrupted run
 never leaves a half-written notebook behind. Timings go to ``_build/execution.json``
 (and, in place, to ``chapters/execution.json`` so the book can show them).
+
+``--jobs N`` runs N notebooks at a time, each in its own process and kernel, longest first
+(by the last recorded times). Short training runs spend much of their time tracing
+TensorFlow functions in one Python thread, so two notebooks on a 2-core machine finish well
+before the two in a row; each notebook's own time then includes the contention, so
+``make book`` keeps one at a time and its times stay comparable.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -44,16 +51,54 @@ def chapters_in_toc_order() -> list[pathlib.Path]:
     return found or sorted((ROOT / "chapters").glob("*.ipynb"))
 
 
+def _last_seconds(profile: str) -> dict[str, float]:
+    """Each notebook's time in the last recorded run of ``profile`` with one job at a time
+    (empty if none)."""
+    for path in (ROOT / "_build" / "execution.json", ROOT / "chapters" / "execution.json"):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("profile") == profile and record.get("jobs", 1) == 1:
+            return dict(record.get("seconds", {}))
+    return {}
+
+
+def _execute(nb: pathlib.Path, out: pathlib.Path, params: dict, profile: str,
+             inplace: bool) -> tuple[str, float, str | None]:
+    """Executes one notebook into ``out`` (in place: then replaces ``nb``); returns its name,
+    seconds and the error (None on success). Runs in a worker process with ``--jobs`` > 1."""
+    import papermill as pm
+
+    print(f"[run_notebooks] {nb.relative_to(ROOT)} (profile {profile}) ...", flush=True)
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3",
+                            cwd=str(nb.parent), progress_bar=False, log_output=False)
+    except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
+        print(f"[run_notebooks] FAILED {nb.name}: {exc}", file=sys.stderr, flush=True)
+        if inplace and out.exists():
+            out.unlink()  # the committed notebook stays as it was
+        return nb.name, 0.0, str(exc)
+    dt = time.perf_counter() - t0
+    if inplace:
+        os.replace(out, nb)
+    print(f"[run_notebooks] {nb.name}: {dt:.1f} s", flush=True)
+    return nb.name, round(dt, 1), None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default="full", choices=["fast", "full"])
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--inplace", action="store_true", help="write executed notebooks back")
     where.add_argument("--output-dir", type=pathlib.Path, help="write executed copies here")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at a time (default 1)")
     p.add_argument("notebooks", nargs="*", type=pathlib.Path, help="default: every chapter in _toc.yml")
     args = p.parse_args(argv)
 
-    import papermill as pm
+    if args.jobs < 1:
+        p.error(f"--jobs must be at least 1, got {args.jobs}")
 
     notebooks = [n.resolve() for n in args.notebooks] or chapters_in_toc_order()
     if not notebooks:
@@ -63,30 +108,31 @@ def main(argv: list[str] | None = None) -> int:
     # committed notebooks carry no "injected-parameters" cell.
     params = {} if args.profile == "full" else {"PROFILE": args.profile}
     os.environ["AECORE_PROFILE"] = args.profile  # helpers the notebooks start see it too
+    if args.output_dir:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(nb, nb.with_name(f".{nb.stem}.executing.ipynb") if args.inplace else args.output_dir / nb.name)
+            for nb in notebooks]
     times: dict[str, float] = {}
     failed: list[str] = []
-    for nb in notebooks:
-        if args.inplace:
-            out = nb.with_name(f".{nb.stem}.executing.ipynb")
+    t_start = time.perf_counter()
+    if args.jobs == 1:
+        results = [_execute(nb, out, params, args.profile, args.inplace) for nb, out in jobs]
+    else:
+        # Longest first: by the last run of this profile, else later chapters first (in this
+        # book the later chapters train more).
+        last = _last_seconds(args.profile)
+        jobs = list(reversed(jobs))
+        if all(nb.name in last for nb, _ in jobs):
+            jobs.sort(key=lambda job: -last[job[0].name])
+        with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = [pool.submit(_execute, nb, out, params, args.profile, args.inplace) for nb, out in jobs]
+            results = [f.result() for f in concurrent.futures.as_completed(futures)]
+    for name, dt, error in results:
+        if error:
+            failed.append(name)
         else:
-            args.output_dir.mkdir(parents=True, exist_ok=True)
-            out = args.output_dir / nb.name
-        print(f"[run_notebooks] {nb.relative_to(ROOT)} (profile {args.profile}) ...", flush=True)
-        t0 = time.perf_counter()
-        try:
-            pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3",
-                                cwd=str(nb.parent), progress_bar=False, log_output=False)
-        except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
-            failed.append(nb.name)
-            print(f"[run_notebooks] FAILED {nb.name}: {exc}", file=sys.stderr, flush=True)
-            if args.inplace and out.exists():
-                out.unlink()  # the committed notebook stays as it was
-            continue
-        dt = time.perf_counter() - t0
-        times[nb.name] = round(dt, 1)
-        if args.inplace:
-            os.replace(out, nb)
-        print(f"[run_notebooks] {nb.name}: {dt:.1f} s", flush=True)
+            times[name] = dt
+    times = {nb.name: times[nb.name] for nb in notebooks if nb.name in times}  # reading order
 
     from importlib import metadata
 
@@ -99,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
             versions[pkg] = "not installed"
     record = {
         "profile": args.profile,
+        "jobs": args.jobs,
         "seconds": times,
         "total_seconds": round(sum(times.values()), 1),
+        "wall_seconds": round(time.perf_counter() - t_start, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
         "python": platform.python_version(),
         "finished_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
