@@ -70,7 +70,8 @@ def _execute(nb: pathlib.Path, out: pathlib.Path, params: dict, profile: str,
     seconds and the error (None on success). Runs in a worker process with ``--jobs`` > 1."""
     import papermill as pm
 
-    print(f"[run_notebooks] {nb.relative_to(ROOT)} (profile {profile}) ...", flush=True)
+    shown = nb.relative_to(ROOT) if nb.is_relative_to(ROOT) else nb
+    print(f"[run_notebooks] {shown} (profile {profile}) ...", flush=True)
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3",
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--inplace", action="store_true", help="write executed notebooks back")
     where.add_argument("--output-dir", type=pathlib.Path, help="write executed copies here")
     p.add_argument("--jobs", type=int, default=1, help="notebooks executed at a time (default 1)")
+    p.add_argument("--record", type=pathlib.Path, default=ROOT / "_build" / "execution.json",
+                   help="where to write the timings (default: _build/execution.json)")
     p.add_argument("notebooks", nargs="*", type=pathlib.Path, help="default: every chapter in _toc.yml")
     args = p.parse_args(argv)
 
@@ -154,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         "finished_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "versions": versions,
     }
-    (ROOT / "_build").mkdir(exist_ok=True)
-    (ROOT / "_build" / "execution.json").write_text(json.dumps(record, indent=2))
+    args.record.parent.mkdir(parents=True, exist_ok=True)
+    args.record.write_text(json.dumps(record, indent=2))
     if args.inplace and not failed and len(notebooks) == len(chapters_in_toc_order()):
         (ROOT / "chapters" / "execution.json").write_text(json.dumps(record, indent=2) + "\n")
     if failed:

@@ -1,0 +1,75 @@
+"""tools/run_notebooks.py, the papermill runner of `make book` and `make test`: one or two
+notebooks at a time, the profile injected only when it is not "full", timings recorded, and a
+failing notebook left as it was (in place) with a non-zero exit.
+
+Real kernels on tiny notebooks written here (a few seconds each).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _notebook(path: Path, body: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('PROFILE = "full"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _outputs(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_two_at_a_time_into_a_folder(tmp_path):
+    a = _notebook(tmp_path / "a.ipynb", "print('a ran with', PROFILE)")
+    b = _notebook(tmp_path / "b.ipynb", "import time; time.sleep(0.5); print('b ran with', PROFILE)")
+    record = tmp_path / "record.json"
+    proc = _run("--profile", "fast", "--output-dir", str(tmp_path / "out"), "--jobs", "2",
+                "--record", str(record), str(a), str(b))
+    assert proc.returncode == 0, proc.stderr
+    assert "a ran with fast" in _outputs(tmp_path / "out" / "a.ipynb")
+    assert "b ran with fast" in _outputs(tmp_path / "out" / "b.ipynb")
+    assert _outputs(a) == ""  # the sources are untouched
+    rec = json.loads(record.read_text())
+    assert rec["profile"] == "fast" and rec["jobs"] == 2
+    assert list(rec["seconds"]) == ["a.ipynb", "b.ipynb"]  # reading order, whatever finished first
+    assert rec["seconds"]["b.ipynb"] >= 0.5
+    # Two at a time: the wall time is less than the notebooks' times added up.
+    assert rec["wall_seconds"] < rec["total_seconds"]
+
+
+def test_in_place_a_failure_leaves_its_notebook_as_it_was(tmp_path):
+    good = _notebook(tmp_path / "good.ipynb", "print('good', PROFILE)")
+    bad = _notebook(tmp_path / "bad.ipynb", "raise ValueError('broken on purpose')")
+    before = bad.read_bytes()
+    proc = _run("--profile", "full", "--inplace", "--jobs", "2", "--record", str(tmp_path / "r.json"),
+                str(good), str(bad))
+    assert proc.returncode == 1
+    assert "FAILED bad.ipynb" in proc.stderr and "broken on purpose" in proc.stderr
+    assert bad.read_bytes() == before
+    assert "good full" in _outputs(good)  # "full": no parameter injected
+    assert not any("injected-parameters" in c.metadata.get("tags", [])
+                   for c in nbformat.read(good, as_version=4).cells)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ipynb", "good.ipynb", "r.json"]
+
+
+def test_jobs_must_be_positive(tmp_path):
+    proc = _run("--profile", "fast", "--output-dir", str(tmp_path), "--jobs", "0")
+    assert proc.returncode == 2 and "--jobs must be at least 1" in proc.stderr
