@@ -516,7 +516,7 @@ class History(NamedTuple):
 def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         x_val: np.ndarray | None = None, epochs: int, batch_size: int = 128, seed: int = 0,
         learning_rate: float = 1e-3, binarize: str | None = None, progress: bool = True,
-        progress_prefix: str = "", steps_per_call: int | None = None) -> History:
+        progress_prefix: str = "", steps_per_call: int | None = None, jit_compile: bool = False) -> History:
     """Trains ``model`` with Adam on the objective; returns per-epoch and per-step logs.
 
     Args:
@@ -534,6 +534,10 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         None means ``aecore.training.DEFAULT_STEPS_PER_CALL``. Only the speed depends on it:
         every value gives bit-identical logs and weights (``tests/test_vae.py``); ``1`` is
         the one-call-per-step reference loop.
+      jit_compile: XLA-compile the training step. Off by default: XLA speeds up the steps of
+        the MLP VAE but its compilation (seconds per run and batch shape) costs more than it
+        saves in runs of the book's length (``benchmarks/`` measures both), and it changes
+        the last bits of the results. XLA's CPU convolutions are slower than oneDNN's.
 
     Raises:
       ValueError: bad arguments.
@@ -567,7 +571,7 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
     variables = model.trainable_variables
     opt.build(variables)
 
-    @tf.function(reduce_retracing=True, autograph=False)
+    @tf.function(reduce_retracing=True, autograph=False, jit_compile=bool(jit_compile))
     def train_step(x, step_seed, beta):
         if dynamic:
             x = binarize_dynamic_tf(x, step_seed + tf.constant([0, 7_919], tf.int64))
