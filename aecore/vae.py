@@ -44,6 +44,7 @@ from keras import layers
 
 import aecore
 from aecore import losses
+from aecore.adam import FusedAdam
 
 IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)
 N_PIXELS = int(np.prod(IMAGE_SHAPE))
@@ -513,11 +514,21 @@ class History(NamedTuple):
     steps: pd.DataFrame
 
 
+# Version of fit's training program, part of the cache key of every run it trains: raise it
+# when a change alters what fit computes (not only how fast). 2: FusedAdam instead of
+# keras.optimizers.Adam (the same algorithm; the last bits of the results differ).
+FIT_PROGRAM = 2
+
+
 def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         x_val: np.ndarray | None = None, epochs: int, batch_size: int = 128, seed: int = 0,
         learning_rate: float = 1e-3, binarize: str | None = None, progress: bool = True,
-        progress_prefix: str = "", steps_per_call: int | None = None) -> History:
+        progress_prefix: str = "", steps_per_call: int | None = None, jit_compile: bool = False) -> History:
     """Trains ``model`` with Adam on the objective; returns per-epoch and per-step logs.
+
+    Adam is :class:`aecore.adam.FusedAdam` (TensorFlow's one-kernel update, Keras' defaults):
+    the same algorithm as ``keras.optimizers.Adam`` and about a third faster for the MLP VAE on
+    a CPU (``benchmarks/``). :data:`FIT_PROGRAM` names this training program in the cache keys.
 
     Args:
       model: from :func:`build_vae`.
@@ -534,6 +545,10 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         None means ``aecore.training.DEFAULT_STEPS_PER_CALL``. Only the speed depends on it:
         every value gives bit-identical logs and weights (``tests/test_vae.py``); ``1`` is
         the one-call-per-step reference loop.
+      jit_compile: XLA-compile the training step. Off by default: XLA speeds up the steps of
+        the MLP VAE but its compilation (seconds per run and batch shape) costs more than it
+        saves in runs of the book's length (``benchmarks/`` measures both), and it changes
+        the last bits of the results. XLA's CPU convolutions are slower than oneDNN's.
 
     Raises:
       ValueError: bad arguments.
@@ -563,11 +578,10 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
     dynamic = binarize == "dynamic"
     optimal_sigma = model.obs.sigma == "optimal"
 
-    opt = keras.optimizers.Adam(learning_rate=learning_rate)
     variables = model.trainable_variables
-    opt.build(variables)
+    opt = FusedAdam(variables, learning_rate=learning_rate)  # Adam in one kernel per weight
 
-    @tf.function(reduce_retracing=True, autograph=False)
+    @tf.function(reduce_retracing=True, autograph=False, jit_compile=bool(jit_compile))
     def train_step(x, step_seed, beta):
         if dynamic:
             x = binarize_dynamic_tf(x, step_seed + tf.constant([0, 7_919], tf.int64))
@@ -575,7 +589,7 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
             terms = elbo_terms(model, x, step_seed, training=True)
             loss = objective.loss(terms, beta)
         grads = tape.gradient(loss, variables)
-        opt.apply_gradients(zip(grads, variables))
+        opt.apply_gradients(grads)
         if optimal_sigma:  # running optimum for evaluation (EMA over the batches' optima)
             model.log_sigma.assign(0.9 * model.log_sigma + 0.1 * terms.log_sigma)
         return tf.stack([loss, tf.reduce_mean(terms.recon), tf.reduce_mean(terms.kl)])

@@ -1,7 +1,8 @@
 """VAE experiments as values: one frozen :class:`VAEConfig` -> one cached :class:`VAEResult`.
 
 The same contract as :mod:`aecore.experiments` (and the same cache directory): entries
-keyed by the SHA-256 of the canonical config JSON plus ``aecore.__version__``, written
+keyed by the SHA-256 of the canonical config JSON plus ``aecore.__version__`` (and
+:data:`aecore.vae.FIT_PROGRAM` for the runs :func:`aecore.vae.fit` trains), written
 atomically (temp dir + rename, manifest last), verified on read (checksums, config, data
 fingerprint), and a corrupt entry is deleted and retrained with a :class:`CacheWarning`.
 A run that diverges raises :class:`aecore.vae.TrainingDivergedError` and writes nothing.
@@ -143,8 +144,7 @@ class VAEConfig:
         return d
 
     def cache_key(self) -> str:
-        payload = json.dumps({"vae_config": self.to_dict(), "aecore_version": aecore.__version__},
-                             sort_keys=True, separators=(",", ":"))
+        payload = json.dumps(_key_fields(self), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def setting_label(self) -> str:
@@ -287,8 +287,17 @@ def entry_path(cfg: VAEConfig, root: Path | None = None) -> Path:
     return (root if root is not None else cache_dir()) / f"{slug}-{cfg.cache_key()[:20]}"
 
 
+def _key_fields(cfg: VAEConfig) -> dict[str, Any]:
+    """What a cache entry is keyed by: the config, the aecore version and, for the runs
+    :func:`aecore.vae.fit` trains (not the Keras example's own ``fit``), its program version."""
+    out = {"vae_config": cfg.to_dict(), "aecore_version": aecore.__version__}
+    if cfg.model != "keras_example":
+        out["vae_fit_program"] = vae.FIT_PROGRAM
+    return out
+
+
 def _stored_config(cfg: VAEConfig, fingerprint: str) -> dict[str, Any]:
-    return {"vae_config": cfg.to_dict(), "aecore_version": aecore.__version__,
+    return {**_key_fields(cfg),
             "cache_key": cfg.cache_key(), "data_fingerprint": fingerprint}
 
 

@@ -98,7 +98,9 @@ PLANS: dict[str, ModelPlan] = {
         Contender("aecore", Knobs(steps_per_call=1)), Contender("aecore", Knobs(steps_per_call=8)),
         Contender("aecore", Knobs(jit_compile=False)), *_KERAS_KNOBS)),
     "conv_ae": ModelPlan("conv_ae", 2560, 2, (Contender("aecore", Knobs(steps_per_call=1)), *_KERAS_KNOBS)),
-    "vae_mlp": ModelPlan("vae_mlp", 2560, 4, _KERAS_KNOBS),
+    "vae_mlp": ModelPlan("vae_mlp", 2560, 4, (
+        Contender("aecore", Knobs(steps_per_call=1)), Contender("aecore", Knobs(jit_compile=True)),
+        *_KERAS_KNOBS)),
     "vae_conv": ModelPlan("vae_conv", 1024, 2, (Contender("torch", Knobs(threads=1)),), batch_groups=()),
 }
 

@@ -81,7 +81,8 @@ def aecore_trial(model_name: str, x: np.ndarray, *, timed_epochs: int, knobs: Kn
 
         model = vae.build_vae(architecture=VAE_MODELS[model_name], seed=SEED)
         history = vae.fit(model, x, epochs=1 + timed_epochs, batch_size=knobs.batch_size, seed=SEED,
-                          progress=False).epochs
+                          progress=False, steps_per_call=knobs.steps_per_call,
+                          jit_compile=bool(knobs.jit_compile)).epochs
     else:
         from aecore import models, training
 

@@ -289,6 +289,15 @@ def tiny(tmp_path, monkeypatch):
                         batch_size=32)
 
 
+def test_cache_keys_name_the_training_program(monkeypatch):
+    ours = vr.VAEConfig(n_train=64, n_test=64, epochs=1)
+    keras_example = ours.replace(model="keras_example", architecture="conv", encoder_hidden=(16,), latent_dim=2)
+    before = ours.cache_key(), keras_example.cache_key()
+    monkeypatch.setattr(vae, "FIT_PROGRAM", vae.FIT_PROGRAM + 1)
+    assert ours.cache_key() != before[0]  # vae.fit's runs are retrained after a change of program
+    assert keras_example.cache_key() == before[1]  # the Keras example trains with its own fit
+
+
 def test_run_is_cached_and_verified(tiny, tmp_path):
     first = vr.run(tiny, progress=False)
     assert not first.from_cache and first.path is not None
