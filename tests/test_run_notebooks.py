@@ -8,8 +8,10 @@ Real kernels on tiny notebooks written here (a few seconds each).
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -73,3 +75,20 @@ def test_in_place_a_failure_leaves_its_notebook_as_it_was(tmp_path):
 def test_jobs_must_be_positive(tmp_path):
     proc = _run("--profile", "fast", "--output-dir", str(tmp_path), "--jobs", "0")
     assert proc.returncode == 2 and "--jobs must be at least 1" in proc.stderr
+
+
+def test_in_place_a_terminated_run_leaves_no_temp_file(tmp_path):
+    slow = _notebook(tmp_path / "slow.ipynb", "import time; time.sleep(60)")
+    before = slow.read_bytes()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--profile", "full",
+                             "--inplace", "--record", str(tmp_path / "r.json"), str(slow)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    temp = tmp_path / ".slow.executing.ipynb"
+    deadline = time.monotonic() + 60
+    while not temp.exists() and time.monotonic() < deadline:  # papermill has started the notebook
+        time.sleep(0.2)
+    assert temp.exists()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    assert not temp.exists()
+    assert slow.read_bytes() == before

@@ -23,6 +23,7 @@ import json
 import os
 import pathlib
 import platform
+import signal
 import sys
 import time
 
@@ -81,6 +82,10 @@ def _execute(nb: pathlib.Path, out: pathlib.Path, params: dict, profile: str,
         if inplace and out.exists():
             out.unlink()  # the committed notebook stays as it was
         return nb.name, 0.0, str(exc)
+    except BaseException:  # interrupted (Ctrl-C, or SIGTERM through main's handler)
+        if inplace and out.exists():
+            out.unlink()  # no half-written temp file is left beside the notebook
+        raise
     dt = time.perf_counter() - t0
     if inplace:
         os.replace(out, nb)
@@ -99,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="where to write the timings (default: _build/execution.json)")
     p.add_argument("notebooks", nargs="*", type=pathlib.Path, help="default: every chapter in _toc.yml")
     args = p.parse_args(argv)
+    # A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the temp files are removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     if args.jobs < 1:
         p.error(f"--jobs must be at least 1, got {args.jobs}")
