@@ -90,7 +90,7 @@ def best_trials(rows: Sequence[Measurement], models: Sequence[str]) -> str:
             best[label] = max(vals) if vals else math.nan
         parts.append(f"{m}: aecore {fmt_rate(best[REFERENCE])}, Keras fit {fmt_rate(best[KERAS])}, "
                      f"PyTorch {fmt_rate(best[TORCH])} (1 thread: {fmt_rate(best[TORCH_1])})")
-    return "; ".join(parts)
+    return " and ".join(parts)
 
 
 def flops_table(rows: Sequence[Measurement], models: Sequence[str], peak: float) -> str:
@@ -141,12 +141,17 @@ def knob_lines(rows: Sequence[Measurement], model: str) -> list[str]:
     return out
 
 
-def _chapter6_images() -> str:
-    """Training images per chapter-6 VAE run (epochs x images), per profile, as words."""
+def _chapter6_xla_effect(r_on: float, r_off: float, w_on: float, w_off: float) -> str:
+    """What XLA would do to one chapter-6 VAE run per profile (its training images =
+    epochs x images), from the measured speeds and warm-ups, as words."""
     from aecore import profiles, vae_runs
 
-    parts = [f"{vae_runs.chapter_epochs(p) * p.n_train:,} ({name})" for name, p in profiles.PROFILES.items()]
-    return " or ".join(parts) + " images"
+    parts = []
+    for name, p in profiles.PROFILES.items():
+        images = vae_runs.chapter_epochs(p) * p.n_train
+        delta = (w_on - w_off) + images * (1.0 / r_on - 1.0 / r_off)  # seconds, + = slower
+        parts.append(f"{delta:+.1f} s ({name}, {images:,} images)")
+    return "; ".join(parts)
 
 
 def _xla_verdict(r_on: float, r_off: float, w_on: float, w_off: float) -> str:
@@ -203,9 +208,10 @@ def recommendations(rows: Sequence[Measurement], models: Sequence[str]) -> list[
         if not any(math.isnan(v) for v in (r_on, r_off, w_on, w_off)):
             text += (f" With XLA (`jit_compile=True`) vae_mlp's timed epochs run at {fmt_rate(r_on)} vs "
                      f"{fmt_rate(r_off)} images/s, and the warm-up takes {w_on:.1f} s instead of "
-                     f"{w_off:.1f} s: {_xla_verdict(r_on, r_off, w_on, w_off)}. Chapter 6's VAEs train "
-                     f"{_chapter6_images()} each, with a new compilation per run, so XLA stays off "
-                     "by default; it also changes the last bits of the results.")
+                     f"{w_off:.1f} s: {_xla_verdict(r_on, r_off, w_on, w_off)}. For chapter 6's VAEs, each compiled "
+                     f"anew, XLA would change the time of a run by {_chapter6_xla_effect(r_on, r_off, w_on, w_off)}. "
+                     "XLA stays off by default: its net effect on the book is that small, and it would "
+                     "change the last bits of every cached result.")
         out.append(text)
     if "conv_ae" in models:
         out.append("**`conv_ae` stays without XLA** (its default): TensorFlow cannot XLA-compile the "
