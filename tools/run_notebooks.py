@@ -8,8 +8,8 @@ original and replaces it only if execution succeeded, so a failing or interrupte
 never leaves a half-written notebook behind. Timings go to ``_build/execution.json``
 (and, in place, to ``chapters/execution.json`` so the book can show them).
 
-``--jobs N`` runs N notebooks at a time, each in its own process and kernel, longest first
-(by the last recorded times). Short training runs spend much of their time tracing
+``--jobs N`` runs N notebooks at a time, each in its own process and kernel, the later
+(longer) chapters first. Short training runs spend much of their time tracing
 TensorFlow functions in one Python thread, so two notebooks on a 2-core machine finish well
 before the two in a row; each notebook's own time then includes the contention, so
 ``make book`` keeps one at a time and its times stay comparable.
@@ -50,19 +50,6 @@ def chapters_in_toc_order() -> list[pathlib.Path]:
     walk(toc)
     found = [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
     return found or sorted((ROOT / "chapters").glob("*.ipynb"))
-
-
-def _last_seconds(profile: str) -> dict[str, float]:
-    """Each notebook's time in the last recorded run of ``profile`` with one job at a time
-    (empty if none)."""
-    for path in (ROOT / "_build" / "execution.json", ROOT / "chapters" / "execution.json"):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if record.get("profile") == profile and record.get("jobs", 1) == 1:
-            return dict(record.get("seconds", {}))
-    return {}
 
 
 def _execute(nb: pathlib.Path, out: pathlib.Path, params: dict, profile: str,
@@ -128,12 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs == 1:
         results = [_execute(nb, out, params, args.profile, args.inplace) for nb, out in jobs]
     else:
-        # Longest first: by the last run of this profile, else later chapters first (in this
-        # book the later chapters train more).
-        last = _last_seconds(args.profile)
-        jobs = list(reversed(jobs))
-        if all(nb.name in last for nb, _ in jobs):
-            jobs.sort(key=lambda job: -last[job[0].name])
+        jobs = list(reversed(jobs))  # longest first: in this book the later chapters train more
         with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
             futures = [pool.submit(_execute, nb, out, params, args.profile, args.inplace) for nb, out in jobs]
             results = [f.result() for f in concurrent.futures.as_completed(futures)]
