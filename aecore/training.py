@@ -118,6 +118,39 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def step_loop(train_step: Callable[..., tf.Tensor], seed: int) -> Callable[..., tf.Tensor]:
+    """The multi-step path shared by this module's and :mod:`aecore.vae`'s ``fit``: a
+    ``tf.function`` that runs ``train_step`` over ``count`` full mini-batches in a graph-side
+    loop and stacks what each step returns.
+
+    The batches are gathered in the graph from one tensor of all training images by the
+    epoch's permutation (the rows ``x_train[perm[j B:(j + 1) B]]`` the reference loop slices
+    from its shuffled copy), so no epoch-sized copy is made in NumPy and none is converted.
+    Step ``i`` gets the step seed ``[seed, step0 + i]`` and the ``first + i``-th entry of each
+    extra per-batch tensor, i.e. what the one-call-per-step loop passes. Traced once per fit.
+
+    The returned function takes ``(x_all [N, 28, 28, 1], order [N // B, B] image indices of the
+    epoch's full batches, first, count, step0, *per_batch)`` and runs batches ``first`` ..
+    ``first + count - 1``.
+    """
+    @tf.function(autograph=False)
+    def train_steps(x_all: tf.Tensor, order: tf.Tensor, first: tf.Tensor, count: tf.Tensor,
+                    step0: tf.Tensor, *per_batch: tf.Tensor) -> tf.Tensor:
+        outs = tf.TensorArray(tf.float32, size=count)
+
+        def body(i: tf.Tensor, outs: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+            x = tf.gather(x_all, order[first + i])  # [B, 28, 28, 1]
+            step_seed = tf.stack([tf.constant(seed, tf.int64), step0 + tf.cast(i, tf.int64)])
+            return i + 1, outs.write(i, train_step(x, step_seed, *[a[first + i] for a in per_batch]))
+
+        _, outs = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), outs))
+        return outs.stack()  # [count, ...]: what each step returned
+
+    # Every fit traces a fresh loop on purpose (new model, new optimizer).
+    train_steps._omit_frequent_tracing_warning = True
+    return train_steps
+
+
 def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray | None = None,
         epochs: int, batch_size: int, seed: int, learning_rate: float = 1e-3,
         binarize: str | None = None, reduction: str = "per_pixel", progress: bool = True,
@@ -237,24 +270,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
     # in the one-call-per-step loop. (Compiling the whole loop would let XLA fuse across steps
     # and the binarisation, with no promise of the same rounding; measured, it also made the
     # dynamic binarisation's RNG ~10x slower.)
-    # The batches are gathered in the graph from one tensor of all training images by this
-    # epoch's permutation (the rows x_train[perm[j B:(j + 1) B]] the reference loop slices from
-    # its shuffled copy), so no epoch-sized copy is made in NumPy and none is converted.
-    # One signature for every call: traced once per fit.
-    @tf.function(autograph=False)
-    def train_steps(x_all: tf.Tensor, order: tf.Tensor, first: tf.Tensor, count: tf.Tensor,
-                    step0: tf.Tensor) -> tf.Tensor:
-        # x_all: [N, 28, 28, 1]; order: [N // B, B] image indices of the epoch's full batches;
-        # runs batches first .. first + count - 1, whose global step numbers start at step0.
-        sums = tf.TensorArray(tf.float32, size=count)
-
-        def body(i: tf.Tensor, sums: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
-            x = tf.gather(x_all, order[first + i])  # [B, 28, 28, 1]
-            step_seed = tf.stack([tf.constant(seed, tf.int64), step0 + tf.cast(i, tf.int64)])
-            return i + 1, sums.write(i, train_step(x, step_seed))
-
-        _, sums = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), sums))
-        return sums.stack()  # [count] per-step sums of the per-example losses
+    train_steps = step_loop(train_step, seed)  # [count] per-step sums of the per-example losses
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
     def eval_step(x: tf.Tensor) -> tf.Tensor:
@@ -263,7 +279,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
 
     # Every fit traces fresh steps on purpose (new model, new optimizer): TensorFlow's
     # "frequent retracing" warning, meant for accidental retracing, does not apply.
-    for fn in (train_step, train_steps, eval_step):
+    for fn in (train_step, eval_step):
         fn._omit_frequent_tracing_warning = True
 
     rows: list[dict[str, float]] = []

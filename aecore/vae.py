@@ -556,7 +556,7 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         step and its epoch.
     """
     from aecore.data import binarize_dynamic_tf
-    from aecore.training import DEFAULT_STEPS_PER_CALL, _check_images, _positive_int
+    from aecore.training import DEFAULT_STEPS_PER_CALL, _check_images, _positive_int, step_loop
 
     objective = objective or Objective()
     epochs = _positive_int(epochs, "epochs")
@@ -594,27 +594,9 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
             model.log_sigma.assign(0.9 * model.log_sigma + 0.1 * terms.log_sigma)
         return tf.stack([loss, tf.reduce_mean(terms.recon), tf.reduce_mean(terms.kl)])
 
-    # The multi-step path (see aecore.training.fit, which does the same): the batches are
-    # gathered in the graph from all training images by the epoch's permutation, the step seed
-    # and beta are those the reference loop passes, and the loop body calls ``train_step``
-    # itself, so every step runs the same program on the same inputs. Traced once per fit.
-    @tf.function(autograph=False)
-    def train_steps(x_all, order, betas, first, count, step0):
-        # x_all: [N, 28, 28, 1]; order: [N // B, B] image indices of the epoch's full batches;
-        # betas: [N // B] the epoch's beta per full batch; runs batches first .. first+count-1.
-        outs = tf.TensorArray(tf.float32, size=count)
-
-        def body(i, outs):
-            x = tf.gather(x_all, order[first + i])  # [B, 28, 28, 1]
-            step_seed = tf.stack([tf.constant(seed, tf.int64), step0 + tf.cast(i, tf.int64)])
-            return i + 1, outs.write(i, train_step(x, step_seed, betas[first + i]))
-
-        _, outs = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), outs))
-        return outs.stack()  # [count, 3]: loss, recon, kl per step
-
-    # Every fit traces fresh steps on purpose (new model, new optimiser).
-    for fn in (train_step, train_steps):
-        fn._omit_frequent_tracing_warning = True
+    # Several steps per call: the same compiled train_step, the same batch, step seed and beta.
+    train_steps = step_loop(train_step, seed)  # [count, 3]: loss, recon, kl per step
+    train_step._omit_frequent_tracing_warning = True  # every fit traces fresh steps on purpose
     if optimal_sigma:  # start the running value at the first batch's optimum, not at sigma=1
         q0 = elbo_terms(model, tf.constant(x_train[:batch_size]), tf.constant([seed, 0], tf.int64),
                         training=True)
@@ -639,8 +621,8 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
             full_betas = tf.constant(betas[:n_full], tf.float32)
             for first in range(0, n_full, steps_per_call):
                 count = min(steps_per_call, n_full - first)
-                outs.append(train_steps(x_all, full_order, full_betas, tf.constant(first, tf.int32),
-                                        tf.constant(count, tf.int32), tf.constant(step + first, tf.int64)))
+                outs.append(train_steps(x_all, full_order, tf.constant(first, tf.int32), tf.constant(count, tf.int32),
+                                        tf.constant(step + first, tf.int64), full_betas))
             if n_full < steps_per_epoch:  # the last, smaller mini-batch
                 xb = x_train[order[n_full * batch_size:]]
                 outs.append(train_step(xb, tf.constant([seed, step + n_full], tf.int64),
