@@ -1,10 +1,9 @@
 """Adam through TensorFlow's fused kernel (``ResourceApplyAdam``): one pass over each weight.
 
 Keras 3's ``keras.optimizers.Adam`` updates a weight with about ten separate TensorFlow ops
-(each a pass over the weight, most with a temporary), which on a CPU costs more than the
-matrix products of a small MLP: for the book's MLP VAE (about a million weights) the update
-took roughly a quarter of the training step. ``ResourceApplyAdam`` does the same update in one
-kernel. The algorithm is the same (Kingma & Ba 2015, with Keras' ``epsilon`` outside the
+(each a pass over the weight, most with a temporary); for an MLP with many weights and small
+batches, as the book's VAEs are, that is a noticeable part of a CPU training step.
+``ResourceApplyAdam`` does the same update in one kernel. The algorithm is the same (Kingma & Ba 2015, with Keras' ``epsilon`` outside the
 square root and the bias correction folded into the step size). The results are not bit for
 bit Keras': the kernel computes ``1 - beta`` in float32, Keras in float64.
 

@@ -5,9 +5,9 @@ The grid lives here, not in the notebook, so that the notebook and
 configs and share their cache entries.
 
 Training follows the question's code (source 000): Adam at its default rate and **batch size
-32**, a reproduction of that setup rather than the book's default of 128 (see
-``benchmarks/results/SUMMARY.md``: batch 32 trains ``conv_ae`` at about 0.6x the images per
-second of batch 128, a cost this chapter pays on purpose).
+32**, a reproduction of that setup rather than the book's default of 128; what the smaller
+batch costs in images per second is measured in ``benchmarks/results/SUMMARY.md``, and this
+chapter pays it on purpose.
 
 Epochs: the profile's. (Halving them in the ``fast`` profile was tried to make CI faster; at
 5 epochs of 1,000 images the MNIST MSE runs had not yet left the mean-image plateau, so the

@@ -527,8 +527,9 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
     """Trains ``model`` with Adam on the objective; returns per-epoch and per-step logs.
 
     Adam is :class:`aecore.adam.FusedAdam` (TensorFlow's one-kernel update, Keras' defaults):
-    the same algorithm as ``keras.optimizers.Adam`` and about a third faster for the MLP VAE on
-    a CPU (``benchmarks/``). :data:`FIT_PROGRAM` names this training program in the cache keys.
+    the same algorithm as ``keras.optimizers.Adam``, with fewer passes over the weights (what it
+    gains is measured in ``benchmarks/``). :data:`FIT_PROGRAM` names this training program in
+    the cache keys.
 
     Args:
       model: from :func:`build_vae`.

@@ -90,7 +90,7 @@ def best_trials(rows: Sequence[Measurement], models: Sequence[str]) -> str:
             best[label] = max(vals) if vals else math.nan
         parts.append(f"{m}: aecore {fmt_rate(best[REFERENCE])}, Keras fit {fmt_rate(best[KERAS])}, "
                      f"PyTorch {fmt_rate(best[TORCH])} (1 thread: {fmt_rate(best[TORCH_1])})")
-    return " and ".join(parts)
+    return "; ".join(parts)
 
 
 def flops_table(rows: Sequence[Measurement], models: Sequence[str], peak: float) -> str:
@@ -151,7 +151,7 @@ def _chapter6_xla_effect(r_on: float, r_off: float, w_on: float, w_off: float) -
         images = vae_runs.chapter_epochs(p) * p.n_train
         delta = (w_on - w_off) + images * (1.0 / r_on - 1.0 / r_off)  # seconds, + = slower
         parts.append(f"{delta:+.1f} s ({name}, {images:,} images)")
-    return "; ".join(parts)
+    return " and ".join(parts)
 
 
 def _xla_verdict(r_on: float, r_off: float, w_on: float, w_off: float) -> str:
