@@ -47,6 +47,16 @@ class _Reshape(nn.Module):
         return x.reshape(x.shape[0], *self.shape)
 
 
+def _conv_geometry(layer: Any) -> tuple[int, int, int, int, int, int]:
+    """Kernel size, strides and input height and width of a Keras (transposed) convolution;
+    only 'same' padding without dilation is translated."""
+    if layer.padding != "same" or tuple(layer.dilation_rate) != (1, 1):
+        raise NotImplementedError(f"{layer.name}: only 'same' padding, no dilation")
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+    h_in, w_in = (int(d) for d in layer.input.shape[1:3])
+    return kh, kw, sh, sw, h_in, w_in
+
+
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 
 
@@ -112,10 +122,7 @@ def from_keras(keras_model: Any) -> nn.Sequential:
             modules += [lin, *_activation(layer)]
         elif isinstance(layer, L.Conv2DTranspose):
             kernel, bias = weights  # [kh, kw, out, in], [out]
-            if layer.padding != "same" or tuple(layer.dilation_rate) != (1, 1):
-                raise NotImplementedError(f"{layer.name}: only 'same' padding, no dilation")
-            (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
-            h_in, w_in = (int(d) for d in layer.input.shape[1:3])
+            kh, kw, sh, sw, h_in, w_in = _conv_geometry(layer)
             pads = [_tf_same_padding(n * s, k, s) for n, k, s in ((h_in, kh, sh), (w_in, kw, sw))]
             symmetric = all(b == a for b, a in pads)
             conv = nn.ConvTranspose2d(kernel.shape[3], kernel.shape[2], (kh, kw), stride=(sh, sw),
@@ -130,10 +137,7 @@ def from_keras(keras_model: Any) -> nn.Sequential:
             modules += _activation(layer)
         elif isinstance(layer, L.Conv2D):
             kernel, bias = weights  # [kh, kw, in, out], [out]
-            if layer.padding != "same" or tuple(layer.dilation_rate) != (1, 1):
-                raise NotImplementedError(f"{layer.name}: only 'same' padding, no dilation")
-            (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
-            h_in, w_in = (int(d) for d in layer.input.shape[1:3])
+            kh, kw, sh, sw, h_in, w_in = _conv_geometry(layer)
             (top, bottom), (left, right) = (_tf_same_padding(h_in, kh, sh), _tf_same_padding(w_in, kw, sw))
             if top == bottom and left == right:
                 conv = nn.Conv2d(kernel.shape[2], kernel.shape[3], (kh, kw), stride=(sh, sw), padding=(top, left))
