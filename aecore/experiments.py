@@ -461,7 +461,7 @@ def _warn(message: str) -> None:
 
 def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
         pd.DataFrame, dict[str, float], models.AutoEncoder]:
-    aecore.set_seed(cfg.seed)
+    aecore.set_seed(cfg.seed, tensorflow=False)  # the model and fit are seeded explicitly
     x_train = _training_images(*_data_key(cfg))  # [n_train, 28, 28, 1]
     dataset = load_data(cfg)
     x_test = dataset.test.x  # [n_test, 28, 28, 1], the evaluation targets

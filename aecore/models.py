@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import random
 from typing import Any, Callable
 
@@ -366,4 +367,7 @@ def build_model(name: str, *, seed: int | None = None, **kwargs: Any) -> AutoEnc
     """
     check_model_kwargs(name, kwargs)
     model = get_model_spec(name).builder(seed=seed, **kwargs)
+    # How to build another model of this architecture: aecore.training.fit uses it to share
+    # one traced training program between every model of a sweep (aecore.programs).
+    model.build_spec = (name, json.dumps(kwargs, sort_keys=True, default=repr))
     return model.build_for_images()

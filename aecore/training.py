@@ -26,6 +26,7 @@ Either way it is averaged over the examples of the batch (and of the epoch in th
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from typing import Any, Callable, Mapping
@@ -35,6 +36,7 @@ import pandas as pd
 import tensorflow as tf
 
 import aecore
+from aecore import programs
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -118,7 +120,7 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
-def step_loop(train_step: Callable[..., tf.Tensor], seed: int) -> Callable[..., tf.Tensor]:
+def step_loop(train_step: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
     """The multi-step path shared by this module's and :mod:`aecore.vae`'s ``fit``: a
     ``tf.function`` that runs ``train_step`` over ``count`` full mini-batches in a graph-side
     loop and stacks what each step returns.
@@ -127,26 +129,28 @@ def step_loop(train_step: Callable[..., tf.Tensor], seed: int) -> Callable[..., 
     epoch's permutation (the rows ``x_train[perm[j B:(j + 1) B]]`` the reference loop slices
     from its shuffled copy), so no epoch-sized copy is made in NumPy and none is converted.
     Step ``i`` gets the step seed ``[seed, step0 + i]`` and the ``first + i``-th entry of each
-    extra per-batch tensor, i.e. what the one-call-per-step loop passes. Traced once per fit.
+    extra per-batch tensor, i.e. what the one-call-per-step loop passes. The seed is an
+    argument, not a constant, so one trace serves every run of a shared program
+    (:mod:`aecore.programs`).
 
     The returned function takes ``(x_all [N, 28, 28, 1], order [N // B, B] image indices of the
-    epoch's full batches, first, count, step0, *per_batch)`` and runs batches ``first`` ..
-    ``first + count - 1``.
+    epoch's full batches, first, count, seed (int64), step0 (int64), *per_batch)`` and runs
+    batches ``first`` .. ``first + count - 1``.
     """
     @tf.function(autograph=False)
     def train_steps(x_all: tf.Tensor, order: tf.Tensor, first: tf.Tensor, count: tf.Tensor,
-                    step0: tf.Tensor, *per_batch: tf.Tensor) -> tf.Tensor:
+                    seed: tf.Tensor, step0: tf.Tensor, *per_batch: tf.Tensor) -> tf.Tensor:
         outs = tf.TensorArray(tf.float32, size=count)
 
         def body(i: tf.Tensor, outs: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
             x = tf.gather(x_all, order[first + i])  # [B, 28, 28, 1]
-            step_seed = tf.stack([tf.constant(seed, tf.int64), step0 + tf.cast(i, tf.int64)])
+            step_seed = tf.stack([seed, step0 + tf.cast(i, tf.int64)])
             return i + 1, outs.write(i, train_step(x, step_seed, *[a[first + i] for a in per_batch]))
 
         _, outs = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), outs))
         return outs.stack()  # [count, ...]: what each step returned
 
-    # Every fit traces a fresh loop on purpose (new model, new optimizer).
+    # Traced once per program (new shapes aside), on purpose.
     train_steps._omit_frequent_tracing_warning = True
     return train_steps
 
@@ -160,8 +164,10 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
 
     Each epoch visits every training image once, in an order drawn from
     ``np.random.default_rng(seed)``; the last mini-batch may be smaller. The same seed, data
-    and initial weights give a bit-identical history (``aecore.set_seed(seed)`` is called
-    first, which also turns on TensorFlow's op determinism).
+    and initial weights give a bit-identical history (``aecore.set_seed(seed, tensorflow=False)``
+    is called first, which also turns on TensorFlow's op determinism). Models built by
+    :func:`aecore.models.build_model` share one traced program per architecture and setting
+    (:mod:`aecore.programs`); the results are the same as with a program traced afresh.
 
     Args:
       model: a Keras model mapping images ``[B, 28, 28, 1]`` to logits of the same shape
@@ -237,19 +243,46 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
 
         on_epoch_end = EpochTracker(x_train, x_val, likelihood=lik)
 
-    aecore.set_seed(seed)
-    rng = np.random.default_rng(seed)
     n = x_train.shape[0]
-    scale = tf.constant(red.scale(int(np.prod(x_train.shape[1:]))), tf.float32)
+    scale = red.scale(int(np.prod(x_train.shape[1:])))
     dynamic = binarize == "dynamic"
+    spec = getattr(model, "build_spec", None)  # set by aecore.models.build_model
+    # Everything the traced steps bake in besides the weights: models with the same key share
+    # one traced program (aecore.programs); the results are the same as a fresh trace's.
+    key = None if spec is None else ("autoencoder", spec, lik, scale, optimizer, float(learning_rate),
+                                     bool(jit_compile), dynamic)
 
-    import keras
+    def build_template() -> Any:
+        from aecore import models
 
+        name, kwargs = spec
+        return models.build_model(name, seed=0, **json.loads(kwargs))
+
+    def make(net: Any) -> tuple[list[Any], dict[str, Callable]]:
+        return _make_steps(net, lik, scale, optimizer, learning_rate, jit_compile, dynamic)
+
+    with programs.bound(model, key, build_template, make) as program:
+        # After the template is built, which then does not depend on what ran before. Not TF's
+        # global seed: the steps' random ops are stateless (see aecore.set_seed).
+        aecore.set_seed(seed, tensorflow=False)
+        history = _fit_loop(model, program, x_train, x_val, epochs=epochs, batch_size=batch_size, seed=seed,
+                            steps_per_call=steps_per_call, on_epoch_end=on_epoch_end, progress=progress,
+                            progress_prefix=progress_prefix, red=red, lik=lik, learning_rate=learning_rate)
+    history.attrs.update({"unit": red.unit, "likelihood": lik.name, "reduction": red.name,
+                          "binarize": binarize})
+    return history
+
+
+def _make_steps(net: Any, lik: Any, scale: float, optimizer: str, learning_rate: float, jit_compile: bool,
+                dynamic: bool) -> tuple[list[Any], dict[str, Callable]]:
+    """The optimizer of ``net`` and the steps traced on it: ``(optimizer variables, {"train_step",
+    "train_steps", "eval_step"})``."""
     from aecore.data import binarize_dynamic_tf
 
     opt = _make_optimizer(optimizer, learning_rate)
-    variables = model.trainable_variables
+    variables = net.trainable_variables
     opt.build(variables)  # create slots outside tf.function
+    scale = tf.constant(scale, tf.float32)
 
     # autograph=False: the steps have no tensor-dependent Python control flow to convert.
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
@@ -258,7 +291,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
             # Stateless: the sample is a function of (seed, step) only, new every step.
             x = binarize_dynamic_tf(x, step_seed)  # [B, 28, 28, 1] of 0/1
         with tf.GradientTape() as tape:
-            logits = model(x, training=True)  # [B, 28, 28, 1]
+            logits = net(x, training=True)  # [B, 28, 28, 1]
             per_example = lik.nll(x, logits) / scale  # [B]
             loss = tf.reduce_mean(per_example)
         grads = tape.gradient(loss, variables)
@@ -270,18 +303,29 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
     # in the one-call-per-step loop. (Compiling the whole loop would let XLA fuse across steps
     # and the binarisation, with no promise of the same rounding; measured, it also made the
     # dynamic binarisation's RNG ~10x slower.)
-    train_steps = step_loop(train_step, seed)  # [count] per-step sums of the per-example losses
+    train_steps = step_loop(train_step)  # [count] per-step sums of the per-example losses
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
     def eval_step(x: tf.Tensor) -> tf.Tensor:
-        logits = model(x, training=False)
+        logits = net(x, training=False)
         return tf.reduce_sum(lik.nll(x, logits) / scale)
 
-    # Every fit traces fresh steps on purpose (new model, new optimizer): TensorFlow's
+    # A program is traced once per architecture and setting, on purpose: TensorFlow's
     # "frequent retracing" warning, meant for accidental retracing, does not apply.
     for fn in (train_step, eval_step):
         fn._omit_frequent_tracing_warning = True
+    return list(opt.variables), {"train_step": train_step, "train_steps": train_steps, "eval_step": eval_step}
 
+
+def _fit_loop(model: Any, program: "programs.Program", x_train: np.ndarray, x_val: np.ndarray | None, *,
+              epochs: int, batch_size: int, seed: int, steps_per_call: int, on_epoch_end: EpochHook | None,
+              progress: bool, progress_prefix: str, red: Reduction, lik: Any,
+              learning_rate: float) -> pd.DataFrame:
+    """:func:`fit`'s epochs, run with ``program`` (its template holds ``model``'s weights)."""
+    train_step, train_steps, eval_step = (program.functions[k] for k in ("train_step", "train_steps", "eval_step"))
+    rng = np.random.default_rng(seed)
+    n = x_train.shape[0]
+    seed_t = tf.constant(seed, tf.int64)
     rows: list[dict[str, float]] = []
     extra_columns: list[str] = []
     step = 0
@@ -305,7 +349,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
             for first in range(0, n_full, steps_per_call):
                 count = min(steps_per_call, n_full - first)
                 sums = train_steps(x_all, order, tf.constant(first, tf.int32), tf.constant(count, tf.int32),
-                                   tf.constant(step, tf.int64))
+                                   seed_t, tf.constant(step, tf.int64))
                 for step_sum in sums.numpy():
                     epoch_sum += float(step_sum)
                 step += count
@@ -326,6 +370,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
             val_loss = val_total / x_val.shape[0]
         seconds = time.perf_counter() - t0
         row = {"epoch": epoch, "loss": loss, "val_loss": val_loss, "seconds": seconds}
+        program.store(model)  # the caller's model holds the weights after every epoch
         if on_epoch_end is not None:
             for key, value in dict(on_epoch_end(epoch, model)).items():
                 if key in row:
@@ -340,7 +385,4 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
                   f"[{red.unit}] ({seconds:.1f} s, {n / train_seconds:,.0f} training images/s)",
                   flush=True)
 
-    history = pd.DataFrame(rows, columns=["epoch", "loss", "val_loss", "seconds", *extra_columns])
-    history.attrs.update({"unit": red.unit, "likelihood": lik.name, "reduction": red.name,
-                          "binarize": binarize})
-    return history
+    return pd.DataFrame(rows, columns=["epoch", "loss", "val_loss", "seconds", *extra_columns])

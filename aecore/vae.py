@@ -31,6 +31,7 @@ sigma-VAE of Rybkin et al. 2021) and ``continuous_bernoulli`` (Loaiza-Ganem & Cu
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 import time
@@ -43,7 +44,7 @@ import tensorflow as tf
 from keras import layers
 
 import aecore
-from aecore import losses
+from aecore import losses, programs
 from aecore.adam import FusedAdam
 
 IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)
@@ -556,8 +557,7 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
       TrainingDivergedError: the objective became NaN/inf; the message names the first bad
         step and its epoch.
     """
-    from aecore.data import binarize_dynamic_tf
-    from aecore.training import DEFAULT_STEPS_PER_CALL, _check_images, _positive_int, step_loop
+    from aecore.training import DEFAULT_STEPS_PER_CALL, _check_images, _positive_int
 
     objective = objective or Objective()
     epochs = _positive_int(epochs, "epochs")
@@ -571,37 +571,71 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
     x_train = _check_images(x_train, "x_train", unit_interval=True)
     if x_val is not None:
         x_val = _check_images(x_val, "x_val", unit_interval=True)
-    aecore.set_seed(seed)
-    rng = np.random.default_rng(seed)
-    n = x_train.shape[0]
-    steps_per_epoch = math.ceil(n / batch_size)
-    total_steps = steps_per_epoch * epochs
     dynamic = binarize == "dynamic"
-    optimal_sigma = model.obs.sigma == "optimal"
 
-    variables = model.trainable_variables
+    # Models of one architecture and objective share one traced program (aecore.programs):
+    # the results are the same as with a fresh trace; only the tracing time is saved.
+    hyper = getattr(model, "hyperparameters", None)
+    key = None if not hyper else ("vae", json.dumps(hyper, sort_keys=True), objective, float(learning_rate),
+                                  bool(jit_compile), dynamic)
+
+    def make(net: VAE) -> tuple[list[Any], dict[str, Callable]]:
+        return _make_steps(net, objective, learning_rate, jit_compile, dynamic)
+
+    with programs.bound(model, key, lambda: build_vae(**hyper, seed=0), make) as program:
+        # After the template is built, which then does not depend on what ran before. Not TF's
+        # global seed: the steps' random ops are stateless (see aecore.set_seed).
+        aecore.set_seed(seed, tensorflow=False)
+        return _fit_loop(model, program, x_train, x_val, objective=objective, epochs=epochs,
+                         batch_size=batch_size, seed=seed, learning_rate=learning_rate,
+                         steps_per_call=steps_per_call, progress=progress, progress_prefix=progress_prefix)
+
+
+def _make_steps(net: VAE, objective: Objective, learning_rate: float, jit_compile: bool,
+                dynamic: bool) -> tuple[list[Any], dict[str, Callable]]:
+    """:class:`FusedAdam` for ``net`` and the steps traced on it: ``(optimizer variables,
+    {"train_step", "train_steps"})``."""
+    from aecore.data import binarize_dynamic_tf
+    from aecore.training import step_loop
+
+    variables = net.trainable_variables
     opt = FusedAdam(variables, learning_rate=learning_rate)  # Adam in one kernel per weight
+    optimal_sigma = net.obs.sigma == "optimal"
 
     @tf.function(reduce_retracing=True, autograph=False, jit_compile=bool(jit_compile))
     def train_step(x, step_seed, beta):
         if dynamic:
             x = binarize_dynamic_tf(x, step_seed + tf.constant([0, 7_919], tf.int64))
         with tf.GradientTape() as tape:
-            terms = elbo_terms(model, x, step_seed, training=True)
+            terms = elbo_terms(net, x, step_seed, training=True)
             loss = objective.loss(terms, beta)
         grads = tape.gradient(loss, variables)
         opt.apply_gradients(grads)
         if optimal_sigma:  # running optimum for evaluation (EMA over the batches' optima)
-            model.log_sigma.assign(0.9 * model.log_sigma + 0.1 * terms.log_sigma)
+            net.log_sigma.assign(0.9 * net.log_sigma + 0.1 * terms.log_sigma)
         return tf.stack([loss, tf.reduce_mean(terms.recon), tf.reduce_mean(terms.kl)])
 
     # Several steps per call: the same compiled train_step, the same batch, step seed and beta.
-    train_steps = step_loop(train_step, seed)  # [count, 3]: loss, recon, kl per step
-    train_step._omit_frequent_tracing_warning = True  # every fit traces fresh steps on purpose
-    if optimal_sigma:  # start the running value at the first batch's optimum, not at sigma=1
-        q0 = elbo_terms(model, tf.constant(x_train[:batch_size]), tf.constant([seed, 0], tf.int64),
+    train_steps = step_loop(train_step)  # [count, 3]: loss, recon, kl per step
+    train_step._omit_frequent_tracing_warning = True  # traced once per program, on purpose
+    return [*opt.m, *opt.v, opt.iterations], {"train_step": train_step, "train_steps": train_steps}
+
+
+def _fit_loop(model: VAE, program: "programs.Program", x_train: np.ndarray, x_val: np.ndarray | None, *,
+              objective: Objective, epochs: int, batch_size: int, seed: int, learning_rate: float,
+              steps_per_call: int, progress: bool, progress_prefix: str) -> History:
+    """:func:`fit`'s epochs, run with ``program`` (its template holds ``model``'s weights)."""
+    net = program.template
+    train_step, train_steps = program.functions["train_step"], program.functions["train_steps"]
+    rng = np.random.default_rng(seed)
+    n = x_train.shape[0]
+    steps_per_epoch = math.ceil(n / batch_size)
+    total_steps = steps_per_epoch * epochs
+    seed_t = tf.constant(seed, tf.int64)
+    if net.obs.sigma == "optimal":  # start the running value at the first batch's optimum, not at sigma=1
+        q0 = elbo_terms(net, tf.constant(x_train[:batch_size]), tf.constant([seed, 0], tf.int64),
                         training=True)
-        model.log_sigma.assign(q0.log_sigma)
+        net.log_sigma.assign(q0.log_sigma)
 
     epoch_rows, step_rows = [], []
     step = 0
@@ -623,7 +657,7 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
             for first in range(0, n_full, steps_per_call):
                 count = min(steps_per_call, n_full - first)
                 outs.append(train_steps(x_all, full_order, tf.constant(first, tf.int32), tf.constant(count, tf.int32),
-                                        tf.constant(step + first, tf.int64), full_betas))
+                                        seed_t, tf.constant(step + first, tf.int64), full_betas))
             if n_full < steps_per_epoch:  # the last, smaller mini-batch
                 xb = x_train[order[n_full * batch_size:]]
                 outs.append(train_step(xb, tf.constant([seed, step + n_full], tf.int64),
@@ -646,12 +680,13 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         mean = (vals * sizes[:, None]).sum(axis=0) / n
         row = {"epoch": epoch, "beta": betas[-1], "loss": mean[0], "recon": mean[1], "kl": mean[2],
                "neg_elbo": mean[1] + mean[2]}
-        if x_val is not None:
-            t = evaluate_terms(model, x_val, seed=seed)
+        program.store(model)  # the caller's model holds the weights after every epoch
+        if x_val is not None:  # on the template: its evaluation function is traced once too
+            t = evaluate_terms(net, x_val, seed=seed)
             row.update({"val_recon": float(t["recon"].mean()), "val_kl": float(t["kl"].mean()),
                         "val_neg_elbo": float((t["recon"] + t["kl"]).mean()),
                         "val_active_units": active_units(t["z_mean"])})
-        row["log_sigma"] = float(model.log_sigma.numpy())
+        row["log_sigma"] = float(net.log_sigma.numpy())
         row["seconds"] = time.perf_counter() - t0
         epoch_rows.append(row)
         if progress:
