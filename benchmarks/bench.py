@@ -126,6 +126,11 @@ def _torch_available() -> bool:
 def _cleanup() -> None:
     import keras
 
+    from aecore import programs
+
+    # Every trial traces (and compiles) its program like a reader's first run in a fresh
+    # process: aecore would otherwise reuse the previous round's (aecore.programs).
+    programs.clear()
     keras.backend.clear_session()
     gc.collect()
 

@@ -208,10 +208,12 @@ def recommendations(rows: Sequence[Measurement], models: Sequence[str]) -> list[
         if not any(math.isnan(v) for v in (r_on, r_off, w_on, w_off)):
             text += (f" With XLA (`jit_compile=True`) vae_mlp's timed epochs run at {fmt_rate(r_on)} vs "
                      f"{fmt_rate(r_off)} images/s, and the warm-up takes {w_on:.1f} s instead of "
-                     f"{w_off:.1f} s: {_xla_verdict(r_on, r_off, w_on, w_off)}. For chapter 6's VAEs, each compiled "
-                     f"anew, XLA would change the time of a run by {_chapter6_xla_effect(r_on, r_off, w_on, w_off)}. "
-                     "XLA stays off by default: its net effect on the book is that small, and it would "
-                     "change the last bits of every cached result.")
+                     f"{w_off:.1f} s: {_xla_verdict(r_on, r_off, w_on, w_off)}. For a chapter-6 VAE run whose program "
+                     f"is compiled anew (`aecore.programs` compiles once per architecture and objective "
+                     f"in a process, and chapter 6 has many of both), XLA would change the time of the run by "
+                     f"{_chapter6_xla_effect(r_on, r_off, w_on, w_off)}. "
+                     "XLA stays off by default: its net effect on the book is that small or negative, and "
+                     "it would change the last bits of every cached result.")
         out.append(text)
     if "conv_ae" in models:
         out.append("**`conv_ae` stays without XLA** (its default): TensorFlow cannot XLA-compile the "
