@@ -28,9 +28,12 @@ from typing import Any, Callable, Hashable, Iterator, Sequence
 
 import numpy as np
 
-# Programs kept per process, least recently used dropped first. A template is a small model
-# (the book's largest, the conv VAE, holds ~1 M weights), so a few dozen cost little memory.
-MAX_PROGRAMS = 32
+# Programs kept per process, least recently used dropped first. Each holds a template model,
+# its optimizer state and the traced graphs: ~15-20 MB for chapter 6's MLP VAE (1.1 M weights,
+# plus Adam's two moments). A sweep runs the seeds of a setting one after another, so a few
+# programs catch nearly all the reuse; chapter 6 has 29 settings, which a larger bound would
+# keep alive for half a gigabyte.
+MAX_PROGRAMS = 8
 
 
 class Program:

@@ -123,3 +123,12 @@ def test_stateful_random_ops_still_work_after_fit():
     # determinism needs one for stateful random ops: fit must never leave it unset.
     _fit_ae(0, shared=True, name="conv_ae")
     assert tf.random.uniform((2,)).shape == (2,)
+
+
+def test_the_least_recently_used_program_is_dropped_beyond_the_bound(monkeypatch):
+    monkeypatch.setattr(programs, "MAX_PROGRAMS", 2)
+    programs.clear()
+    for latent_dim in (2, 3, 4):  # three architectures
+        model = models.build_model("conv_ae", latent_dim=latent_dim, seed=0)
+        training.fit(model, "bce", _images(16), epochs=1, batch_size=16, seed=0, progress=False)
+    assert programs.count() == 2
