@@ -105,19 +105,21 @@ class AutoEncoder(keras.Model):
     # -- inference helpers: numpy in, numpy out, in batches, never in training mode
 
     def _inference(self, what: str) -> Callable:
-        """A cached ``tf.function`` for ``"encode"`` or ``"logits"`` (graph mode is ~5x faster
-        than eager for these small convolutions, and ``predict`` adds callback overhead)."""
+        """A ``tf.function`` for ``"encode"`` or ``"logits"`` with this model's weights (graph
+        mode is ~5x faster than eager for these small convolutions, and ``predict`` adds
+        callback overhead). Models from :func:`build_model` share one traced function per
+        architecture (:func:`aecore.programs.inference`), as their training does; others
+        trace their own, once."""
+        spec = getattr(self, "build_spec", None)
+        if spec is not None:
+            from aecore import programs
+
+            name, kwargs = spec
+            return programs.inference(self, ("autoencoder", spec, what),
+                                      lambda: build_model(name, seed=0, **json.loads(kwargs)),
+                                      lambda template: _inference_function(template, what))
         if what not in self._inference_fns:
-            if what == "encode":
-                fn = lambda x: self.encoder(x, training=False)  # noqa: E731
-            else:
-                fn = lambda x: self(x, training=False)  # noqa: E731
-            compiled = tf.function(fn, reduce_retracing=True, autograph=False)
-            # Each model traces its own function once per input shape, by design: TF's
-            # "frequent retracing" warning (keyed by source line, so shared by all models)
-            # does not apply.
-            compiled._omit_frequent_tracing_warning = True
-            self._inference_fns[what] = compiled
+            self._inference_fns[what] = _inference_function(self, what)
         return self._inference_fns[what]
 
     def _batched(self, what: str, x: np.ndarray, batch_size: int,
@@ -168,6 +170,19 @@ class AutoEncoder(keras.Model):
 
             mean = (losses.get_loss(likelihood) if isinstance(likelihood, str) else likelihood).mean
         return self._batched("logits", x, batch_size, post=mean).astype(np.float32, copy=False)
+
+
+def _inference_function(model: AutoEncoder, what: str) -> Callable:
+    """``tf.function`` of ``model``'s encoder (``"encode"``) or whole network (``"logits"``)."""
+    if what == "encode":
+        fn = lambda x: model.encoder(x, training=False)  # noqa: E731
+    else:
+        fn = lambda x: model(x, training=False)  # noqa: E731
+    compiled = tf.function(fn, reduce_retracing=True, autograph=False)
+    # Traced once per model or shared architecture, and input shape, by design: TF's "frequent
+    # retracing" warning (keyed by source line, so shared by all models) does not apply.
+    compiled._omit_frequent_tracing_warning = True
+    return compiled
 
 
 # --------------------------------------------------------------------------- builders

@@ -18,6 +18,10 @@ The graph is the same and the variable values are the same, so the run computes 
 freshly traced program would: histories and weights are bit-identical (``tests/test_programs.py``
 checks it for the autoencoders and the VAE). Models that say nothing about how to rebuild
 them (no ``build_spec``) keep the one-program-per-fit path.
+
+The autoencoders' inference functions (``encode``, ``logits``, ``reconstruct``) are shared the
+same way (:func:`inference`): one traced function per architecture, run on a template that
+holds the caller's weights, copied in at each use.
 """
 
 from __future__ import annotations
@@ -84,14 +88,43 @@ def copy_weights(source: Any, target: Any) -> None:
 _PROGRAMS: "collections.OrderedDict[Hashable, Program]" = collections.OrderedDict()
 
 
+_INFERENCE: "collections.OrderedDict[Hashable, tuple[Any, Callable]]" = collections.OrderedDict()
+
+
 def clear() -> None:
-    """Forgets every shared program (the next fit of each key traces again)."""
+    """Forgets every shared program and inference function (the next use traces again)."""
     _PROGRAMS.clear()
+    _INFERENCE.clear()
 
 
 def count() -> int:
-    """How many programs are kept."""
+    """How many training programs are kept."""
     return len(_PROGRAMS)
+
+
+def inference(model: Any, key: Hashable, build_template: Callable[[], Any],
+              make: Callable[[Any], Callable]) -> Callable:
+    """An inference function traced once per ``key`` and run with ``model``'s current weights.
+
+    The weights are copied into the function's template now: call this once per use (a
+    pass over a dataset), not once and keep the result while ``model`` trains.
+
+    Args:
+      model: the caller's model.
+      key: the architecture and what the function computes.
+      build_template: makes a model of ``model``'s architecture.
+      make: ``template -> tf.function`` on the template.
+    """
+    entry = _INFERENCE.get(key)
+    if entry is None:
+        template = build_template()
+        entry = _INFERENCE[key] = (template, make(template))
+        while len(_INFERENCE) > MAX_PROGRAMS:
+            _INFERENCE.popitem(last=False)
+    _INFERENCE.move_to_end(key)
+    template, fn = entry
+    copy_weights(model, template)
+    return fn
 
 
 @contextlib.contextmanager

@@ -132,3 +132,22 @@ def test_the_least_recently_used_program_is_dropped_beyond_the_bound(monkeypatch
         model = models.build_model("conv_ae", latent_dim=latent_dim, seed=0)
         training.fit(model, "bce", _images(16), epochs=1, batch_size=16, seed=0, progress=False)
     assert programs.count() == 2
+
+
+def test_shared_inference_gives_each_models_own_outputs_bit_for_bit():
+    programs.clear()
+    x = _images(40, 3)
+    a, b = (models.build_model("conv_ae_bn", seed=s) for s in (1, 2))
+    for m in (a, b):
+        training.fit(m, "mse", _images(32, 4), epochs=1, batch_size=16, seed=0, progress=False)
+    ref = {}
+    for name, m in (("a", a), ("b", b)):
+        twin = models.build_model("conv_ae_bn", seed=0)
+        twin.build_spec = None  # the unshared path: its own traced functions
+        twin.set_weights(m.get_weights())
+        ref[name] = (twin.encode(x), twin.logits(x, batch_size=16))
+    for _ in range(2):  # alternating models through the one shared function
+        for name, m in (("a", a), ("b", b)):
+            np.testing.assert_array_equal(m.encode(x), ref[name][0])
+            np.testing.assert_array_equal(m.logits(x, batch_size=16), ref[name][1])
+    assert not np.array_equal(ref["a"][1], ref["b"][1])
