@@ -114,9 +114,7 @@ class AutoEncoder(keras.Model):
         if spec is not None:
             from aecore import programs
 
-            name, kwargs = spec
-            return programs.inference(self, ("autoencoder", spec, what),
-                                      lambda: build_model(name, seed=0, **json.loads(kwargs)),
+            return programs.inference(self, ("autoencoder", spec, what), lambda: build_from_spec(spec),
                                       lambda template: _inference_function(template, what))
         if what not in self._inference_fns:
             self._inference_fns[what] = _inference_function(self, what)
@@ -386,3 +384,10 @@ def build_model(name: str, *, seed: int | None = None, **kwargs: Any) -> AutoEnc
     # one traced training program between every model of a sweep (aecore.programs).
     model.build_spec = (name, json.dumps(kwargs, sort_keys=True, default=repr))
     return model.build_for_images()
+
+
+def build_from_spec(spec: tuple[str, str]) -> AutoEncoder:
+    """Another model of the architecture ``spec`` names (a model's ``build_spec``), with the
+    initial weights of seed 0: the template :mod:`aecore.programs` traces on."""
+    name, kwargs = spec
+    return build_model(name, seed=0, **json.loads(kwargs))

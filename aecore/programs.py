@@ -2,8 +2,8 @@
 
 A ``tf.function`` training step captures the variables of the model and optimizer it was
 traced with, so a fit of a new model normally traces, optimises (and, with XLA, compiles)
-its steps afresh: on this project's 2-core CPU about 1.5 s per convolutional autoencoder, a
-large part of a short run, paid again by every run of a sweep over seeds and datasets.
+its steps afresh: on a CPU a large part of a short run (the benchmark's ``warmup_seconds``
+column measures it per trial), paid again by every run of a sweep over seeds and datasets.
 
 Here a program is traced once per *key* (the architecture and every setting the trace bakes
 in: likelihood, loss scale, optimizer, learning rate, XLA, binarisation) on a private
@@ -33,10 +33,10 @@ from typing import Any, Callable, Hashable, Iterator, Sequence
 import numpy as np
 
 # Programs kept per process, least recently used dropped first. Each holds a template model,
-# its optimizer state and the traced graphs: ~15-20 MB for chapter 6's MLP VAE (1.1 M weights,
-# plus Adam's two moments). A sweep runs the seeds of a setting one after another, so a few
-# programs catch nearly all the reuse; chapter 6 has 29 settings, which a larger bound would
-# keep alive for half a gigabyte.
+# its optimizer state and the traced graphs: for chapter 6's MLP VAE, 1.1 M weights and Adam's
+# two moments of each, over 13 MB in float32 before the graphs. A sweep runs the seeds of a
+# setting one after another, so a few programs catch nearly all the reuse, while chapter 6's
+# 29 settings would all stay alive under a larger bound.
 MAX_PROGRAMS = 8
 
 

@@ -21,7 +21,7 @@ def set_seed(seed: int, *, deterministic: bool = True, tensorflow: bool = True) 
       tensorflow: also set TensorFlow's global seed (``tf.random.set_seed``), which only
         TensorFlow's *stateful* random ops use. Setting it clears TensorFlow's kernel cache,
         so every ``tf.function`` called afterwards re-optimises its graph on its first call
-        (about 0.4 s for a convolutional autoencoder's training step here). ``aecore``'s
+        (a noticeable cost per run for the book's short runs). ``aecore``'s
         training loops draw all their randomness from explicit seeds (NumPy ``Generator`` s,
         stateless TensorFlow ops, seeded initialisers) and pass False. With False the global
         seed is still set when none is yet, since op determinism makes TensorFlow's stateful

@@ -26,7 +26,6 @@ Either way it is averaged over the examples of the batch (and of the epoch in th
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from typing import Any, Callable, Mapping
@@ -255,8 +254,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
     def build_template() -> Any:
         from aecore import models
 
-        name, kwargs = spec
-        return models.build_model(name, seed=0, **json.loads(kwargs))
+        return models.build_from_spec(spec)
 
     def make(net: Any) -> tuple[list[Any], dict[str, Callable]]:
         return _make_steps(net, lik, scale, optimizer, learning_rate, jit_compile, dynamic)
