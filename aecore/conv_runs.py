@@ -19,10 +19,18 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+import pandas as pd
+
+from aecore import experiments, losses, metrics
 from aecore.experiments import Config
 from aecore.profiles import PROFILES, Profile
 
 BATCH_SIZE = 32  # the question's
+
+# A model "works" (has clearly left the mean-image blob) when its MSE is below this fraction of
+# the mean image's: the threshold of the chapter's first verdict and of :func:`plateau_curves`.
+LEARNED_RATIO = 0.75
 
 SETTINGS: list[tuple[str, str, str, str | None]] = [  # (dataset, model, loss, binarize)
     ("mnist", "conv_ae", "mse", None),
@@ -54,3 +62,41 @@ def bn_short_configs(seeds: Sequence[int]) -> list[Config]:
     """The BatchNorm check after short training: always the ``fast`` profile's sizes and epochs,
     whatever profile the chapter runs (in ``fast`` they are the main grid's runs, cached once)."""
     return _grid(BN_SHORT_SETTINGS, PROFILES["fast"], seeds)
+
+
+def held_out_mse(cfg: Config) -> pd.DataFrame:
+    """Per-epoch held-out MSE per pixel of a Gaussian-likelihood run (cached): ``epoch``, ``val_mse``.
+
+    The history's ``val_loss`` is the Gaussian NLL with sigma = 1, ``MSE / 2 + log(2 pi) / 2``
+    nats per pixel, on the first ``n_val`` test images.
+    """
+    if cfg.loss != "gaussian":
+        raise ValueError(f"held-out MSE is read off a Gaussian (MSE) run's val_loss; {cfg.label()} "
+                         f"was trained with {cfg.loss!r}")
+    h = experiments.run(cfg, progress=False).history
+    return pd.DataFrame({"epoch": h["epoch"], "val_mse": 2.0 * (h["val_loss"] - 0.5 * losses.LOG_2PI)})
+
+
+def plateau_curves(configs_: Sequence[Config]) -> pd.DataFrame:
+    """How far each MSE run is from the mean-image blob after every epoch.
+
+    Returns one row per (run, epoch): ``dataset``, ``seed``, ``epoch``, ``val_mse`` and ``ratio``,
+    the held-out MSE divided by the mean training image's MSE on the same held-out images
+    (1 = no better than the average image).
+    """
+    frames = []
+    for cfg in configs_:
+        d = experiments.load_data(cfg)
+        x_val = d.test.x[:min(cfg.n_val, cfg.n_test)]  # the images val_loss was computed on
+        blob = float(np.mean(metrics.mse_per_pixel(x_val, metrics.mean_image_baseline(d.train.x, x_val))))
+        c = held_out_mse(cfg).assign(dataset=cfg.dataset, seed=cfg.seed)
+        frames.append(c.assign(ratio=c["val_mse"] / blob))
+    return pd.concat(frames, ignore_index=True)
+
+
+def epochs_to_learn(curves: pd.DataFrame, threshold: float = LEARNED_RATIO) -> pd.Series:
+    """First epoch at which each run's ``ratio`` falls below ``threshold``, indexed by
+    (``dataset``, ``seed``); NaN for a run that never does."""
+    runs = curves[["dataset", "seed"]].drop_duplicates()
+    first = curves[curves["ratio"] < threshold].groupby(["dataset", "seed"])["epoch"].min()
+    return first.reindex(pd.MultiIndex.from_frame(runs)).astype(float)

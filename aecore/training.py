@@ -242,7 +242,6 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
 
         on_epoch_end = EpochTracker(x_train, x_val, likelihood=lik)
 
-    n = x_train.shape[0]
     scale = red.scale(int(np.prod(x_train.shape[1:])))
     dynamic = binarize == "dynamic"
     spec = getattr(model, "build_spec", None)  # set by aecore.models.build_model

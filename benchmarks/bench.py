@@ -33,8 +33,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from benchmarks import results
-from benchmarks.results import REFERENCE, Measurement
-from benchmarks.tf_peers import VAE_MODELS, Knobs, Timing
+from benchmarks.results import Measurement
+from benchmarks.tf_peers import Knobs, Timing
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BATCH_GROUPS: tuple[int, ...] = (32, 256)  # besides 128, where the knobs are measured
