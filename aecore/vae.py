@@ -385,6 +385,12 @@ class Objective:
         """The KL weight relative to the summed reconstruction: ``beta * 784`` for ``"mean"``."""
         return self.beta * (N_PIXELS if self.recon_reduction == "mean" else 1.0)
 
+    def traced_form(self) -> "Objective":
+        """The parts of this objective that :meth:`loss` bakes into a traced step (reduction,
+        free bits), with the beta and its schedule at their defaults: they reach the step as
+        the ``beta`` tensor of :meth:`beta_at`, never as constants."""
+        return Objective(free_bits=self.free_bits, recon_reduction=self.recon_reduction)
+
     def loss(self, terms: Terms, beta: tf.Tensor) -> tf.Tensor:
         """Mean over the batch of ``recon / r + beta * KL`` (free bits applied to the KL)."""
         recon = tf.reduce_mean(terms.recon)
@@ -573,14 +579,17 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         x_val = _check_images(x_val, "x_val", unit_interval=True)
     dynamic = binarize == "dynamic"
 
-    # Models of one architecture and objective share one traced program (aecore.programs):
-    # the results are the same as with a fresh trace; only the tracing time is saved.
+    # Models of one architecture share one traced program (aecore.programs): the results are
+    # the same as with a fresh trace; only the tracing time is saved. The trace bakes in the
+    # objective's form (reduction, free bits) but not beta or its schedule, which enter every
+    # step as a tensor: a sweep over beta, warm-ups and cycles runs on one program.
+    traced = objective.traced_form()
     hyper = getattr(model, "hyperparameters", None)
-    key = None if not hyper else ("vae", json.dumps(hyper, sort_keys=True), objective, float(learning_rate),
+    key = None if not hyper else ("vae", json.dumps(hyper, sort_keys=True), traced, float(learning_rate),
                                   bool(jit_compile), dynamic)
 
     def make(net: VAE) -> tuple[list[Any], dict[str, Callable]]:
-        return _make_steps(net, objective, learning_rate, jit_compile, dynamic)
+        return _make_steps(net, traced, learning_rate, jit_compile, dynamic)
 
     with programs.bound(model, key, lambda: build_vae(**hyper, seed=0), make) as program:
         # After the template is built, which then does not depend on what ran before. Not TF's

@@ -151,3 +151,29 @@ def test_shared_inference_gives_each_models_own_outputs_bit_for_bit():
             np.testing.assert_array_equal(m.encode(x), ref[name][0])
             np.testing.assert_array_equal(m.logits(x, batch_size=16), ref[name][1])
     assert not np.array_equal(ref["a"][1], ref["b"][1])
+
+
+def test_vae_objectives_that_differ_only_in_beta_share_one_program_and_keep_their_results():
+    """beta and its schedule enter the step as a tensor, so they share a trace; the reduction
+    and free bits are baked in, so they do not. Each shared run equals its unshared run."""
+    x = _images(70)
+    objectives = [vae.Objective(beta=4.0), vae.Objective(beta=0.5, schedule="linear", warmup_epochs=2),
+                  vae.Objective(beta=2.0, schedule="cyclical", n_cycles=2)]
+
+    def run(objective, shared: bool):
+        model = vae.build_vae(encoder_hidden=(16,), latent_dim=3, seed=3)
+        if not shared:
+            model.hyperparameters = {}  # the unshared path
+        hist = vae.fit(model, x, objective=objective, epochs=3, batch_size=16, seed=3, progress=False)
+        return hist, _weights(model)
+
+    programs.clear()
+    for objective in objectives:
+        hist, weights = run(objective, shared=True)
+        ref_hist, ref_weights = run(objective, shared=False)
+        pd.testing.assert_frame_equal(hist.steps, ref_hist.steps)
+        _assert_same(weights, ref_weights)
+    assert programs.count() == 1
+    run(vae.Objective(free_bits=0.5), shared=True)
+    run(vae.Objective(recon_reduction="mean"), shared=True)
+    assert programs.count() == 3
