@@ -209,8 +209,9 @@ def recommendations(rows: Sequence[Measurement], models: Sequence[str]) -> list[
             text += (f" With XLA (`jit_compile=True`) vae_mlp's timed epochs run at {fmt_rate(r_on)} vs "
                      f"{fmt_rate(r_off)} images/s, and the warm-up takes {w_on:.1f} s instead of "
                      f"{w_off:.1f} s: {_xla_verdict(r_on, r_off, w_on, w_off)}. For a chapter-6 VAE run whose program "
-                     f"is compiled anew (`aecore.programs` compiles once per architecture and objective "
-                     f"in a process, and chapter 6 has many of both), XLA would change the time of the run by "
+                     f"is compiled anew (`aecore.programs` compiles once per architecture and form of the "
+                     f"objective, i.e. its reduction and free bits, in a process; beta and its schedule "
+                     f"reach the step as a tensor), XLA would change the time of the run by "
                      f"{_chapter6_xla_effect(r_on, r_off, w_on, w_off)}. "
                      "XLA stays off by default: its net effect on the book is that small or negative, and "
                      "it would change the last bits of every cached result.")
@@ -262,6 +263,18 @@ def recommendations(rows: Sequence[Measurement], models: Sequence[str]) -> list[
     return out
 
 
+def _load_note(rows: Sequence[Measurement], machine: Mapping[str, str]) -> str:
+    """What the load averages recorded at the trials say about other jobs on the machine."""
+    loads = [r.load_1m for r in _trials(rows) if r.load_1m is not None and not math.isnan(r.load_1m)]
+    cores = machine.get("logical cores", "?")
+    spread = (f"The 1-minute load average recorded at the trials (CSV column `load_1m`; the benchmark's own "
+              f"threads count in it) ranged from {min(loads):.1f} to {max(loads):.1f}, median "
+              f"{_median(loads):.1f}, on {cores} logical cores. " if loads else "")
+    return (spread + "The machine may be shared with other jobs, which slow some trials more than others. "
+            "Absolute figures move with the load; the ratios, taken between trials run back to back, "
+            "move much less. Compare ratios.")
+
+
 def write(rows: Sequence[Measurement], path: Path, *, machine: Mapping[str, str], peaks: Mapping[str, float],
           plans: Sequence[Any], load_start: Sequence[float], load_end: Sequence[float], minutes: float,
           command: str) -> Path:
@@ -287,9 +300,7 @@ def write(rows: Sequence[Measurement], path: Path, *, machine: Mapping[str, str]
             ["load average at end", " / ".join(f"{v:.2f}" for v in load_end)],
         ]),
         "",
-        "The machine is shared: other jobs trained models during the run (see the load averages, "
-        "also recorded per trial in the CSV). Absolute figures move with the load; the ratios, taken "
-        "between trials run back to back, move much less. Compare ratios.",
+        _load_note(rows, machine),
         "",
         "## Method",
         "",
