@@ -202,10 +202,14 @@ class Config:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     def cache_key(self) -> str:
-        """SHA-256 (hex) of the canonical JSON of the config and ``aecore.__version__``."""
-        payload = json.dumps({"config": json.loads(self.canonical_json()),
-                              "aecore_version": aecore.__version__},
-                             sort_keys=True, separators=(",", ":"))
+        """SHA-256 (hex) of the canonical JSON of the config, ``aecore.__version__`` and the
+        model's :attr:`~aecore.models.ModelSpec.revision` (left out at revision 1, so the keys
+        of models never revised stay what they were)."""
+        fields: dict[str, Any] = {"config": json.loads(self.canonical_json()), "aecore_version": aecore.__version__}
+        revision = models.get_model_spec(self.model).revision
+        if revision != 1:
+            fields["model_revision"] = revision
+        payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def setting_label(self) -> str:

@@ -13,6 +13,9 @@ cross-entropy is computed from logits, which never takes ``log(0)``.
 | ``conv_ae_bn`` | the same with BatchNorm after the 3 hidden convolutions (Example 2)    | 16   |
 | ``dense_ae``   | the Cross Validated question's 784-100-50-100-784 MLP (sigmoid)        | 50   |
 
+``conv_ae_bn``'s BatchNorm is :class:`FusedBatchNormalization`: Keras' layer, computed in
+training by TensorFlow's fused kernel (the same function; faster on a CPU).
+
 Every model is an :class:`AutoEncoder`: ``model(x)`` gives logits ``[B, 28, 28, 1]``,
 ``model.encode(x)`` the bottleneck activations ``[N, latent_dim]`` (for dead-unit counts)
 and ``model.reconstruct(x)`` the reconstruction ``x_hat`` in [0, 1].
@@ -52,6 +55,41 @@ class _Initializers:
     def glorot(self) -> keras.initializers.Initializer:
         seed = None if self._rng is None else self._rng.randrange(2**31 - 1)
         return keras.initializers.GlorotUniform(seed=seed)
+
+
+# --------------------------------------------------------------------------- layers
+
+
+class FusedBatchNormalization(layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` whose training pass runs TensorFlow's fused kernel.
+
+    The same function with the same weights and defaults (momentum 0.99, epsilon 1e-3): in
+    training, normalise with the batch's mean and biased variance and move the running
+    statistics towards them; in inference, normalise with the running statistics. Keras 3
+    computes the training pass with a dozen separate ops (moments, normalisation, and as many
+    again in the gradient); ``FusedBatchNormV3`` and its gradient do it in one kernel each
+    (oneDNN's on CPU). ``tests/test_models.py`` compares it with Keras' layer. Inference, masks,
+    renormalisation and other layouts use Keras' own code.
+    """
+
+    def call(self, inputs: tf.Tensor, training: bool | None = None, mask: tf.Tensor | None = None) -> tf.Tensor:
+        fused = (training and self.trainable and mask is None and not self.renorm and len(inputs.shape) == 4
+                 and self.axis in (-1, 3) and inputs.dtype == tf.float32 and self.compute_dtype == "float32")
+        if not fused:
+            return super().call(inputs, training=training, mask=mask)
+        channels = int(inputs.shape[-1])
+        gamma = self.gamma if self.scale else tf.ones((channels,), tf.float32)
+        beta = self.beta if self.center else tf.zeros((channels,), tf.float32)
+        y, mean, unbiased = tf.compat.v1.nn.fused_batch_norm(
+            inputs, tf.convert_to_tensor(gamma), tf.convert_to_tensor(beta), epsilon=self.epsilon,
+            data_format="NHWC", is_training=True)
+        # The kernel returns the variance with Bessel's correction (for its own running
+        # average); Keras' running average uses the biased one, as the normalisation does.
+        n = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), tf.float32)  # values per channel
+        variance = unbiased * ((n - 1.0) / n)
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return y
 
 
 # --------------------------------------------------------------------------- the model
@@ -191,12 +229,12 @@ def _conv_encoder(init: _Initializers, *, latent_dim: int, batch_norm: bool) -> 
     h = layers.Conv2D(32, 3, activation="relu", padding="same", kernel_initializer=init.glorot(),
                       name="enc_conv1")(x)  # [B, 28, 28, 32]
     if batch_norm:
-        h = layers.BatchNormalization(name="enc_bn1")(h)
+        h = FusedBatchNormalization(name="enc_bn1")(h)
     h = layers.MaxPooling2D(2, padding="same", name="enc_pool1")(h)  # [B, 14, 14, 32]
     h = layers.Conv2D(16, 3, activation="relu", padding="same", kernel_initializer=init.glorot(),
                       name="enc_conv2")(h)  # [B, 14, 14, 16]
     if batch_norm:
-        h = layers.BatchNormalization(name="enc_bn2")(h)
+        h = FusedBatchNormalization(name="enc_bn2")(h)
     h = layers.MaxPooling2D(2, padding="same", name="enc_pool2")(h)  # [B, 7, 7, 16]
     h = layers.Flatten(name="enc_flatten")(h)  # [B, 784]
     z = layers.Dense(latent_dim, activation="relu", kernel_initializer=init.glorot(),
@@ -213,7 +251,7 @@ def _conv_decoder(init: _Initializers, *, latent_dim: int, batch_norm: bool) -> 
     h = layers.Conv2D(16, 3, activation="relu", padding="same", kernel_initializer=init.glorot(),
                       name="dec_conv1")(h)  # [B, 14, 14, 16]
     if batch_norm:
-        h = layers.BatchNormalization(name="dec_bn1")(h)
+        h = FusedBatchNormalization(name="dec_bn1")(h)
     h = layers.UpSampling2D(2, name="dec_up2")(h)  # [B, 28, 28, 16]
     logits = layers.Conv2D(1, 3, padding="same", kernel_initializer=init.glorot(),
                            name="logits")(h)  # [B, 28, 28, 1], linear
@@ -318,11 +356,15 @@ class ModelSpec:
       name: registry key.
       builder: keyword-only function returning an :class:`AutoEncoder`.
       description: one line for tables.
+      revision: how the model computes, numbered from 1; raised when the same weights and
+        inputs give different bits (a changed kernel, say), so that the experiment cache
+        (:meth:`aecore.experiments.Config.cache_key`) never serves a result of an older one.
     """
 
     name: str
     builder: Callable[..., AutoEncoder]
     description: str
+    revision: int = 1
 
     def hyperparameters(self) -> dict[str, Any]:
         """The builder's keyword arguments (except ``seed``) and their defaults."""
@@ -333,8 +375,9 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     "conv_ae": ModelSpec("conv_ae", conv_ae,
                          "the question's conv autoencoder (Example 1), 16-unit ReLU bottleneck"),
+    # Revision 2: BatchNorm by TensorFlow's fused kernel (FusedBatchNormalization).
     "conv_ae_bn": ModelSpec("conv_ae_bn", conv_ae_bn,
-                            "conv_ae with BatchNorm after the hidden convolutions (Example 2)"),
+                            "conv_ae with BatchNorm after the hidden convolutions (Example 2)", revision=2),
     "dense_ae": ModelSpec("dense_ae", dense_ae,
                           "784-100-50-100-784 MLP, sigmoid hidden units (Cross Validated question)"),
 }

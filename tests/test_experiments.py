@@ -7,6 +7,7 @@ directory copied into each test, so most tests cost no training.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ import pandas as pd
 import pytest
 
 import aecore
-from aecore import experiments, training
+from aecore import experiments, models, training
 from aecore.experiments import Config
 
 DATA_DIR = Path(os.environ.get("AECORE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -312,3 +313,15 @@ def test_compare_settings_uses_seed_spread():
     assert compare_settings(stats, "a", "b", "mse", lower_is_better=False).word == "worse"
     same = compare_settings(stats, "c", "a", "mse")
     assert same.word == "same" and same.diff == pytest.approx(0.05) and same.noise == pytest.approx(0.2)
+
+
+def test_cache_key_names_a_revised_model(monkeypatch):
+    """A model whose computation changed (revision > 1) gets keys no older run has."""
+    cfg = CFG.replace(model="conv_ae_bn")
+    unrevised = json.dumps({"aecore_version": aecore.__version__, "config": json.loads(cfg.canonical_json())},
+                           sort_keys=True, separators=(",", ":"))
+    assert cfg.cache_key() != hashlib.sha256(unrevised.encode()).hexdigest()
+    before = cfg.cache_key()
+    spec = models.MODELS["conv_ae_bn"]
+    monkeypatch.setitem(models.MODELS, "conv_ae_bn", dataclasses.replace(spec, revision=spec.revision + 1))
+    assert cfg.cache_key() != before

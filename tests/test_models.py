@@ -8,6 +8,7 @@ copied in, the same outputs as ``sigmoid(our logits)``.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 import numpy as np
 import pytest
 from keras.layers import (BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D, Reshape,
@@ -130,3 +131,59 @@ def test_rejects_wrong_image_shape():
     m = models.build_model("dense_ae", seed=0)
     with pytest.raises(ValueError, match=r"\[N, 28, 28, 1\]"):
         m.reconstruct(np.zeros((2, 784), np.float32))
+
+
+def _bn_pair(channels: int, seed: int) -> tuple[keras.layers.Layer, keras.layers.Layer]:
+    """Keras' BatchNormalization and ours, with the same random gamma, beta and running stats."""
+    rng = np.random.default_rng(seed)
+    keras_bn, fused = BatchNormalization(), models.FusedBatchNormalization()
+    for layer in (keras_bn, fused):
+        layer.build((None, 7, 7, channels))
+    weights = [rng.uniform(0.5, 1.5, channels).astype(np.float32), rng.normal(size=channels).astype(np.float32),
+               rng.normal(size=channels).astype(np.float32), rng.uniform(0.5, 2.0, channels).astype(np.float32)]
+    keras_bn.set_weights(weights)
+    fused.set_weights(weights)
+    return keras_bn, fused
+
+
+def _train_pass(layer, x: tf.Tensor, upstream: tf.Tensor):
+    """Training-mode output, gradients (input, gamma, beta) and the updated running stats."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(y * upstream)
+    grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+    return [y.numpy(), *(g.numpy() for g in grads), layer.moving_mean.numpy(), layer.moving_variance.numpy()]
+
+
+def test_fused_batch_norm_computes_what_keras_batch_norm_computes():
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(2.0, 3.0, size=(16, 7, 7, 5)).astype(np.float32))
+    upstream = tf.constant(rng.normal(size=(16, 7, 7, 5)).astype(np.float32))
+    keras_bn, fused = _bn_pair(5, seed=2)
+    moving_before = fused.moving_variance.numpy().astype(np.float64)
+    expected, got = _train_pass(keras_bn, x, upstream), _train_pass(fused, x, upstream)
+    names = ["output", "input gradient", "gamma gradient", "beta gradient", "running mean", "running variance"]
+    for name, a, b in zip(names, expected, got, strict=True):
+        np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-5, err_msg=name)
+    # The running variance moves towards the *biased* batch variance (float64 NumPy oracle).
+    batch_var = np.asarray(x, np.float64).reshape(-1, 5).var(axis=0)
+    np.testing.assert_allclose(got[-1], 0.99 * moving_before + 0.01 * batch_var, rtol=1e-6)
+    # Inference runs Keras' own code: the same bits from the same running statistics.
+    keras_bn, fused = _bn_pair(5, seed=3)
+    np.testing.assert_array_equal(fused(x, training=False).numpy(), keras_bn(x, training=False).numpy())
+
+
+def test_fused_batch_norm_runs_the_fused_kernel_in_training():
+    _, fused = _bn_pair(3, seed=0)
+    graph = tf.function(lambda x: fused(x, training=True)).get_concrete_function(
+        tf.TensorSpec((4, 7, 7, 3), tf.float32)).graph
+    assert any(op.type.startswith("FusedBatchNorm") for op in graph.get_operations())
+
+
+def test_the_bn_models_use_the_fused_layer_and_a_new_revision():
+    model = models.build_model("conv_ae_bn", seed=0)
+    bns = [l for l in model.encoder.layers + model.decoder.layers if isinstance(l, BatchNormalization)]
+    assert len(bns) == 3 and all(isinstance(l, models.FusedBatchNormalization) for l in bns)
+    assert models.get_model_spec("conv_ae_bn").revision > 1  # its cached runs predate the kernel
+    assert models.get_model_spec("conv_ae").revision == 1
