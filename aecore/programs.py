@@ -36,7 +36,8 @@ import numpy as np
 # its optimizer state and the traced graphs: for chapter 6's MLP VAE, 1.1 M weights and Adam's
 # two moments of each, over 13 MB in float32 before the graphs. A sweep runs the seeds of a
 # setting one after another, so a few programs catch nearly all the reuse, while chapter 6's
-# 29 settings would all stay alive under a larger bound.
+# programs (one per architecture, decoder and form of the objective) would all stay alive
+# under a larger bound.
 MAX_PROGRAMS = 8
 
 

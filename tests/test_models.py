@@ -8,9 +8,9 @@ copied in, the same outputs as ``sigmoid(our logits)``.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras.layers import (BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D, Reshape,
                           UpSampling2D)
 
