@@ -103,6 +103,14 @@ def count() -> int:
     return len(_PROGRAMS)
 
 
+def _remember(cache: "collections.OrderedDict", key: Hashable, value: Any) -> None:
+    """Keeps ``value`` under ``key`` as the most recent entry, dropping the least recently
+    used beyond :data:`MAX_PROGRAMS`."""
+    cache[key] = value
+    while len(cache) > MAX_PROGRAMS:
+        cache.popitem(last=False)
+
+
 def inference(model: Any, key: Hashable, build_template: Callable[[], Any],
               make: Callable[[Any], Callable]) -> Callable:
     """An inference function traced once per ``key`` and run with ``model``'s current weights.
@@ -119,9 +127,8 @@ def inference(model: Any, key: Hashable, build_template: Callable[[], Any],
     entry = _INFERENCE.get(key)
     if entry is None:
         template = build_template()
-        entry = _INFERENCE[key] = (template, make(template))
-        while len(_INFERENCE) > MAX_PROGRAMS:
-            _INFERENCE.popitem(last=False)
+        entry = (template, make(template))
+        _remember(_INFERENCE, key, entry)
     _INFERENCE.move_to_end(key)
     template, fn = entry
     copy_weights(model, template)
@@ -160,9 +167,7 @@ def bound(model: Any, key: Hashable | None, build_template: Callable[[], Any],
         state, functions = make(template)
         fresh = Program(template, state, functions)
         if program is None:
-            _PROGRAMS[key] = fresh
-            while len(_PROGRAMS) > MAX_PROGRAMS:
-                _PROGRAMS.popitem(last=False)
+            _remember(_PROGRAMS, key, fresh)
         program = fresh
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
