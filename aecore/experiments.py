@@ -544,34 +544,42 @@ def run(cfg: Config, *, cache: bool = True, progress: bool = True, _announce: bo
     return Result(cfg, history, run_metrics, model, from_cache=False, path=written)
 
 
-def sweep(configs: Iterable[Config], *, cache: bool = True, progress: bool = True) -> pd.DataFrame:
+def _sweep_row(cfg: Config, *, cache: bool, progress: bool) -> dict[str, Any]:
+    """One row of :func:`sweep`'s table: ``run(cfg)`` and its config, labels and metrics."""
+    result = run(cfg, cache=cache, progress=progress, _announce=False)
+    row = cfg.to_dict()
+    row["model_kwargs"] = json.dumps(row["model_kwargs"], sort_keys=True)
+    row.update({"label": cfg.label(), "setting": cfg.setting_label(),
+                "loss_name": losses.get_loss(cfg.loss).loss_name})
+    row.update(sorted(result.metrics.items()))  # in the order a cache entry stores them, trained or read
+    row["from_cache"] = result.from_cache
+    return row
+
+
+def sweep(configs: Iterable[Config], *, cache: bool = True, progress: bool = True,
+          workers: int | None = None) -> pd.DataFrame:
     """Runs (or reads from the cache) every config; returns a tidy table.
 
     Args:
-      configs: the experiments, run in order.
+      configs: the experiments.
       cache: as in :func:`run`.
       progress: print ``"run 3/12: mnist conv_ae bce seed 1"`` before each run, then its
-        epoch lines.
+        epoch lines (from a worker process, each line starts with its run).
+      workers: how many runs to train at once, each in its own process
+        (:mod:`aecore.parallel`); None: ``$AECORE_WORKERS``, else one per CPU core (at most
+        4); 1: one after another in this process. Runs found in the cache are read here.
+        The table is the same whatever the number (bit for bit, but for ``train_seconds``).
 
     Returns:
-      One row per config: every config field (``model_kwargs`` as JSON text), ``label``,
-      ``loss_name`` (``"MSE"``, ``"BCE"``, ...), every metric, and ``from_cache``.
+      One row per config, in order: every config field (``model_kwargs`` as JSON text),
+      ``label``, ``loss_name`` (``"MSE"``, ``"BCE"``, ...), every metric, and ``from_cache``.
     """
-    configs = list(configs)
-    rows = []
-    for i, cfg in enumerate(configs, start=1):
-        header = f"run {i}/{len(configs)}: {cfg.label()}"
-        if progress:
-            print(header, flush=True)
-        result = run(cfg, cache=cache, progress=progress, _announce=False)
-        row = cfg.to_dict()
-        row["model_kwargs"] = json.dumps(row["model_kwargs"], sort_keys=True)
-        row.update({"label": cfg.label(), "setting": cfg.setting_label(),
-                    "loss_name": losses.get_loss(cfg.loss).loss_name})
-        row.update(result.metrics)
-        row["from_cache"] = result.from_cache
-        rows.append(row)
-    return pd.DataFrame(rows)
+    from aecore import parallel
+
+    root = cache_dir()
+    return pd.DataFrame(parallel.sweep_rows(functools.partial(_sweep_row, cache=cache, progress=progress),
+                                            list(configs), cached=lambda cfg: entry_path(cfg, root).exists(),
+                                            cache=cache, workers=workers, progress=progress))
 
 
 def summarize_seeds(table: pd.DataFrame, metric_columns: Sequence[str], *,

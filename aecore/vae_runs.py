@@ -15,6 +15,7 @@ with its own loss and ``fit``. Both are evaluated by the same code.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -373,24 +374,32 @@ SCALAR_METRICS = ("neg_elbo", "recon", "kl", "active_units", "latent_dim", "mse_
                   "log_sigma", "iwae_nll", "neg_elbo_iwae_subset", "train_seconds", "effective_beta")
 
 
-def sweep(configs: Iterable[VAEConfig], *, cache: bool = True, progress: bool = True) -> pd.DataFrame:
+def _sweep_row(cfg: VAEConfig, *, cache: bool, progress: bool) -> dict[str, Any]:
+    """One row of :func:`sweep`'s table."""
+    res = run(cfg, cache=cache, progress=progress)
+    row = cfg.to_dict()
+    row["encoder_hidden"] = "-".join(map(str, cfg.encoder_hidden))
+    row["decoder_hidden"] = None if cfg.decoder_hidden is None else "-".join(map(str, cfg.decoder_hidden))
+    row.update({"setting": cfg.setting_label(), "label": cfg.label()})
+    row.update({k: res.metrics.get(k, np.nan) for k in SCALAR_METRICS})
+    row["kl_per_dim"] = json.dumps(res.metrics["kl_per_dim"])
+    row["from_cache"] = res.from_cache
+    return row
+
+
+def sweep(configs: Iterable[VAEConfig], *, cache: bool = True, progress: bool = True,
+          workers: int | None = None) -> pd.DataFrame:
     """Runs (or reads) every config; one row per run: config fields, ``setting``, ``label``,
-    the scalar metrics, ``kl_per_dim`` (JSON text) and ``from_cache``."""
-    configs = list(configs)
-    rows = []
-    for i, cfg in enumerate(configs, start=1):
-        if progress:
-            print(f"run {i}/{len(configs)}: {cfg.label()}", flush=True)
-        res = run(cfg, cache=cache, progress=progress)
-        row = cfg.to_dict()
-        row["encoder_hidden"] = "-".join(map(str, cfg.encoder_hidden))
-        row["decoder_hidden"] = None if cfg.decoder_hidden is None else "-".join(map(str, cfg.decoder_hidden))
-        row.update({"setting": cfg.setting_label(), "label": cfg.label()})
-        row.update({k: res.metrics.get(k, np.nan) for k in SCALAR_METRICS})
-        row["kl_per_dim"] = json.dumps(res.metrics["kl_per_dim"])
-        row["from_cache"] = res.from_cache
-        rows.append(row)
-    return pd.DataFrame(rows)
+    the scalar metrics, ``kl_per_dim`` (JSON text) and ``from_cache``.
+
+    ``workers``: how many runs to train at once, in worker processes, as in
+    :func:`aecore.experiments.sweep` (the table is the same whatever the number)."""
+    from aecore import parallel
+
+    root = cache_dir()
+    return pd.DataFrame(parallel.sweep_rows(functools.partial(_sweep_row, cache=cache, progress=progress),
+                                            list(configs), cached=lambda cfg: entry_path(cfg, root).exists(),
+                                            cache=cache, workers=workers, progress=progress))
 
 
 def summarize(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
