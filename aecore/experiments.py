@@ -566,9 +566,9 @@ def sweep(configs: Iterable[Config], *, cache: bool = True, progress: bool = Tru
       progress: print ``"run 3/12: mnist conv_ae bce seed 1"`` before each run, then its
         epoch lines (from a worker process, each line starts with its run).
       workers: how many runs to train at once, each in its own process
-        (:mod:`aecore.parallel`); None: ``$AECORE_WORKERS``, else one per CPU core (at most
-        4); 1: one after another in this process. Runs found in the cache are read here.
-        The table is the same whatever the number (bit for bit, but for ``train_seconds``).
+        (:mod:`aecore.parallel`); None: ``$AECORE_WORKERS``, else 1, one after another in
+        this process. Runs found in the cache are read here. The table is the same whatever
+        the number (bit for bit, but for ``train_seconds``).
 
     Returns:
       One row per config, in order: every config field (``model_kwargs`` as JSON text),

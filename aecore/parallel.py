@@ -1,10 +1,10 @@
 """Training the uncached runs of a sweep in worker processes, several at a time.
 
 A run of the book trains a small model at a small batch (chapter 3's question uses 32 images
-per step). One such run keeps a 2-core CPU only partly busy: TensorFlow splits each small op
-over its threads and waits for them between ops. Two runs side by side, in two processes, fill
-those gaps (``benchmarks/workers.py`` measures the speed-up on chapter 3's sweep). Threads in one
-process do not: they share one TensorFlow thread pool.
+per step), a chain of small ops that leaves even a 2-core CPU partly idle. Two runs side by
+side, in two processes, finish sooner than one after the other (``benchmarks/workers.py``
+measures it on chapter 3's sweep). Two threads in one process did not (measured: no faster
+than one after the other): they share one TensorFlow thread pool.
 
 Results do not depend on it: each worker is a fresh Python process with the parent's
 environment and TensorFlow's default thread settings, training one run at a time exactly as
@@ -12,12 +12,14 @@ the parent would (same seeds, same op determinism), so a sweep's table is bit-id
 any number of workers (``tests/test_parallel.py`` checks it). What a worker trains it also
 writes to the disk cache, atomically, as :func:`aecore.experiments.run` always does.
 
-How many: ``$AECORE_WORKERS`` if set, else one per CPU core up to :data:`MAX_DEFAULT_WORKERS`,
-and never more than the runs to train. One worker, or one run to train, means no process is
-started and everything runs in this process, as before. Processes are started with ``spawn``
-(safe with TensorFlow's threads, and the only method on macOS and Windows), so each one pays
-for importing TensorFlow and tracing its programs: a few seconds, worth it only for runs that
-train, which is why runs found in the cache are read here and never sent to a worker.
+How many: ``$AECORE_WORKERS`` if set, else one, the runs one after another in this process,
+as before. More is opt-in because each worker is a whole process with its own TensorFlow, data
+and models: the memory of a sweep grows with the number of workers (for chapter 6's VAEs,
+by about a notebook's worth per worker), and the book promises a full build within a memory
+budget. One worker, or one run to train, starts no process. Processes are started with
+``spawn`` (safe with TensorFlow's threads, and the only method on macOS and Windows), so each
+one pays for importing TensorFlow and tracing its programs: a few seconds, worth it only for
+runs that train, which is why runs found in the cache are read here and never sent to a worker.
 
 Progress: each line a worker prints comes back to this process and is printed here (in a
 notebook, under the cell), prefixed with its run, e.g. ``run 3/21: epoch 4/10: loss ...``.
@@ -39,30 +41,17 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 ENV_VAR = "AECORE_WORKERS"
 
-# The default's ceiling: each worker holds its own TensorFlow runtime, data and models (about
-# 0.5-1 GB for the book's models), and the book's runs gain little beyond a few at a time.
-MAX_DEFAULT_WORKERS = 4
-
 T = TypeVar("T")
 R = TypeVar("R")
 
 _queue: Any = None  # in a worker: where its printed lines go
 
 
-def available_cpus() -> int:
-    """CPU cores this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
 def resolve_workers(workers: int | None) -> int:
     """The number of worker processes to use.
 
     Args:
-      workers: a positive integer, or None for ``$AECORE_WORKERS`` if set, else
-        ``min(available_cpus(), MAX_DEFAULT_WORKERS)``.
+      workers: a positive integer, or None for ``$AECORE_WORKERS`` if set, else 1.
 
     Raises:
       ValueError: ``workers`` or ``$AECORE_WORKERS`` is not a positive integer.
@@ -70,7 +59,7 @@ def resolve_workers(workers: int | None) -> int:
     if workers is None:
         env = os.environ.get(ENV_VAR, "").strip()
         if not env:
-            return min(available_cpus(), MAX_DEFAULT_WORKERS)
+            return 1
         try:
             workers = int(env)
         except ValueError:
@@ -81,8 +70,7 @@ def resolve_workers(workers: int | None) -> int:
         return workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer (1 = one run after another, in this "
-                         f"process) or None (the default: {ENV_VAR}, else one per CPU core), "
-                         f"got {workers!r}")
+                         f"process) or None (the default: {ENV_VAR}, else 1), got {workers!r}")
     return workers
 
 

@@ -67,7 +67,7 @@ def test_one_worker_or_one_run_to_train_starts_no_process(monkeypatch):
 
 def test_resolve_workers(monkeypatch):
     monkeypatch.delenv(parallel.ENV_VAR, raising=False)
-    assert parallel.resolve_workers(None) == min(parallel.available_cpus(), parallel.MAX_DEFAULT_WORKERS)
+    assert parallel.resolve_workers(None) == 1  # opt-in: each worker costs a process's memory
     assert parallel.resolve_workers(3) == 3
     monkeypatch.setenv(parallel.ENV_VAR, "2")
     assert parallel.resolve_workers(None) == 2 and parallel.resolve_workers(1) == 1
