@@ -125,22 +125,34 @@ def _call(fn: Callable[[T], R], item: T, tag: str, header: str | None) -> tuple[
 
 
 @contextlib.contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    """While workers are started: a bare ``__main__``, so that they do not re-run the caller's
-    script.
+def _starting_workers() -> Iterator[None]:
+    """While workers are started: a bare ``__main__``, and TensorFlow's C++ log silenced in
+    the environment they inherit.
 
     ``spawn`` re-imports the parent's main script (or ``-m`` module) in every child, so a script
     that calls :func:`map_runs` at its top level, without an ``if __name__ == "__main__":``
     guard, would start workers from its workers and fail. The workers need nothing from it:
     what they run is an ``aecore`` function, pickled by reference to its module.
+
+    A worker's stderr is the notebook's (ipykernel shows what a child process writes there),
+    so TensorFlow's C++ log lines, which the notebook's own process writes to the kernel's log
+    (e.g. oneDNN's "supports DT_INT32 only on platforms with AVX-512", logged at error level),
+    would appear under the cell. The level is read when TensorFlow is imported, hence the
+    environment. A worker's Python errors and warnings come back through the pool.
     """
-    saved = sys.modules.get("__main__")
+    saved_main = sys.modules.get("__main__")
+    saved_level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
     sys.modules["__main__"] = types.ModuleType("__main__")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     try:
         yield
     finally:
-        if saved is not None:
-            sys.modules["__main__"] = saved
+        if saved_main is not None:
+            sys.modules["__main__"] = saved_main
+        if saved_level is None:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        else:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = saved_level
 
 
 def _drain(q: Any, block_seconds: float) -> None:
@@ -206,7 +218,7 @@ def map_runs(fn: Callable[[T], R], items: Sequence[T], *, to_train: Sequence[boo
     q = ctx.Queue()
     pool = cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker, initargs=(q,))
     try:
-        with _main_module_hidden():  # workers start as the runs are submitted
+        with _starting_workers():  # workers start as the runs are submitted
             futures = {i: pool.submit(_call, fn, items[i], f"run {i + 1}/{n}:", labels[i] if progress else None)
                        for i in range(n) if to_train[i]}
         if progress:

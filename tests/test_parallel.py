@@ -149,3 +149,12 @@ def test_vae_sweep_with_workers_is_the_serial_sweep(tmp_path, monkeypatch):
         tables[workers] = vr.sweep(configs, workers=workers, progress=False).drop(columns="train_seconds")
     assert not tables[2]["from_cache"].any()
     pd.testing.assert_frame_equal(tables[1], tables[2], check_exact=True)
+
+
+def test_workers_start_with_tensorflow_logging_off_and_the_caller_keeps_its_environment(monkeypatch):
+    """A worker's stderr shows under the notebook's cell, so TensorFlow's C++ log is off there."""
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    seen = parallel.map_runs(os.getenv, ["TF_CPP_MIN_LOG_LEVEL", "TF_CPP_MIN_LOG_LEVEL"], to_train=[True, True],
+                             labels=["a", "b"], workers=2, progress=False)
+    assert seen == ["3", "3"]
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
