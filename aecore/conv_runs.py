@@ -73,7 +73,7 @@ def held_out_mse(cfg: Config) -> pd.DataFrame:
     if cfg.loss != "gaussian":
         raise ValueError(f"held-out MSE is read off a Gaussian (MSE) run's val_loss; {cfg.label()} "
                          f"was trained with {cfg.loss!r}")
-    h = experiments.run(cfg, progress=False).history
+    h = experiments.run(cfg, progress=False, load_model=False).history
     return pd.DataFrame({"epoch": h["epoch"], "val_mse": 2.0 * (h["val_loss"] - 0.5 * losses.LOG_2PI)})
 
 

@@ -166,7 +166,7 @@ class Config:
 
     @classmethod
     def from_profile(cls, profile: Profile | str | None, **fields: Any) -> "Config":
-        """A config with ``n_train``, ``n_test``, ``epochs`` and ``batch_size`` from a profile.
+        """A config with ``n_train``, ``n_test``, ``epochs``, ``batch_size`` and ``n_val`` from a profile.
 
         Args:
           profile: a :class:`~aecore.profiles.Profile`, or a name resolved with
@@ -175,7 +175,7 @@ class Config:
         """
         prof = profile if isinstance(profile, Profile) else get_profile(profile)
         sizes = {"n_train": prof.n_train, "n_test": prof.n_test, "epochs": prof.epochs,
-                 "batch_size": prof.batch_size}
+                 "batch_size": prof.batch_size, "n_val": prof.n_val}
         return cls(**{**sizes, **fields})
 
     def replace(self, **changes: Any) -> "Config":
@@ -241,7 +241,8 @@ class Result:
         ``latent_dim``, ``train_seconds``, ``final_loss`` and ``final_val_loss``; for
         binarised runs also ``vs_grey_*``: the same reconstructions against the original
         grey test images.
-      model: the trained :class:`aecore.models.AutoEncoder`.
+      model: the trained :class:`aecore.models.AutoEncoder`; None when read from the cache
+        by ``run(..., load_model=False)``.
       from_cache: True when read from the disk cache (no training happened).
       path: the cache entry, or None when the run was not cached.
     """
@@ -249,7 +250,7 @@ class Result:
     config: Config
     history: pd.DataFrame
     metrics: dict[str, float]
-    model: models.AutoEncoder
+    model: models.AutoEncoder | None
     from_cache: bool
     path: Path | None = None
 
@@ -426,9 +427,10 @@ def _write_entry(cfg: Config, history: pd.DataFrame, run_metrics: dict[str, floa
     return write_entry_atomically(root, entry_path(cfg, root), write_files)
 
 
-def _read_entry(cfg: Config, path: Path, fingerprint: str) -> tuple[
-        pd.DataFrame, dict[str, float], models.AutoEncoder]:
-    """Verifies and reads one entry; raises _EntryError saying what is wrong."""
+def _read_entry(cfg: Config, path: Path, fingerprint: str, *, load_model: bool = True) -> tuple[
+        pd.DataFrame, dict[str, float], models.AutoEncoder | None]:
+    """Verifies and reads one entry (every file's checksum, whether or not the model is
+    loaded); raises _EntryError saying what is wrong."""
     verify_manifest(path, ENTRY_FILES)
     try:
         stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
@@ -448,8 +450,10 @@ def _read_entry(cfg: Config, path: Path, fingerprint: str) -> tuple[
     try:
         run_metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
         history = pd.read_csv(path / "history.csv", float_precision="round_trip")
-        model = models.build_model(cfg.model, seed=cfg.seed, **dict(cfg.model_kwargs))
-        model.load_weights(path / "model.weights.h5")
+        model = None
+        if load_model:
+            model = models.build_model(cfg.model, seed=cfg.seed, **dict(cfg.model_kwargs))
+            model.load_weights(path / "model.weights.h5")
     except Exception as err:  # checksums matched, so this is a format/version problem
         raise _EntryError(f"could not load it ({type(err).__name__}: {err})") from None
     history.attrs.update(_history_attrs(cfg))
@@ -495,7 +499,8 @@ def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
     return history, run_metrics, model
 
 
-def run(cfg: Config, *, cache: bool = True, progress: bool = True, _announce: bool = True) -> Result:
+def run(cfg: Config, *, cache: bool = True, progress: bool = True, load_model: bool = True,
+        _announce: bool = True) -> Result:
     """Runs one experiment, or reads it from the disk cache.
 
     Args:
@@ -503,6 +508,10 @@ def run(cfg: Config, *, cache: bool = True, progress: bool = True, _announce: bo
       cache: read an existing entry and write a new one; False always trains and writes
         nothing.
       progress: print what is run, one line per epoch, and a summary line.
+      load_model: False skips building the model of an entry read from the cache, for callers
+        that need only its history and metrics (``Result.model`` is then None; the entry is
+        verified all the same). Building a Keras model costs more than reading the rest.
+        A run that trains always returns its model.
 
     Returns:
       A :class:`Result`; ``from_cache`` says whether training was skipped.
@@ -518,7 +527,7 @@ def run(cfg: Config, *, cache: bool = True, progress: bool = True, _announce: bo
     fingerprint = data_fingerprint(cfg) if cache else ""
     if cache and path.exists():
         try:
-            history, run_metrics, model = _read_entry(cfg, path, fingerprint)
+            history, run_metrics, model = _read_entry(cfg, path, fingerprint, load_model=load_model)
             if progress:
                 print(f"{cfg.label()}: " if _announce else "  ", end="")
                 print(f"from the cache ({path.name})", flush=True)
@@ -546,7 +555,7 @@ def run(cfg: Config, *, cache: bool = True, progress: bool = True, _announce: bo
 
 def _sweep_row(cfg: Config, *, cache: bool, progress: bool) -> dict[str, Any]:
     """One row of :func:`sweep`'s table: ``run(cfg)`` and its config, labels and metrics."""
-    result = run(cfg, cache=cache, progress=progress, _announce=False)
+    result = run(cfg, cache=cache, progress=progress, load_model=False, _announce=False)
     row = cfg.to_dict()
     row["model_kwargs"] = json.dumps(row["model_kwargs"], sort_keys=True)
     row.update({"label": cfg.label(), "setting": cfg.setting_label(),

@@ -29,6 +29,11 @@ class Profile:
       seeds: the seeds every setting is repeated with.
       batch_size: default mini-batch size.
       n_stats: images used for dataset statistics and analytic demos (PCA, entropies).
+      n_val: held-out images whose loss is logged after every training epoch (the first
+        ``n_val`` of the test images). Each epoch's validation is a forward pass over all of
+        them, a sizeable share of a short epoch (profiled on chapter 3's ``fast`` grid), so
+        ``fast`` logs fewer than ``full``. It never changes what is trained: validation runs
+        in inference mode and draws no random numbers.
     """
 
     name: str
@@ -38,15 +43,17 @@ class Profile:
     seeds: tuple[int, ...]
     batch_size: int = 128
     n_stats: int = 5000
+    n_val: int = 1000
 
     def describe(self) -> str:
         return (f"profile '{self.name}': {self.n_train:,} training and {self.n_test:,} test images "
                 f"per dataset, {self.epochs} epochs, batch {self.batch_size}, "
-                f"seeds {list(self.seeds)}")
+                f"seeds {list(self.seeds)}; validation on {self.n_val:,} test images per epoch")
 
 
 PROFILES: dict[str, Profile] = {
-    "fast": Profile(name="fast", n_train=1000, n_test=1000, epochs=10, seeds=(0, 1, 2), n_stats=1000),
+    "fast": Profile(name="fast", n_train=1000, n_test=1000, epochs=10, seeds=(0, 1, 2), n_stats=1000,
+                    n_val=500),
     "full": Profile(name="full", n_train=5000, n_test=10000, epochs=20, seeds=(0, 1, 2), n_stats=5000),
 }
 

@@ -124,10 +124,11 @@ class VAEConfig:
 
     @classmethod
     def from_profile(cls, profile: Profile | str | None, *, epoch_factor: float = 1.0, **fields: Any) -> "VAEConfig":
-        """Sizes from a profile (``AECORE_PROFILE`` wins); ``epochs = round(profile.epochs * epoch_factor)``."""
+        """Sizes (and ``n_val``) from a profile (``AECORE_PROFILE`` wins);
+        ``epochs = round(profile.epochs * epoch_factor)``."""
         prof = profile if isinstance(profile, Profile) else get_profile(profile)
         sizes = {"n_train": prof.n_train, "n_test": prof.n_test,
-                 "epochs": max(1, round(prof.epochs * epoch_factor)), "batch_size": prof.batch_size}
+                 "epochs": max(1, round(prof.epochs * epoch_factor)), "batch_size": prof.batch_size, "n_val": prof.n_val}
         return cls(**{**sizes, **fields})
 
     def replace(self, **changes: Any) -> "VAEConfig":

@@ -128,9 +128,36 @@ def test_from_profile_takes_sizes_from_the_profile(monkeypatch):
     monkeypatch.delenv("AECORE_PROFILE", raising=False)
     cfg = Config.from_profile("fast", dataset="mnist", model="conv_ae", loss="mse")
     fast = aecore.PROFILES["fast"]
-    assert (cfg.n_train, cfg.n_test, cfg.epochs, cfg.batch_size) == (
-        fast.n_train, fast.n_test, fast.epochs, fast.batch_size)
+    assert (cfg.n_train, cfg.n_test, cfg.epochs, cfg.batch_size, cfg.n_val) == (
+        fast.n_train, fast.n_test, fast.epochs, fast.batch_size, fast.n_val)
     assert Config.from_profile(fast, dataset="mnist", model="conv_ae", loss="mse", epochs=1).epochs == 1
+    assert Config.from_profile(fast, dataset="mnist", model="conv_ae", loss="mse", n_val=7).n_val == 7
+    # The full profile's configs are the plain defaults (so their cache keys did not move).
+    assert Config.from_profile("full", dataset="mnist", model="conv_ae", loss="mse") == Config(
+        dataset="mnist", model="conv_ae", loss="mse")
+
+
+def test_validation_size_changes_nothing_that_is_trained(base, cache):
+    """n_val only sets how many test images are scored after each epoch: the weights, the
+    training losses and every test metric are bit-identical for 64, 16 and 0 validation
+    images, and val_loss is the mean NLL of the first n_val test images (independent oracle:
+    the trained model's reconstructions, scored in NumPy)."""
+    full = base[1]
+    for n_val in (16, 0):
+        res = experiments.run(CFG.replace(n_val=n_val), progress=False)
+        assert not res.from_cache  # another config: trained afresh, not read
+        pd.testing.assert_series_equal(res.history["loss"], full.history["loss"], check_exact=True)
+        for a, b in zip(res.model.get_weights(), full.model.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        assert _timeless({k: v for k, v in res.metrics.items() if k != "final_val_loss"}) == _timeless(
+            {k: v for k, v in full.metrics.items() if k != "final_val_loss"})
+        if n_val == 0:
+            assert res.history["val_loss"].isna().all()
+            continue
+        x = experiments.load_data(CFG).test.x[:n_val].astype(np.float64)
+        p = res.model.reconstruct(x.astype(np.float32)).astype(np.float64).clip(1e-7, 1 - 1e-7)
+        nll = -np.mean(x * np.log(p) + (1 - x) * np.log1p(-p))  # nats per pixel
+        np.testing.assert_allclose(res.history["val_loss"].iloc[-1], nll, rtol=2e-3)
 
 
 def test_cache_dir_resolution(monkeypatch, tmp_path):
@@ -199,6 +226,26 @@ def test_truncated_weights_are_detected_and_retrained(base, cache):
     assert not again.from_cache
     assert _timeless(again.metrics) == _timeless(base[1].metrics)  # a real, identical retrain
     assert experiments.run(CFG, progress=False).from_cache  # the entry was rewritten whole
+
+
+def test_reading_without_the_model_builds_none_and_still_verifies(base, cache, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was built")
+
+    with monkeypatch.context() as m:
+        m.setattr(models, "build_model", no_model)
+        hit = experiments.run(CFG, progress=False, load_model=False)
+        table = experiments.sweep([CFG], progress=False)  # sweeps need only metrics
+    assert hit.from_cache and hit.model is None and hit.metrics == base[1].metrics
+    pd.testing.assert_frame_equal(hit.history, base[1].history, check_exact=True)
+    assert table["from_cache"].tolist() == [True] and table.loc[0, "ssim"] == base[1].metrics["ssim"]
+    # The weights' checksum is checked even when they are not loaded: a truncated file is
+    # caught, and the run retrained (with its model, as every trained run returns).
+    weights = cache / base[1].path.name / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.warns(experiments.CacheWarning, match=r"model\.weights\.h5"):
+        again = experiments.run(CFG, progress=False, load_model=False)
+    assert not again.from_cache and again.model is not None
 
 
 def test_edited_metrics_are_detected(base, cache, fake_training):

@@ -289,6 +289,14 @@ def tiny(tmp_path, monkeypatch):
                         batch_size=32)
 
 
+def test_from_profile_takes_the_validation_size(monkeypatch):
+    monkeypatch.delenv("AECORE_PROFILE", raising=False)
+    fast = aecore.PROFILES["fast"]
+    assert vr.VAEConfig.from_profile(fast).n_val == fast.n_val
+    assert vr.VAEConfig.from_profile(fast, n_val=3).n_val == 3
+    assert vr.VAEConfig.from_profile("full") == vr.VAEConfig()  # full: the defaults, keys unchanged
+
+
 def test_cache_keys_name_the_training_program(monkeypatch):
     ours = vr.VAEConfig(n_train=64, n_test=64, epochs=1)
     keras_example = ours.replace(model="keras_example", architecture="conv", encoder_hidden=(16,), latent_dim=2)
