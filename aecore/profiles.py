@@ -33,7 +33,8 @@ class Profile:
         ``n_val`` of the test images). Each epoch's validation is a forward pass over all of
         them, a sizeable share of a short epoch (profiled on chapter 3's ``fast`` grid), so
         ``fast`` logs fewer than ``full``. It never changes what is trained: validation runs
-        in inference mode and draws no random numbers.
+        in inference mode, and a VAE's posterior samples for it are drawn statelessly from
+        their own seeds.
     """
 
     name: str

@@ -320,6 +320,18 @@ def test_run_is_cached_and_verified(tiny, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
 
 
+def test_validation_size_changes_nothing_that_is_trained(tiny):
+    # The per-epoch validation draws its posterior samples statelessly from its own seeds.
+    runs = [vr.run(tiny.replace(n_val=n_val, epochs=2), progress=False) for n_val in (20, 5, 0)]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(other.steps, runs[0].steps, check_exact=True)
+        pd.testing.assert_series_equal(other.history["loss"], runs[0].history["loss"], check_exact=True)
+        for a, b in zip(other.model.get_weights(), runs[0].model.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert runs[0].history["val_neg_elbo"].notna().all()
+    assert runs[2].history.get("val_neg_elbo", pd.Series(dtype=float)).isna().all()  # no validation
+
+
 def test_a_diverged_run_writes_no_entry(tiny, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise vae.TrainingDivergedError("VAE training diverged at step 3")
