@@ -30,3 +30,16 @@ def test_full_profile_fits_the_offline_data():
     assert len(full.seeds) >= 3
     fast = profiles.PROFILES["fast"]
     assert fast.n_train <= full.n_train and fast.epochs <= full.epochs
+
+
+def test_readme_profile_table_matches_the_profiles():
+    # The README's table is typed by hand: it must say what PROFILES holds.
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for name, prof in profiles.PROFILES.items():
+        row = re.search(rf"^\| `{name}` \|(.*)$", readme, re.M)
+        assert row, f"no README row for profile {name!r}"
+        numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", row.group(1))]
+        assert numbers == [prof.n_train, prof.n_test, prof.epochs, prof.n_val], (name, row.group(0))
