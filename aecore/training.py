@@ -282,7 +282,12 @@ def _make_steps(net: Any, lik: Any, scale: float, optimizer: str, learning_rate:
     scale = tf.constant(scale, tf.float32)
 
     # autograph=False: the steps have no tensor-dependent Python control flow to convert.
-    @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
+    # reduce_retracing=False: the last, smaller mini-batch of an epoch gets its own trace with
+    # its static shape. Generalised to a [None, ...] batch, the graph computes shapes with int32
+    # ops, and TensorFlow's oneDNN pass then logs an error-level notice ("oneDNN supports
+    # DT_INT32 only on platforms with AVX-512") that ipykernel shows under the cell. Same
+    # results either way (checked bit for bit on chapter 3's runs, in fast and full).
+    @tf.function(jit_compile=jit_compile, reduce_retracing=False, autograph=False)
     def train_step(x: tf.Tensor, step_seed: tf.Tensor) -> tf.Tensor:
         if dynamic:
             # Stateless: the sample is a function of (seed, step) only, new every step.

@@ -177,3 +177,15 @@ def test_vae_objectives_that_differ_only_in_beta_share_one_program_and_keep_thei
     run(vae.Objective(free_bits=0.5), shared=True)
     run(vae.Objective(recon_reduction="mean"), shared=True)
     assert programs.count() == 3
+
+
+def test_the_last_smaller_batch_is_traced_with_its_static_shape():
+    # A [None, ...] trace would compute shapes with int32 ops, which makes TensorFlow's oneDNN
+    # pass log an error-level notice into the notebook on CPUs without AVX-512.
+    programs.clear()
+    _fit_ae(0, shared=True, name="conv_ae")
+    (program,) = programs._PROGRAMS.values()
+    shapes = [cf.structured_input_signature[0][0].shape
+              for cf in program.functions["train_step"]._list_all_concrete_functions()]
+    assert sorted(s[0] for s in shapes) == [6, 16]  # the full batches and the remainder
+    assert all(s.is_fully_defined() for s in shapes)
