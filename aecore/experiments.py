@@ -257,6 +257,9 @@ class Result:
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
         """``x_hat`` ``[N, 28, 28, 1]`` in [0, 1] for images ``[N, 28, 28, 1]``, through the
         mean of the run's likelihood."""
+        if self.model is None:
+            raise ValueError(f"this result of {self.config.label()} was read from the cache without its "
+                             f"model (run(..., load_model=False)); call experiments.run(cfg) to load it")
         return self.model.reconstruct(x, likelihood=self.config.loss)
 
 

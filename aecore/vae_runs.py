@@ -127,8 +127,8 @@ class VAEConfig:
         """Sizes (and ``n_val``) from a profile (``AECORE_PROFILE`` wins);
         ``epochs = round(profile.epochs * epoch_factor)``."""
         prof = profile if isinstance(profile, Profile) else get_profile(profile)
-        sizes = {"n_train": prof.n_train, "n_test": prof.n_test,
-                 "epochs": max(1, round(prof.epochs * epoch_factor)), "batch_size": prof.batch_size, "n_val": prof.n_val}
+        sizes = {"n_train": prof.n_train, "n_test": prof.n_test, "epochs": max(1, round(prof.epochs * epoch_factor)),
+                 "batch_size": prof.batch_size, "n_val": prof.n_val}
         return cls(**{**sizes, **fields})
 
     def replace(self, **changes: Any) -> "VAEConfig":

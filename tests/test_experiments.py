@@ -239,6 +239,8 @@ def test_reading_without_the_model_builds_none_and_still_verifies(base, cache, m
     assert hit.from_cache and hit.model is None and hit.metrics == base[1].metrics
     pd.testing.assert_frame_equal(hit.history, base[1].history, check_exact=True)
     assert table["from_cache"].tolist() == [True] and table.loc[0, "ssim"] == base[1].metrics["ssim"]
+    with pytest.raises(ValueError, match=r"without its model.*experiments\.run"):
+        hit.reconstruct(np.zeros((1, 28, 28, 1), np.float32))
     # The weights' checksum is checked even when they are not loaded: a truncated file is
     # caught, and the run retrained (with its model, as every trained run returns).
     weights = cache / base[1].path.name / "model.weights.h5"
