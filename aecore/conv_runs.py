@@ -87,7 +87,7 @@ def plateau_curves(configs_: Sequence[Config]) -> pd.DataFrame:
     frames = []
     for cfg in configs_:
         d = experiments.load_data(cfg)
-        x_val = d.test.x[:min(cfg.n_val, cfg.n_test)]  # the images val_loss was computed on
+        x_val = d.test.x[:cfg.val_images]  # the images val_loss was computed on
         blob = float(np.mean(metrics.mse_per_pixel(x_val, metrics.mean_image_baseline(d.train.x, x_val))))
         c = held_out_mse(cfg).assign(dataset=cfg.dataset, seed=cfg.seed)
         frames.append(c.assign(ratio=c["val_mse"] / blob))

@@ -178,6 +178,12 @@ class Config:
                  "batch_size": prof.batch_size, "n_val": prof.n_val}
         return cls(**{**sizes, **fields})
 
+    @property
+    def val_images(self) -> int:
+        """How many test images ``val_loss`` is computed on after every epoch: the first
+        ``min(n_val, n_test)``."""
+        return min(self.n_val, self.n_test)
+
     def replace(self, **changes: Any) -> "Config":
         """A copy with some fields changed (validated like a new config)."""
         return dataclasses.replace(self, **changes)
@@ -476,7 +482,7 @@ def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
     x_train = _training_images(*_data_key(cfg))  # [n_train, 28, 28, 1]
     dataset = load_data(cfg)
     x_test = dataset.test.x  # [n_test, 28, 28, 1], the evaluation targets
-    n_val = min(cfg.n_val, cfg.n_test)
+    n_val = cfg.val_images
     likelihood = losses.get_loss(cfg.loss)
 
     model = models.build_model(cfg.model, seed=cfg.seed, **dict(cfg.model_kwargs))

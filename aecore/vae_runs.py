@@ -131,6 +131,11 @@ class VAEConfig:
                  "batch_size": prof.batch_size, "n_val": prof.n_val}
         return cls(**{**sizes, **fields})
 
+    @property
+    def val_images(self) -> int:
+        """How many test images are scored after every epoch: the first ``min(n_val, n_test)``."""
+        return min(self.n_val, self.n_test)
+
     def replace(self, **changes: Any) -> "VAEConfig":
         return dataclasses.replace(self, **changes)
 
@@ -261,7 +266,7 @@ def evaluate(model: Any, x_test: np.ndarray, *, seed: int = 0, iwae_k: int = 0,
 
 def _train_and_evaluate(cfg: VAEConfig, x_train: np.ndarray, x_test: np.ndarray, *,
                         progress: bool) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], Any]:
-    n_val = min(cfg.n_val, cfg.n_test)
+    n_val = cfg.val_images
     if cfg.model == "keras_example":
         from aecore import keras_vae
 

@@ -374,3 +374,9 @@ def test_cache_key_names_a_revised_model(monkeypatch):
     spec = models.MODELS["conv_ae_bn"]
     monkeypatch.setitem(models.MODELS, "conv_ae_bn", dataclasses.replace(spec, revision=spec.revision + 1))
     assert cfg.cache_key() != before
+
+
+def test_val_images_is_the_validation_prefix_actually_scored():
+    assert CFG.replace(n_val=16).val_images == 16
+    assert CFG.replace(n_val=10_000).val_images == CFG.n_test  # capped by the test images
+    assert CFG.replace(n_val=0).val_images == 0
