@@ -188,7 +188,8 @@ class VAEConfig:
 @dataclasses.dataclass(frozen=True, eq=False)
 class VAEResult:
     """A run: its config, per-epoch ``history`` and per-step ``steps`` logs (nats per image),
-    test ``metrics``, the trained ``model``, and whether it came ``from_cache``."""
+    test ``metrics``, the trained ``model`` (None when read from the cache by
+    ``run(..., load_model=False)``), and whether it came ``from_cache``."""
 
     config: VAEConfig
     history: pd.DataFrame
@@ -320,8 +321,8 @@ def _write_entry(cfg: VAEConfig, history: pd.DataFrame, steps: pd.DataFrame, run
     return write_entry_atomically(root, entry_path(cfg, root), write_files)
 
 
-def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str):
-    verify_manifest(path, ENTRY_FILES)
+def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str, *, load_model: bool = True):
+    verify_manifest(path, ENTRY_FILES)  # every file's checksum, whether or not the model is loaded
     stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
     if stored != _stored_config(cfg, fingerprint):
         raise _EntryError("config.json holds a different config or was trained on other images "
@@ -330,15 +331,21 @@ def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str):
         run_metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
         history = pd.read_csv(path / "history.csv", float_precision="round_trip")
         steps = pd.read_csv(path / "steps.csv", float_precision="round_trip")
-        model = _build(cfg)
-        model.load_weights(path / "model.weights.h5")
+        model = None
+        if load_model:
+            model = _build(cfg)
+            model.load_weights(path / "model.weights.h5")
     except Exception as err:
         raise _EntryError(f"could not load it ({type(err).__name__}: {err})") from None
     return history, steps, run_metrics, model
 
 
-def run(cfg: VAEConfig, *, cache: bool = True, progress: bool = True) -> VAEResult:
-    """Runs one VAE experiment, or reads it from the cache (see the module docstring)."""
+def run(cfg: VAEConfig, *, cache: bool = True, progress: bool = True, load_model: bool = True) -> VAEResult:
+    """Runs one VAE experiment, or reads it from the cache (see the module docstring).
+
+    ``load_model=False`` skips building the model of an entry read from the cache, as in
+    :func:`aecore.experiments.run` (the entry is verified all the same; a run that trains
+    always returns its model)."""
     if not isinstance(cfg, VAEConfig):
         raise TypeError(f"run() needs a vae_runs.VAEConfig, got {type(cfg).__name__}")
     x_train, x_test = _images(cfg)
@@ -347,7 +354,7 @@ def run(cfg: VAEConfig, *, cache: bool = True, progress: bool = True) -> VAEResu
     path = entry_path(cfg, root)
     if cache and path.exists():
         try:
-            history, steps, run_metrics, model = _read_entry(cfg, path, fingerprint)
+            history, steps, run_metrics, model = _read_entry(cfg, path, fingerprint, load_model=load_model)
             if progress:
                 print(f"  from the cache ({path.name})", flush=True)
             return VAEResult(cfg, history, steps, run_metrics, model, True, path)
@@ -382,7 +389,7 @@ SCALAR_METRICS = ("neg_elbo", "recon", "kl", "active_units", "latent_dim", "mse_
 
 def _sweep_row(cfg: VAEConfig, *, cache: bool, progress: bool) -> dict[str, Any]:
     """One row of :func:`sweep`'s table."""
-    res = run(cfg, cache=cache, progress=progress)
+    res = run(cfg, cache=cache, progress=progress, load_model=False)  # a row needs only the metrics
     row = cfg.to_dict()
     row["encoder_hidden"] = "-".join(map(str, cfg.encoder_hidden))
     row["decoder_hidden"] = None if cfg.decoder_hidden is None else "-".join(map(str, cfg.decoder_hidden))

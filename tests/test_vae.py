@@ -331,6 +331,24 @@ def test_validation_size_changes_nothing_that_is_trained(tiny):
     assert runs[2].history.get("val_neg_elbo", pd.Series(dtype=float)).isna().all()  # no validation
 
 
+def test_reading_without_the_model_builds_none_and_still_verifies(tiny, monkeypatch):
+    first = vr.run(tiny, progress=False)
+
+    def no_model(cfg):
+        raise AssertionError("a model was built")
+
+    with monkeypatch.context() as m:
+        m.setattr(vr, "_build", no_model)
+        hit = vr.run(tiny, progress=False, load_model=False)
+        table = vr.sweep([tiny], progress=False)  # sweeps need only metrics
+    assert hit.from_cache and hit.model is None and hit.metrics == first.metrics
+    assert table["from_cache"].tolist() == [True] and table.loc[0, "neg_elbo"] == first.metrics["neg_elbo"]
+    (first.path / "model.weights.h5").write_bytes(b"truncated")  # still checksummed when not loaded
+    with pytest.warns(vr.CacheWarning, match="checksum"):
+        again = vr.run(tiny, progress=False, load_model=False)
+    assert not again.from_cache and again.model is not None
+
+
 def test_a_diverged_run_writes_no_entry(tiny, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise vae.TrainingDivergedError("VAE training diverged at step 3")
