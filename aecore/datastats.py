@@ -62,6 +62,42 @@ def binarisation_gap(x: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
             "entropy_nats": float(metrics.bernoulli_entropy_per_pixel(x).mean())}
 
 
+# Row labels of :func:`summary_table`: every key of ``pixel_summary`` and ``binarisation_gap``.
+SUMMARY_LABELS: dict[str, str] = {
+    "mean": "mean",
+    "std": "std",
+    "min": "min",
+    "max": "max",
+    "frac_zero": "fraction exactly 0",
+    "frac_one": "fraction exactly 1",
+    "frac_mid": f"fraction mid ({MID_LOW:g}–{MID_HIGH:g})",
+    "ink_coverage_median": "median ink coverage",
+    "variance_across_images": "variance across images (MSE of mean image)",
+    "threshold_mse": "MSE to threshold-binarised (x > 0.5)",
+    "dynamic_mse": "MSE to a Bernoulli(x) sample (mean x(1−x))",
+    "entropy_nats": "binary entropy (nats/pixel)",
+}
+
+
+def summary_table(images: dict[str, np.ndarray]) -> pd.DataFrame:
+    """:func:`pixel_summary` and :func:`binarisation_gap` of each set of images, one column per
+    name of ``images``, rows in the order of :data:`SUMMARY_LABELS` and labelled by it.
+
+    Raises:
+      RuntimeError: the statistics and :data:`SUMMARY_LABELS` name different keys (a key was
+        added or renamed in one place only; rows are labelled by key, never by position).
+    """
+    columns = {}
+    for name, x in images.items():
+        stats = {**pixel_summary(x), **binarisation_gap(x)}
+        if set(stats) != set(SUMMARY_LABELS):
+            raise RuntimeError(f"SUMMARY_LABELS does not match the statistics: unlabelled "
+                               f"{sorted(set(stats) - set(SUMMARY_LABELS))}, labelled but absent "
+                               f"{sorted(set(SUMMARY_LABELS) - set(stats))}")
+        columns[name] = stats
+    return pd.DataFrame(columns).loc[list(SUMMARY_LABELS)].rename(index=SUMMARY_LABELS)
+
+
 def histogram(x: np.ndarray, bins: int = 51) -> tuple[np.ndarray, np.ndarray]:
     """(bin edges ``[bins + 1]``, fraction of pixels per bin ``[bins]``) over [0, 1]."""
     counts, edges = np.histogram(_flat(x), bins=bins, range=(0.0, 1.0))

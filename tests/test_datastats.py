@@ -32,6 +32,23 @@ def test_binarisation_gap_zero_for_binary_and_known_for_grey():
     assert g["entropy_nats"] == pytest.approx(np.log(2))
 
 
+def test_summary_table_labels_each_statistic_by_its_key(monkeypatch):
+    x = np.zeros((4, 2, 2, 1), np.float32)
+    x[:, 0, 0] = 1.0
+    x[:, 0, 1] = 0.5
+    t = datastats.summary_table({"a": x, "b": np.full((2, 2, 2, 1), 0.5, np.float32)})
+    assert list(t.columns) == ["a", "b"]
+    assert t.loc["fraction exactly 1", "a"] == pytest.approx(0.25)
+    assert t.loc["fraction mid (0.05–0.95)", "b"] == pytest.approx(1.0)
+    assert t.loc["MSE to threshold-binarised (x > 0.5)", "b"] == pytest.approx(0.25)  # 0.5 -> 0
+    assert len(t) == len(datastats.SUMMARY_LABELS)
+    # A statistic added without a label is an error, not a silently shifted row.
+    real = datastats.pixel_summary
+    monkeypatch.setattr(datastats, "pixel_summary", lambda x: {"new_stat": 0.0, **real(x)})
+    with pytest.raises(RuntimeError, match="unlabelled \\['new_stat'\\]"):
+        datastats.summary_table({"a": x})
+
+
 def test_histogram_sums_to_one():
     edges, frac = datastats.histogram(np.random.default_rng(1).random((10, 28, 28, 1)), bins=10)
     assert len(edges) == 11 and frac.sum() == pytest.approx(1.0)
