@@ -534,18 +534,19 @@ def run(cfg: Config, *, cache: bool = True, progress: bool = True, load_model: b
     root = cache_dir()
     path = entry_path(cfg, root)
     fingerprint = data_fingerprint(cfg) if cache else ""
+    retraining = False
     if cache and path.exists():
         try:
             history, run_metrics, model = _read_entry(cfg, path, fingerprint, load_model=load_model)
-            if progress:
-                print(f"{cfg.label()}: " if _announce else "  ", end="")
-                print(f"from the cache ({path.name})", flush=True)
+            if progress and _announce:  # a sweep's cached reads stay quiet: its table says which
+                print(f"{cfg.label()}: from the cache ({path.name})", flush=True)
             return Result(cfg, history, run_metrics, model, from_cache=True, path=path)
         except _EntryError as err:
             _warn(f"aecore cache: entry {path} is unusable: {err}; deleting it and retraining")
             shutil.rmtree(path, ignore_errors=True)
+            retraining = True
 
-    if progress and _announce:
+    if progress and (_announce or retraining):  # in a sweep, the header names only runs it trains
         print(f"{cfg.label()}: training {cfg.epochs} epoch(s) on {cfg.n_train:,} images", flush=True)
     history, run_metrics, model = _train_and_evaluate(cfg, progress=progress, prefix="  ")
     if progress:
@@ -581,8 +582,10 @@ def sweep(configs: Iterable[Config], *, cache: bool = True, progress: bool = Tru
     Args:
       configs: the experiments.
       cache: as in :func:`run`.
-      progress: print ``"run 3/12: mnist conv_ae bce seed 1"`` before each run, then its
-        epoch lines (from a worker process, each line starts with its run).
+      progress: print ``"run 3/12: mnist conv_ae bce seed 1"`` before each run that trains,
+        then its epoch lines (from a worker process, each line starts with its run). Runs read
+        from the cache print nothing (the table's ``from_cache`` says which they were); one
+        whose entry is unusable warns, names itself and retrains with its epoch lines.
       workers: how many runs to train at once, each in its own process
         (:mod:`aecore.parallel`); None: ``$AECORE_WORKERS``, else 1, one after another in
         this process. Runs found in the cache are read here. The table is the same whatever

@@ -35,16 +35,22 @@ import multiprocessing
 import os
 import queue as queue_module
 import sys
+import time
 import types
 import warnings
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 ENV_VAR = "AECORE_WORKERS"
+_LINES_GRACE_SECONDS = 30.0  # how long to wait for a finished run's last lines to arrive
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 _queue: Any = None  # in a worker: where its printed lines go
+# What a worker puts on the queue after an item's last line. A worker's puts arrive in order,
+# and the pool returns a result over another channel, possibly before the lines: the parent
+# waits for one marker per item so that no line is lost or printed after the sweep.
+_ITEM_DONE = "\x00item done"
 
 
 def resolve_workers(workers: int | None) -> int:
@@ -121,6 +127,7 @@ def _call(fn: Callable[[T], R], item: T, tag: str, header: str | None) -> tuple[
     finally:
         out.close_line()
         sys.stdout = saved
+        _queue.put(_ITEM_DONE)
     return result, [(str(w.message), w.category) for w in caught]
 
 
@@ -155,15 +162,21 @@ def _starting_workers() -> Iterator[None]:
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = saved_level
 
 
-def _drain(q: Any, block_seconds: float) -> None:
-    """Prints the lines waiting in ``q``, waiting up to ``block_seconds`` for the first."""
+def _drain(q: Any, block_seconds: float) -> int:
+    """Prints the lines waiting in ``q``, waiting up to ``block_seconds`` for the first;
+    returns how many items' end markers it took off the queue."""
+    done = 0
     try:
         line = q.get(timeout=block_seconds) if block_seconds > 0 else q.get_nowait()
         while True:
-            print(line, flush=True)
+            if line == _ITEM_DONE:
+                done += 1
+            else:
+                print(line, flush=True)
             line = q.get_nowait()
     except queue_module.Empty:
         pass
+    return done
 
 
 def _stop(pool: cf.ProcessPoolExecutor) -> None:
@@ -190,7 +203,8 @@ def map_runs(fn: Callable[[T], R], items: Sequence[T], *, to_train: Sequence[boo
         Only training items go to workers; the others run here while the workers train.
       labels: per item, a short label for the progress header.
       workers: see :func:`resolve_workers`.
-      progress: print ``run i/n: label`` before each item (and the workers' lines).
+      progress: print ``run i/n: label`` before each item that trains (and the workers'
+        lines). Items read from the cache get no header: ``fn`` says what it did, if anything.
 
     Returns:
       The results, in the order of ``items``.
@@ -209,7 +223,7 @@ def map_runs(fn: Callable[[T], R], items: Sequence[T], *, to_train: Sequence[boo
     results: list[Any] = [None] * n
     if n_workers <= 1:
         for i, item in enumerate(items):
-            if progress:
+            if progress and to_train[i]:
                 print(header(i), flush=True)
             results[i] = fn(item)
         return results
@@ -224,21 +238,22 @@ def map_runs(fn: Callable[[T], R], items: Sequence[T], *, to_train: Sequence[boo
         if progress:
             print(f"training {len(futures)} run(s) in {n_workers} worker processes "
                   f"({ENV_VAR} sets how many; 1 trains them here, one after another)", flush=True)
+        finished = 0  # items whose every line has arrived (their end marker has)
         for i in range(n):
             if i not in futures:
-                _drain(q, 0)
-                if progress:
-                    print(header(i), flush=True)
-                results[i] = fn(items[i])
+                finished += _drain(q, 0)
+                results[i] = fn(items[i])  # read from the cache: no header
         pending = set(futures.values())
         while pending:
-            _drain(q, 0.2)
+            finished += _drain(q, 0.2)
             done = {f for f in pending if f.done()}
             pending -= done
             failed = sorted((i for i, f in futures.items() if f in done and f.exception() is not None))
             if failed:  # the first failure in item order among those finished
                 raise futures[failed[0]].exception()
-        _drain(q, 0)
+        deadline = time.monotonic() + _LINES_GRACE_SECONDS
+        while finished < len(futures) and time.monotonic() < deadline:  # lines still in flight
+            finished += _drain(q, 0.2)
         for i, future in futures.items():
             results[i], caught = future.result()
             for message, category in caught:

@@ -258,6 +258,15 @@ def test_edited_metrics_are_detected(base, cache, fake_training):
     assert not result.from_cache and len(fake_training) == 1
 
 
+def test_a_sweep_names_a_cached_run_it_has_to_retrain(base, cache, fake_training, capsys):
+    path = cache / base[1].path.name / "metrics.json"
+    path.write_text(path.read_text().replace('"dead_units": ', '"dead_units": 1'))
+    with pytest.warns(experiments.CacheWarning, match=r"deleting it and retraining"):
+        table = experiments.sweep([CFG])
+    assert table["from_cache"].tolist() == [False] and len(fake_training) == 1
+    assert f"{CFG.label()}: training 1 epoch(s)" in capsys.readouterr().out
+
+
 def test_entry_for_a_different_config_is_never_used(base, cache, fake_training):
     entry = cache / base[1].path.name
     stored = json.loads((entry / "config.json").read_text())
@@ -316,7 +325,8 @@ def test_sweep_is_tidy_and_reports_progress(base, cache, capsys):
     assert table.loc[0, "mse_per_pixel"] == base[1].metrics["mse_per_pixel"]
     assert np.isnan(table.loc[0, "vs_grey_mse_per_pixel"]) and table.loc[1, "vs_grey_mse_per_pixel"] > 0
     out = capsys.readouterr().out
-    assert "run 1/2: mnist conv_ae bce seed 0" in out
+    # Only the run that trains gets a header and epoch lines; the cached read prints nothing.
+    assert "run 1/2" not in out and "from the cache" not in out and CFG.label() + ":" not in out
     assert "run 2/2: mnist conv_ae bce binarize=threshold seed 0" in out
     assert "epoch 1/1: loss" in out
     summary = experiments.summarize_seeds(table, ["mse_per_pixel"], by=["binarize"])

@@ -9,9 +9,11 @@ only the start of two Python processes. One test trains real (tiny) runs.
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
@@ -39,6 +41,29 @@ def test_worker_lines_come_back_tagged_with_their_run(capsys):
     assert "run 1/2: first line" in out and "run 1/2: second line" in out and "run 2/2: other" in out
     assert "run 1/2: A" in out and "run 2/2: B" in out  # the headers, once each
     assert sum(line.startswith("run 1/2: A") for line in out) == 1
+
+
+def test_no_worker_line_is_lost_when_the_result_arrives_first(capsys, monkeypatch):
+    # A worker's lines travel on a queue, its result on the pool's own channel, so a run's
+    # result can arrive before its last lines (seen on a loaded machine). Here the parent reads
+    # one line per 20 ms, far slower than the workers print: every line must still come out.
+    def one_line_at_a_time(q, block_seconds):
+        time.sleep(0.02)
+        try:
+            line = q.get(timeout=block_seconds) if block_seconds > 0 else q.get_nowait()
+        except queue.Empty:
+            return 0
+        if line == getattr(parallel, "_ITEM_DONE", None):
+            return 1
+        print(line, flush=True)
+        return 0
+
+    monkeypatch.setattr(parallel, "_drain", one_line_at_a_time)
+    many = "\n".join(f"line {k}" for k in range(60))
+    parallel.map_runs(print, [many, many], to_train=[True, True], labels=["A", "B"], workers=2)
+    out = capsys.readouterr().out.splitlines()
+    for tag in ("run 1/2:", "run 2/2:"):
+        assert [line for line in out if line.startswith(tag + " line ")] == [f"{tag} line {k}" for k in range(60)]
 
 
 def test_worker_warnings_are_raised_again_here():
