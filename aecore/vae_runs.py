@@ -240,8 +240,11 @@ def evaluate(model: Any, x_test: np.ndarray, *, seed: int = 0, iwae_k: int = 0,
     ``neg_elbo`` (= ``recon + kl``, one posterior sample per image), ``recon``, ``kl``,
     ``kl_per_dim`` (list, mean over images), ``active_units`` (Burda et al.),
     ``mse_per_pixel`` and ``psnr_db`` of the mean reconstruction through the posterior
-    mean, and with ``iwae_k``: ``iwae_nll`` (minus the k-sample bound) and ``neg_elbo_iwae_subset``
-    (the -ELBO on the same first ``n_iwae`` images, for a like-for-like gap).
+    mean, ``log_sigma`` only for a decoder with a sigma (``model.obs.sigma != "none"``: the
+    Gaussians; a Bernoulli or continuous Bernoulli decoder has none, and its model's unused
+    ``log_sigma`` weight is not reported), and with ``iwae_k``: ``iwae_nll`` (minus the
+    k-sample bound) and ``neg_elbo_iwae_subset`` (the -ELBO on the same first ``n_iwae``
+    images, for a like-for-like gap).
     """
     t = vae.evaluate_terms(model, x_test, seed=seed)
     x_hat = vae.reconstruct(model, x_test)
@@ -255,8 +258,9 @@ def evaluate(model: Any, x_test: np.ndarray, *, seed: int = 0, iwae_k: int = 0,
         "latent_dim": int(t["z_mean"].shape[1]),
         "mse_per_pixel": float(metrics.mse_per_pixel(x_test, x_hat).mean()),
         "psnr_db": float(metrics.psnr_db(x_test, x_hat).mean()),
-        "log_sigma": float(np.asarray(model.log_sigma)),
     }
+    if model.obs.sigma != "none":
+        out["log_sigma"] = float(np.asarray(model.log_sigma))
     if iwae_k:
         sub = x_test[:n_iwae]
         out["iwae_k"] = int(iwae_k)
@@ -321,6 +325,15 @@ def _write_entry(cfg: VAEConfig, history: pd.DataFrame, steps: pd.DataFrame, run
     return write_entry_atomically(root, entry_path(cfg, root), write_files)
 
 
+def _without_unused_sigma(cfg: VAEConfig, run_metrics: dict[str, Any]) -> dict[str, Any]:
+    """``run_metrics`` without ``log_sigma`` when ``cfg``'s decoder has no sigma. Entries written
+    before :func:`evaluate` left it out hold the unused config ``sigma`` there (e.g. 0.7071 for a
+    Bernoulli decoder); this drops it on reading, so old and new entries read the same."""
+    if vae.get_decoder(cfg.decoder).sigma == "none":
+        return {k: v for k, v in run_metrics.items() if k != "log_sigma"}
+    return run_metrics
+
+
 def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str, *, load_model: bool = True):
     verify_manifest(path, ENTRY_FILES)  # every file's checksum, whether or not the model is loaded
     stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
@@ -328,7 +341,7 @@ def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str, *, load_model: boo
         raise _EntryError("config.json holds a different config or was trained on other images "
                           f"(is {data.ENV_VAR} set the same way?)")
     try:
-        run_metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        run_metrics = _without_unused_sigma(cfg, json.loads((path / "metrics.json").read_text(encoding="utf-8")))
         history = pd.read_csv(path / "history.csv", float_precision="round_trip")
         steps = pd.read_csv(path / "steps.csv", float_precision="round_trip")
         model = None
@@ -340,22 +353,25 @@ def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str, *, load_model: boo
     return history, steps, run_metrics, model
 
 
-def run(cfg: VAEConfig, *, cache: bool = True, progress: bool = True, load_model: bool = True) -> VAEResult:
+def run(cfg: VAEConfig, *, cache: bool = True, progress: bool = True, load_model: bool = True,
+        _in_sweep: bool = False) -> VAEResult:
     """Runs one VAE experiment, or reads it from the cache (see the module docstring).
 
     ``load_model=False`` skips building the model of an entry read from the cache, as in
     :func:`aecore.experiments.run` (the entry is verified all the same; a run that trains
-    always returns its model)."""
+    always returns its model). In a sweep (``_in_sweep``), a cached read prints nothing and a
+    run retrained after an unusable entry names itself, as :func:`aecore.experiments.sweep` does."""
     if not isinstance(cfg, VAEConfig):
         raise TypeError(f"run() needs a vae_runs.VAEConfig, got {type(cfg).__name__}")
     x_train, x_test = _images(cfg)
     fingerprint = _fingerprint(x_train, x_test)
     root = cache_dir()
     path = entry_path(cfg, root)
+    retraining = False
     if cache and path.exists():
         try:
             history, steps, run_metrics, model = _read_entry(cfg, path, fingerprint, load_model=load_model)
-            if progress:
+            if progress and not _in_sweep:
                 print(f"  from the cache ({path.name})", flush=True)
             return VAEResult(cfg, history, steps, run_metrics, model, True, path)
         except _EntryError as err:
@@ -364,8 +380,10 @@ def run(cfg: VAEConfig, *, cache: bool = True, progress: bool = True, load_model
             warnings.warn(f"aecore cache: entry {path} is unusable: {err}; deleting it and retraining",
                           CacheWarning, stacklevel=2)
             shutil.rmtree(path, ignore_errors=True)
+            retraining = True
     if progress:
-        print(f"  training {cfg.epochs} epoch(s) on {cfg.n_train:,} images", flush=True)
+        name = f"{cfg.label()}: " if _in_sweep and retraining else "  "  # a sweep's header names only runs it trains
+        print(f"{name}training {cfg.epochs} epoch(s) on {cfg.n_train:,} images", flush=True)
     history, steps, run_metrics, model = _train_and_evaluate(cfg, x_train, x_test, progress=progress)
     if progress:
         print(f"  done in {run_metrics['train_seconds']:.1f} s: test -ELBO {run_metrics['neg_elbo']:.1f} "
@@ -389,7 +407,7 @@ SCALAR_METRICS = ("neg_elbo", "recon", "kl", "active_units", "latent_dim", "mse_
 
 def _sweep_row(cfg: VAEConfig, *, cache: bool, progress: bool) -> dict[str, Any]:
     """One row of :func:`sweep`'s table."""
-    res = run(cfg, cache=cache, progress=progress, load_model=False)  # a row needs only the metrics
+    res = run(cfg, cache=cache, progress=progress, load_model=False, _in_sweep=True)  # needs only the metrics
     row = cfg.to_dict()
     row["encoder_hidden"] = "-".join(map(str, cfg.encoder_hidden))
     row["decoder_hidden"] = None if cfg.decoder_hidden is None else "-".join(map(str, cfg.decoder_hidden))
@@ -403,7 +421,8 @@ def _sweep_row(cfg: VAEConfig, *, cache: bool, progress: bool) -> dict[str, Any]
 def sweep(configs: Iterable[VAEConfig], *, cache: bool = True, progress: bool = True,
           workers: int | None = None) -> pd.DataFrame:
     """Runs (or reads) every config; one row per run: config fields, ``setting``, ``label``,
-    the scalar metrics, ``kl_per_dim`` (JSON text) and ``from_cache``.
+    the scalar metrics (NaN where a run has none: ``log_sigma`` for a decoder without a sigma,
+    the IWAE columns without ``iwae_k``), ``kl_per_dim`` (JSON text) and ``from_cache``.
 
     ``workers``: how many runs to train at once, in worker processes, as in
     :func:`aecore.experiments.sweep` (the table is the same whatever the number)."""
@@ -486,9 +505,9 @@ def article_grid(profile: Profile) -> dict[tuple[str, str], VAEConfig]:
 
 
 def quality_configs(profile: Profile) -> dict[str, VAEConfig]:
-    """Dynamically binarised MNIST, Bernoulli decoder, IWAE k = 100: keras-io's example and
-    ours at latent size 2, and ours at 50; the profile's epochs for all (the keras example
-    trains ~5x slower than our MLP)."""
+    """Dynamically binarised MNIST, Bernoulli decoder, IWAE k = 100 on the first ``n_iwae`` test
+    images: keras-io's example and ours at latent size 2, and ours at 50; the profile's epochs
+    for all (the keras example trains more slowly than our MLP: see the runs' ``train_seconds``)."""
     common = dict(binarize="dynamic", decoder="bernoulli", iwae_k=100, n_iwae=max(100, profile.n_test // 10))
     base = VAEConfig.from_profile(profile, **common)
     return {

@@ -349,6 +349,18 @@ def test_reading_without_the_model_builds_none_and_still_verifies(tiny, monkeypa
     assert not again.from_cache and again.model is not None
 
 
+def test_a_sweep_prints_only_the_runs_it_trains(tiny, capsys):
+    first = vr.run(tiny, progress=False)
+    capsys.readouterr()
+    table = vr.sweep([tiny])  # read from the cache: nothing to say, the table says it
+    assert table["from_cache"].tolist() == [True] and capsys.readouterr().out == ""
+    (first.path / "model.weights.h5").write_bytes(b"truncated")
+    with pytest.warns(vr.CacheWarning, match="checksum"):
+        table = vr.sweep([tiny])
+    assert table["from_cache"].tolist() == [False]
+    assert f"{tiny.label()}: training {tiny.epochs} epoch(s)" in capsys.readouterr().out
+
+
 def test_a_diverged_run_writes_no_entry(tiny, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise vae.TrainingDivergedError("VAE training diverged at step 3")
@@ -364,6 +376,24 @@ def test_the_keras_example_runs_through_the_cache(tiny):
     first = vr.run(cfg, progress=False)
     second = vr.run(cfg, progress=False)
     assert second.from_cache and second.metrics == first.metrics
+
+
+def test_only_decoders_with_a_sigma_report_one_even_from_entries_written_before(tiny, monkeypatch):
+    # A Bernoulli decoder has no sigma; its model still holds the config's unused sigma.
+    bernoulli, gaussian = tiny.replace(sigma=0.5), tiny.replace(decoder="gaussian", sigma=0.5)
+    assert "log_sigma" not in vr.run(bernoulli, progress=False).metrics
+    assert vr.run(gaussian, progress=False).metrics["log_sigma"] == pytest.approx(math.log(0.5))
+    # An entry written by the old evaluate(), which stored the unused sigma, reads without it.
+    old_evaluate = vr.evaluate
+    with monkeypatch.context() as m:
+        m.setattr(vr, "evaluate", lambda model, *a, **k: {**old_evaluate(model, *a, **k),
+                                                           "log_sigma": float(np.asarray(model.log_sigma))})
+        written = vr.run(bernoulli.replace(seed=1), progress=False)
+    assert written.metrics["log_sigma"] == pytest.approx(math.log(0.5))  # what the old entry holds
+    assert "log_sigma" not in vr.run(bernoulli.replace(seed=1), progress=False).metrics
+    table = vr.sweep([bernoulli, bernoulli.replace(seed=1), gaussian], progress=False)
+    assert table["from_cache"].all()
+    assert table["log_sigma"].isna().tolist() == [True, True, False]
 
 
 def test_sweep_table_and_labels(tiny):
