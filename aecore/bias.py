@@ -35,6 +35,10 @@ MODELS: dict[str, dict[str, Any]] = {
                  "epochs": 20, "learning_rate": 1e-2},
 }
 
+# A run is "stuck" when its held-out reconstructions are no better than the training mean
+# image repeated: test MSE / the mean image's test MSE at or above this (see :func:`is_stuck`).
+STUCK_RATIO = 1.0
+
 # Held-out images scored per run: the profile's, at most this many (scoring all 10,000 test
 # images costs ~5 s per run, four minutes over the 48 runs).
 MAX_TEST_IMAGES = 2000
@@ -132,3 +136,43 @@ def epochs_to_reach(history: pd.DataFrame, column: str, level: float) -> float:
     ``level``; NaN if it never is."""
     hit = history.loc[history[column] <= level, "epoch"]
     return float(hit.iloc[0]) if len(hit) else float("nan")
+
+
+def is_stuck(mse_ratio_to_mean_image: float) -> bool:
+    """Whether a run failed to learn: its reconstructions are no better than the mean image.
+
+    Args:
+      mse_ratio_to_mean_image: the run's final ``Result.metrics["mse_ratio_to_mean_image"]``,
+        the MSE of its reconstructions of the held-out images divided by the MSE of the
+        training mean image on the same images (chapter 4's collapse detector).
+
+    Returns:
+      True when the ratio is at least :data:`STUCK_RATIO` (1: the run does no better than
+      outputting the mean image for every input; an MAE run stuck on black is far above it).
+
+    Raises:
+      ValueError: the ratio is NaN (no measurement to decide on).
+    """
+    ratio = float(mse_ratio_to_mean_image)
+    if np.isnan(ratio):
+        raise ValueError("mse_ratio_to_mean_image is NaN: cannot tell whether the run is stuck")
+    return ratio >= STUCK_RATIO
+
+
+def verdict_over_settings(n_for: int, n_settings: int) -> str:
+    """A claim tested once per setting, as a verdict word: ``"Supported"`` when the claim held
+    in every setting, ``"Refuted"`` when it held in none, ``"Depends"`` otherwise.
+
+    Args:
+      n_for: the settings in which the measurement went the claim's way (e.g. BCE beat MSE
+        beyond twice the seed spread).
+      n_settings: the settings tested (at least 1).
+
+    Raises:
+      ValueError: ``n_settings < 1`` or ``n_for`` outside ``[0, n_settings]``.
+    """
+    if n_settings < 1 or not 0 <= n_for <= n_settings:
+        raise ValueError(f"need 0 <= n_for <= n_settings and n_settings >= 1, got {n_for} of {n_settings}")
+    if n_for == n_settings:
+        return "Supported"
+    return "Refuted" if n_for == 0 else "Depends"

@@ -89,7 +89,7 @@ class CollapseReport:
 
     def describe(self) -> str:
         """One sentence with the verdict and its deciding figures."""
-        figures = (f"spread ratio {self.spread_ratio:.3f}, distance to the mean image "
+        figures = (f"spread ratio {self.spread_ratio:.3f}, distance ratio to the mean image "
                    f"{self.distance_ratio:.3f}, MSE / mean-image MSE {self.mse_ratio_to_mean_image:.3f}; "
                    f"threshold {self.threshold:g}, {self.n_images:,} images")
         if self.to_mean_image:

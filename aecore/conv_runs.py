@@ -27,6 +27,10 @@ from aecore.experiments import Config
 from aecore.profiles import PROFILES, Profile
 
 BATCH_SIZE = 32  # the question's
+# The question's training length: ``model.fit(x_train, x_train, epochs=10, batch_size=32)``. Its
+# ``x_train`` is not shown; Keras' standard MNIST training split has 60,000 images.
+SOURCE_EPOCHS = 10
+KERAS_MNIST_TRAIN = 60_000
 
 # A model "works" (has clearly left the mean-image blob) when its MSE is below this fraction of
 # the mean image's: the threshold of the chapter's first verdict and of :func:`plateau_curves`.
@@ -62,6 +66,26 @@ def bn_short_configs(seeds: Sequence[int]) -> list[Config]:
     """The BatchNorm check after short training: always the ``fast`` profile's sizes and epochs,
     whatever profile the chapter runs (in ``fast`` they are the main grid's runs, cached once)."""
     return _grid(BN_SHORT_SETTINGS, PROFILES["fast"], seeds)
+
+
+def source_steps() -> int:
+    """Optimiser steps of the question's ``fit`` call on Keras' standard MNIST (the last,
+    smaller batch of each epoch counted)."""
+    return SOURCE_EPOCHS * -(-KERAS_MNIST_TRAIN // BATCH_SIZE)
+
+
+def helps_verdict(words: Sequence[str]) -> str:
+    """The verdict on "X helps" from comparisons of X against its baseline, each ``"better"``,
+    ``"same"`` or ``"worse"`` beyond the seed spread (one per dataset and training budget, as
+    :func:`aecore.experiments.compare_settings` gives them): Supported when X is better in every
+    one, Refuted when it is better in none, Depends otherwise."""
+    words = list(words)
+    unknown = set(words) - {"better", "same", "worse"}
+    if not words or unknown:
+        raise ValueError(f"need comparisons 'better'/'same'/'worse', got {words!r}")
+    if all(w == "better" for w in words):
+        return "Supported"
+    return "Refuted" if "better" not in words else "Depends"
 
 
 def held_out_mse(cfg: Config) -> pd.DataFrame:

@@ -24,7 +24,8 @@ class Verdict:
       evidence: the deciding measurement, as text with its unit.
       where: a label of the section/cell that shows it (for links in the book).
       checked: whether the verdict is the same in every profile, so nbval can guard it.
-        Set False, and say why in the text, for a verdict that depends on training length.
+        Set False, and say why in the text, for a verdict that could come out differently in
+        another profile or on another machine (e.g. one decided at the noise threshold).
     """
 
     claim: str
@@ -57,7 +58,7 @@ def format_verdicts(verdicts: list[Verdict]) -> str:
     Verdicts with ``checked=False`` are listed by claim only, without their verdict.
     """
     lines = [f"[{v.verdict}] {v.claim} ({v.source})" for v in verdicts if v.checked]
-    lines += [f"[depends on training length, not checked] {v.claim} ({v.source})" for v in verdicts if not v.checked]
+    lines += [f"[not checked across profiles] {v.claim} ({v.source})" for v in verdicts if not v.checked]
     return "\n".join(lines)
 
 

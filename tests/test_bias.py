@@ -82,3 +82,22 @@ def test_epochs_to_reach():
     assert bias.epochs_to_reach(history, "r", 0.5) == 2
     assert bias.epochs_to_reach(history, "r", 0.3) == 3
     assert np.isnan(bias.epochs_to_reach(history, "r", 0.1))
+
+
+def test_is_stuck_at_and_above_the_mean_image():
+    assert bias.STUCK_RATIO == 1.0
+    assert bias.is_stuck(1.0) and bias.is_stuck(1.65) and bias.is_stuck(np.float64(np.inf))
+    assert not bias.is_stuck(0.999) and not bias.is_stuck(0.19)
+    assert bias.is_stuck(np.float32(1.0)) is True  # a plain bool, from NumPy scalars too
+    with pytest.raises(ValueError, match="NaN"):
+        bias.is_stuck(float("nan"))
+
+
+def test_verdict_over_settings_reaches_every_word():
+    assert bias.verdict_over_settings(4, 4) == "Supported"
+    assert bias.verdict_over_settings(0, 4) == "Refuted"
+    assert [bias.verdict_over_settings(k, 4) for k in (1, 2, 3)] == ["Depends"] * 3
+    assert bias.verdict_over_settings(1, 1) == "Supported" and bias.verdict_over_settings(0, 1) == "Refuted"
+    for bad in ((5, 4), (-1, 4), (0, 0)):
+        with pytest.raises(ValueError):
+            bias.verdict_over_settings(*bad)

@@ -55,3 +55,19 @@ def test_epochs_to_learn_is_the_first_epoch_below_and_nan_when_never():
     first = conv_runs.epochs_to_learn(curves, threshold=0.75)
     assert first[("a", 0)] == 2
     assert np.isnan(first[("b", 0)])
+
+
+def test_helps_verdict_reaches_every_word():
+    assert conv_runs.helps_verdict(["better", "better"]) == "Supported"
+    assert conv_runs.helps_verdict(["same", "worse", "same"]) == "Refuted"
+    assert conv_runs.helps_verdict(["better", "worse"]) == "Depends"
+    assert conv_runs.helps_verdict(["better", "same"]) == "Depends"
+    with pytest.raises(ValueError, match="better"):
+        conv_runs.helps_verdict(["improved"])
+    with pytest.raises(ValueError):
+        conv_runs.helps_verdict([])
+
+
+def test_source_steps_counts_the_last_smaller_batch():
+    # 60,000 / 32 = 1,875 batches exactly: 10 epochs of them.
+    assert conv_runs.source_steps() == 18_750

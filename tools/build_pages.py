@@ -68,7 +68,7 @@ def claims_page(chapters: list[pathlib.Path]) -> str:
         doc = nb.relative_to(ROOT).with_suffix("").as_posix()
         for v in verdicts:
             claim = f"{{ref}}`{_cell(v['claim'])} <{v['where']}>`" if v.get("where") else _cell(v["claim"])
-            verdict = f"**{v['verdict']}**" + ("" if v.get("checked", True) else " (this run; depends on training length)")
+            verdict = f"**{v['verdict']}**" + ("" if v.get("checked", True) else " (this run; not checked across profiles)")
             rows.append(f"| {claim} | {_cell(v['source'])} | {verdict} | {_cell(v['evidence'])} | {{doc}}`/{doc}` |")
     if missing:
         raise SystemExit(f"build_pages: no verdict table (application/vnd.aecore.verdicts+json output) in "
