@@ -158,21 +158,3 @@ def is_stuck(mse_ratio_to_mean_image: float) -> bool:
         raise ValueError("mse_ratio_to_mean_image is NaN: cannot tell whether the run is stuck")
     return ratio >= STUCK_RATIO
 
-
-def verdict_over_settings(n_for: int, n_settings: int) -> str:
-    """A claim tested once per setting, as a verdict word: ``"Supported"`` when the claim held
-    in every setting, ``"Refuted"`` when it held in none, ``"Depends"`` otherwise.
-
-    Args:
-      n_for: the settings in which the measurement went the claim's way (e.g. BCE beat MSE
-        beyond twice the seed spread).
-      n_settings: the settings tested (at least 1).
-
-    Raises:
-      ValueError: ``n_settings < 1`` or ``n_for`` outside ``[0, n_settings]``.
-    """
-    if n_settings < 1 or not 0 <= n_for <= n_settings:
-        raise ValueError(f"need 0 <= n_for <= n_settings and n_settings >= 1, got {n_for} of {n_settings}")
-    if n_for == n_settings:
-        return "Supported"
-    return "Refuted" if n_for == 0 else "Depends"

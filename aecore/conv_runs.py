@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from aecore import experiments, losses, metrics
+from aecore import experiments, losses, metrics, report
 from aecore.experiments import Config
 from aecore.profiles import PROFILES, Profile
 
@@ -80,12 +80,9 @@ def helps_verdict(words: Sequence[str]) -> str:
     :func:`aecore.experiments.compare_settings` gives them): Supported when X is better in every
     one, Refuted when it is better in none, Depends otherwise."""
     words = list(words)
-    unknown = set(words) - {"better", "same", "worse"}
-    if not words or unknown:
+    if not words or set(words) - {"better", "same", "worse"}:
         raise ValueError(f"need comparisons 'better'/'same'/'worse', got {words!r}")
-    if all(w == "better" for w in words):
-        return "Supported"
-    return "Refuted" if "better" not in words else "Depends"
+    return report.decide_by_count(sum(w == "better" for w in words), len(words))
 
 
 def held_out_mse(cfg: Config) -> pd.DataFrame:

@@ -52,6 +52,25 @@ def verdict_table(verdicts: list[Verdict], *, with_evidence: bool = True) -> pd.
     return pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(Verdict)])[cols]
 
 
+def decide_by_count(n_for: int, n_total: int) -> str:
+    """A claim tested ``n_total`` times (per setting, dataset or budget), as a verdict word:
+    ``"Supported"`` when it held every time, ``"Refuted"`` when it never did, ``"Depends"``
+    otherwise.
+
+    Args:
+      n_for: how many tests went the claim's way (e.g. BCE beat MSE beyond the seed spread).
+      n_total: how many tests there were (at least 1).
+
+    Raises:
+      ValueError: ``n_total < 1`` or ``n_for`` outside ``[0, n_total]``.
+    """
+    if n_total < 1 or not 0 <= n_for <= n_total:
+        raise ValueError(f"need 0 <= n_for <= n_total and n_total >= 1, got {n_for} of {n_total}")
+    if n_for == n_total:
+        return "Supported"
+    return "Refuted" if n_for == 0 else "Depends"
+
+
 def format_verdicts(verdicts: list[Verdict]) -> str:
     """Plain-text verdict lines, stable across profiles (what nbval checks).
 

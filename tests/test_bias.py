@@ -92,12 +92,3 @@ def test_is_stuck_at_and_above_the_mean_image():
     with pytest.raises(ValueError, match="NaN"):
         bias.is_stuck(float("nan"))
 
-
-def test_verdict_over_settings_reaches_every_word():
-    assert bias.verdict_over_settings(4, 4) == "Supported"
-    assert bias.verdict_over_settings(0, 4) == "Refuted"
-    assert [bias.verdict_over_settings(k, 4) for k in (1, 2, 3)] == ["Depends"] * 3
-    assert bias.verdict_over_settings(1, 1) == "Supported" and bias.verdict_over_settings(0, 1) == "Refuted"
-    for bad in ((5, 4), (-1, 4), (0, 0)):
-        with pytest.raises(ValueError):
-            bias.verdict_over_settings(*bad)

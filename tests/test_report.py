@@ -29,3 +29,13 @@ def test_unchecked_verdicts_are_listed_without_their_verdict():
     text = report.format_verdicts(vs)
     assert "[Supported] A (001)" in text and "Refuted" not in text and "B (002)" in text
     assert report.verdict_table([]).empty
+
+
+def test_decide_by_count_reaches_every_word():
+    assert report.decide_by_count(4, 4) == "Supported"
+    assert report.decide_by_count(0, 4) == "Refuted"
+    assert [report.decide_by_count(k, 4) for k in (1, 2, 3)] == ["Depends"] * 3
+    assert report.decide_by_count(1, 1) == "Supported" and report.decide_by_count(0, 1) == "Refuted"
+    for bad in ((5, 4), (-1, 4), (0, 0)):
+        with pytest.raises(ValueError):
+            report.decide_by_count(*bad)
