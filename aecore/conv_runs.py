@@ -85,6 +85,35 @@ def helps_verdict(words: Sequence[str]) -> str:
     return report.decide_by_count(sum(w == "better" for w in words), len(words))
 
 
+def batchnorm_effect(table: pd.DataFrame, col: str = "mse_per_pixel") -> dict[str, experiments.Comparison]:
+    """BatchNorm's effect per dataset: ``conv_ae_bn`` against ``conv_ae``, both trained with MSE
+    on grey images, compared on ``col`` beyond twice the seed spread
+    (:func:`aecore.experiments.compare_settings`).
+
+    Args:
+      table: a :func:`aecore.experiments.sweep` table holding, for each dataset to compare,
+        the seeds of both models (other rows are ignored).
+      col: the metric, lower is better.
+
+    Returns:
+      ``{dataset: Comparison}`` in the table's order of datasets; ``diff`` is BatchNorm's mean
+      minus the plain model's.
+
+    Raises:
+      ValueError: a dataset has runs of only one of the two models.
+    """
+    rows = table[(table["loss"] == "gaussian") & table["binarize"].isna()
+                 & table["model"].isin(["conv_ae", "conv_ae_bn"])]
+    stats = experiments.summarize_seeds(rows, [col], by=["setting"])
+    out = {}
+    for dataset, part in rows.groupby("dataset", sort=False):
+        setting = dict(zip(part["model"], part["setting"]))
+        if len(setting) != 2:
+            raise ValueError(f"{dataset}: need MSE runs of both conv_ae and conv_ae_bn, got {sorted(setting)}")
+        out[dataset] = experiments.compare_settings(stats, setting["conv_ae_bn"], setting["conv_ae"], col)
+    return out
+
+
 def held_out_mse(cfg: Config) -> pd.DataFrame:
     """Per-epoch held-out MSE per pixel of a Gaussian-likelihood run (cached): ``epoch``, ``val_mse``.
 

@@ -71,3 +71,22 @@ def test_helps_verdict_reaches_every_word():
 def test_source_steps_counts_the_last_smaller_batch():
     # 60,000 / 32 = 1,875 batches exactly: 10 epochs of them.
     assert conv_runs.source_steps() == 18_750
+
+
+def test_batchnorm_effect_compares_bn_with_plain_per_dataset():
+    rows = []
+    for dataset, plain, bn in (("mnist", [0.10, 0.11, 0.12], [0.20, 0.21, 0.22]),
+                               ("fashion_mnist", [0.10, 0.11, 0.12], [0.105, 0.115, 0.125])):
+        for model, values in (("conv_ae", plain), ("conv_ae_bn", bn)):
+            rows += [{"dataset": dataset, "model": model, "loss": "gaussian", "binarize": None,
+                      "setting": f"{dataset} {model} mse", "mse_per_pixel": v} for v in values]
+    # Rows that are not the two MSE models on grey images are ignored.
+    rows.append({"dataset": "mnist", "model": "conv_ae", "loss": "bernoulli", "binarize": None,
+                 "setting": "mnist conv_ae bce", "mse_per_pixel": 9.0})
+    effect = conv_runs.batchnorm_effect(pd.DataFrame(rows))
+    assert list(effect) == ["mnist", "fashion_mnist"]
+    assert effect["mnist"].word == "worse" and effect["mnist"].diff == pytest.approx(0.10)
+    assert effect["fashion_mnist"].word == "same" and effect["fashion_mnist"].diff == pytest.approx(0.005)
+    assert effect["mnist"].noise == pytest.approx(2 * 0.01)  # 2x the seed standard deviation
+    with pytest.raises(ValueError, match="both conv_ae and conv_ae_bn"):
+        conv_runs.batchnorm_effect(pd.DataFrame([r for r in rows if r["model"] == "conv_ae"]))
