@@ -12,6 +12,11 @@ Every chapter calls this package; the notebooks only narrate. Modules:
 - ``aecore.models`` / ``aecore.training`` / ``aecore.experiments`` — models, fitting, cached runs;
 - ``aecore.vae`` / ``aecore.vae_runs`` / ``aecore.keras_vae`` — VAEs, their cached runs, keras-io's example;
 - ``aecore.report`` / ``aecore.plotting`` — verdicts, glue, and figures (never shown or saved).
+
+``import aecore`` loads none of them: each submodule is imported when first used
+(``aecore.models``, ``from aecore import models``), and TensorFlow only with the first module
+that needs it (through ``aecore._tf``, which silences its C++ start-up lines). The imports
+between submodules point one way (no cycle; ``tests/test_layout.py`` checks both).
 """
 
 from __future__ import annotations
@@ -50,26 +55,30 @@ def silenced_fd2():
         _os.close(devnull)
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up banner (oneDNN/CUDA-probe lines) silenced."""
-    if "tensorflow" in _sys.modules:
-        return
-    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with silenced_fd2():
-        import tensorflow as tf
+# Submodules load on first use (PEP 562): ``import aecore`` stays cheap and TensorFlow-free
+# (``tests/test_layout.py`` checks it); ``aecore.models`` imports TensorFlow when first touched.
+_SUBMODULES = frozenset({
+    "adam", "analysis", "bias", "cli", "collapse", "conv_runs", "data", "datastats", "experiments", "fingerprint",
+    "keras_vae", "losses", "metrics", "models", "parallel", "plotting", "profiles", "programs", "report",
+    "seeding", "training", "vae", "vae_runs", "validate",
+})
+_NAMES = {"Profile": "profiles", "PROFILES": "profiles", "get_profile": "profiles", "set_seed": "seeding"}
 
-        tf.config.list_logical_devices()  # device probing logs now, not in a later cell
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"aecore.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"aecore.{_NAMES[name]}"), name)
+    raise AttributeError(f"module 'aecore' has no attribute {name!r}")
 
 
-_import_tensorflow_quietly()
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SUBMODULES | set(_NAMES))
 
-from aecore.profiles import Profile, get_profile, PROFILES  # noqa: E402
-from aecore.seeding import set_seed  # noqa: E402
-from aecore import (  # noqa: E402
-    analysis, collapse, data, datastats, experiments, losses, metrics, models, plotting, report, training,
-    vae, vae_runs,
-)
 
-__all__ = ["__version__", "Profile", "PROFILES", "get_profile", "set_seed", "analysis", "collapse", "data",
-           "datastats", "experiments", "losses", "metrics", "models", "plotting", "report", "training",
-           "vae", "vae_runs"]
+__all__ = ["__version__", "silenced_fd2", "Profile", "PROFILES", "get_profile", "set_seed", "analysis",
+           "collapse", "data", "datastats", "experiments", "losses", "metrics", "models", "plotting", "report",
+           "training", "vae", "vae_runs"]

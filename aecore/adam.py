@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import tensorflow as tf
+from aecore._tf import tf  # first: TensorFlow, quietly (keras imports it too)
 
 
 class FusedAdam:

@@ -86,8 +86,8 @@ def stability_table(target: float, logits) -> pd.DataFrame:
     with respect to the logit of the Keras and the from-logits versions (``keras_grad``,
     ``from_logits_grad``; exact value ``sigmoid(l) - target``).
     """
+    from aecore._tf import tf  # before keras, which imports TensorFlow
     import keras
-    import tensorflow as tf
 
     logits = np.asarray(logits, dtype=np.float64)
     l32 = logits.astype(np.float32)
@@ -149,7 +149,7 @@ def logit_gradient(name: str, target: float, logits) -> np.ndarray:
       float64 ``[n]``. For BCE it is ``sigmoid(l) - target``; for the Gaussian
       (sigma = 1) ``(sigmoid(l) - target) sigmoid(l) (1 - sigmoid(l))``.
     """
-    import tensorflow as tf
+    from aecore._tf import tf
 
     lv = tf.Variable(np.asarray(logits, dtype=np.float64).reshape(1, -1))
     x = tf.constant(np.full(lv.shape, float(target)))
@@ -202,7 +202,7 @@ def reconstruction_curve(name: str, target: float, reconstructions) -> pd.DataFr
       nats), ``grad_logit`` (d value / d logit) and ``grad_reconstruction`` (d value / d
       reconstruction, by the chain rule through the mean).
     """
-    import tensorflow as tf
+    from aecore._tf import tf
 
     lik = losses.get_loss(name)
     recs = np.asarray(reconstructions, dtype=np.float64)

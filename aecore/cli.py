@@ -38,14 +38,15 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import aecore
-from aecore import bias, conv_runs, experiments, vae_runs
-from aecore.experiments import Config
 from aecore.profiles import PROFILES, Profile, get_profile
+
+if TYPE_CHECKING:  # the run modules (TensorFlow, pandas) load only when a command needs them
+    import pandas as pd
+
+    from aecore.experiments import Config
 
 ConfigsFn = Callable[[Profile, Sequence[int]], "list[Config]"]
 OUT_FORMATS = (".csv", ".json")
@@ -83,6 +84,8 @@ def grid(settings: Sequence[tuple], *, fields: Sequence[str] = ("dataset", "mode
             raise ValueError(f"setting {s!r} has {len(s)} values for the fields {tuple(fields)}")
 
     def configs(chosen: Profile, seeds: Sequence[int]) -> list[Config]:
+        from aecore.experiments import Config
+
         sizes = chosen if profile is None else (PROFILES[profile] if isinstance(profile, str) else profile)
         return [Config.from_profile(sizes, **dict(zip(fields, s)), **common, seed=seed)
                 for s in settings for seed in seeds]
@@ -94,23 +97,24 @@ EXPERIMENTS: dict[str, Experiment] = {
     "conv-ae": Experiment(
         "chapter 3: conv autoencoder, MSE vs BCE, MNIST vs Fashion-MNIST, BatchNorm, "
         "thresholded MNIST (7 settings, batch 32)",
-        conv_runs.configs),
+        lambda profile, seeds: aecore.conv_runs.configs(profile, seeds)),
     "conv-ae-batchnorm-short": Experiment(
         "chapter 3: conv_ae vs conv_ae_bn with MSE after short training "
         "(4 settings, batch 32; always the fast profile's sizes)",
-        lambda profile, seeds: conv_runs.bn_short_configs(seeds)),
+        lambda profile, seeds: aecore.conv_runs.bn_short_configs(seeds)),
     "bce-bias": Experiment(
         "chapter 5: conv_ae and the ReLU dense_ae with MSE, BCE, continuous Bernoulli and MAE "
         "on MNIST and Fashion-MNIST (16 settings; at most 2,000 test images)",
-        bias.configs),
+        lambda profile, seeds: aecore.bias.configs(profile, seeds)),
     "vae-article": Experiment(
         "chapter 6: the article's three VAEs and a z=16 control, reconstruction summed vs averaged "
         "over pixels (9 settings; at least 300 steps)",
-        lambda profile, seeds: vae_runs.runs(vae_runs.article_grid(profile).values(), seeds=seeds)),
+        lambda profile, seeds: aecore.vae_runs.runs(aecore.vae_runs.article_grid(profile).values(), seeds=seeds)),
     "vae-quality": Experiment(
         "chapter 6: keras-io's example VAE vs ours on dynamically binarised MNIST, test -ELBO and "
         "IWAE (k=100) in nats per image (3 settings)",
-        lambda profile, seeds: vae_runs.runs(vae_runs.quality_configs(profile).values(), seeds=seeds)),
+        lambda profile, seeds: aecore.vae_runs.runs(aecore.vae_runs.quality_configs(profile).values(),
+                                                    seeds=seeds)),
     "smoke": Experiment(
         "a check of the installation: one tiny dense_ae run per seed on 64 MNIST images, "
         "1 epoch (seconds; ignores the profile's sizes)",
@@ -227,7 +231,10 @@ def _run_output(verbose: bool) -> Iterator[None]:
 def run_configs(configs: Sequence[Config], *, cache: bool = True, verbose: bool = False,
                 progress: bool = True, desc: str = "runs") -> pd.DataFrame:
     """``experiments.sweep`` one config at a time under a progress bar; the same table."""
+    import pandas as pd
     from tqdm import tqdm
+
+    from aecore import experiments, vae_runs
 
     tables = []
     trained = 0
@@ -247,6 +254,8 @@ def run_configs(configs: Sequence[Config], *, cache: bool = True, verbose: bool 
 
 def summary_table(table: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """One row per setting: ``mean ± std`` across seeds of each metric, and the seed count."""
+    from aecore import experiments
+
     stats = experiments.summarize_seeds(table, list(metrics), by=["setting", "n_train", "epochs"])
     shown = stats.index.to_frame(index=False)
     for col in metrics:
@@ -305,6 +314,11 @@ def cmd_list(out=None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from aecore import experiments, vae_runs
+    from aecore.experiments import Config
+
     exp, profile, seeds = _resolve(args)
     try:
         configs = exp.configs(profile, seeds)
@@ -321,8 +335,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         raw = run_configs(configs, cache=not args.no_cache, verbose=args.verbose,
                           progress=not args.no_progress, desc=args.experiment)
-    except (aecore.data.DataError, aecore.training.TrainingDivergedError, aecore.vae.TrainingDivergedError,
-            OSError) as err:
+    except (aecore.data.DataError, aecore.training.TrainingDivergedError, OSError) as err:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
     table = raw

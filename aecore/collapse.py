@@ -25,7 +25,8 @@ few thousandths, so the verdict does not hinge on the exact value; :func:`detect
 the figures so a reader can check the margin.
 
 :class:`EpochTracker` computes the figures (and the first-layer weight norm) after every
-training epoch; :func:`aecore.training.fit` uses it for models that set ``tracks_collapse``.
+training epoch; :func:`aecore.experiments.run` passes it to :func:`aecore.training.fit` for models
+that set ``tracks_collapse``.
 """
 
 from __future__ import annotations
@@ -278,7 +279,8 @@ def summarize_run(result: Any, x: Any, *, mean_image: Any,
 
     Args:
       result: an :class:`aecore.experiments.Result` of a model that tracks collapse (its
-        history has ``spread_ratio`` and ``first_layer_norm`` columns, as ``dense_ae``'s do).
+        history has ``spread_ratio`` and ``first_layer_norm`` columns, as ``dense_ae``'s do);
+        its ``initial_model()`` gives the untrained weights the norms are compared with.
       x: held-out images ``[N, 28, 28, 1]`` to judge the final model on.
       mean_image: the mean training image.
       threshold: as in :func:`detect`.
@@ -292,8 +294,6 @@ def summarize_run(result: Any, x: Any, *, mean_image: Any,
       (smallest per-epoch norm / initial norm); ``bright_pixels``, ``mean_bright_pixels`` and
       ``bright_iou`` from :func:`bright_region_overlap` of the average reconstruction.
     """
-    from aecore import models  # lazy: collapse itself needs only NumPy
-
     cfg, history = result.config, result.history
     missing = {"spread_ratio", "first_layer_norm"} - set(history.columns)
     if missing:
@@ -301,7 +301,7 @@ def summarize_run(result: Any, x: Any, *, mean_image: Any,
                          "track collapse (train a dense_ae, or pass an EpochTracker to fit)")
     x_hat = result.reconstruct(x)
     report = detect(x, x_hat, mean_image=mean_image, threshold=threshold)
-    initial = models.build_model(cfg.model, seed=cfg.seed, **dict(cfg.model_kwargs))
+    initial = result.initial_model()
     norm0 = float(np.linalg.norm(first_layer_kernel(initial)))
     norms = history["first_layer_norm"].to_numpy(np.float64)
     spread = history["spread_ratio"].to_numpy(np.float64)

@@ -54,7 +54,8 @@ _FILES: dict[str, tuple[str, str]] = {  # split -> (images file, labels file)
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-_IMAGE_SHAPE = (28, 28)
+IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)  # [H, W, C] of every image in the book
+_IMAGE_SHAPE = IMAGE_SHAPE[:2]  # as stored in the IDX files
 _N_CLASSES = 10
 _MAGIC_LABELS = 0x00000801  # unsigned byte, 1 dimension
 _MAGIC_IMAGES = 0x00000803  # unsigned byte, 3 dimensions
@@ -286,7 +287,7 @@ def _load_offline_raw(name: str, root: Path, origin: str) -> tuple[_Raw, Path]:
 
 
 def _keras_loader(name: str) -> Callable[[], tuple]:
-    import keras  # lazy: importing keras imports TensorFlow (seconds)
+    from aecore._tf import keras  # lazy (seconds), and quiet
 
     return getattr(keras.datasets, name).load_data
 
@@ -377,7 +378,7 @@ def binarize_dynamic_tf(x: "tf.Tensor", seed: "tf.Tensor") -> "tf.Tensor":
     Returns:
       Tensor of 0s and 1s with the shape and (float) dtype of ``x``.
     """
-    import tensorflow as tf  # lazy: keeps `import aecore.data` cheap
+    from aecore._tf import tf  # lazy: keeps `import aecore.data` cheap
 
     x = tf.convert_to_tensor(x)
     if not x.dtype.is_floating:

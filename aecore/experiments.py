@@ -41,13 +41,16 @@ import numpy as np
 import pandas as pd
 
 import aecore
-from aecore import data, losses, metrics, models, training
+from aecore import collapse, data, losses, metrics, models, training
 from aecore.profiles import PROFILES, Profile, get_profile
+from aecore.fingerprint import code_fingerprint, stack_versions
+from aecore.validate import check_int
 
 CACHE_ENV_VAR = "AECORE_CACHE_DIR"
 ENTRY_FILES: tuple[str, ...] = ("config.json", "metrics.json", "history.csv", "model.weights.h5")
 MANIFEST = "manifest.json"
-_TMP_PREFIX = ".tmp-"
+_TMP_PREFIX = ".tmp-aecore-"
+_TMP_MARKER = ".aecore-tmp"  # written first into every temp dir aecore makes: only those are ever removed
 _STALE_TMP_SECONDS = 6 * 3600  # a temp dir this old belongs to a killed process
 _K_PCA = 16
 _FULL = PROFILES["full"]
@@ -63,13 +66,6 @@ class _EntryError(Exception):
 
 
 # --------------------------------------------------------------------------- config
-
-
-def _check_int(value: Any, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
-    return int(value)
 
 
 def _canonical_model_kwargs(value: Any) -> tuple[tuple[str, Any], ...]:
@@ -152,9 +148,9 @@ class Config:
                              f"{', '.join(map(repr, data.BINARIZE_MODES))}")
         training.get_reduction(self.reduction)
         for name in ("n_train", "n_test", "epochs", "batch_size"):
-            put(name, _check_int(getattr(self, name), name, minimum=1))
+            put(name, check_int(getattr(self, name), name, minimum=1))
         for name in ("seed", "data_seed", "n_val"):
-            put(name, _check_int(getattr(self, name), name, minimum=0))
+            put(name, check_int(getattr(self, name), name, minimum=0))
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not (
                 math.isfinite(lr) and lr > 0):
@@ -208,10 +204,11 @@ class Config:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     def cache_key(self) -> str:
-        """SHA-256 (hex) of the canonical JSON of the config, ``aecore.__version__`` and the
-        model's :attr:`~aecore.models.ModelSpec.revision` (left out at revision 1, so the keys
-        of models never revised stay what they were)."""
-        fields: dict[str, Any] = {"config": json.loads(self.canonical_json()), "aecore_version": aecore.__version__}
+        """SHA-256 (hex) of the canonical JSON of the config, ``aecore.__version__``, the
+        fingerprint of the code that computes a run (:func:`aecore.fingerprint.code_fingerprint`)
+        and the model's :attr:`~aecore.models.ModelSpec.revision` (left out at revision 1)."""
+        fields: dict[str, Any] = {"config": json.loads(self.canonical_json()), "aecore_version": aecore.__version__,
+                                  "code": code_fingerprint()}
         revision = models.get_model_spec(self.model).revision
         if revision != 1:
             fields["model_revision"] = revision
@@ -259,6 +256,10 @@ class Result:
     model: models.AutoEncoder | None
     from_cache: bool
     path: Path | None = None
+
+    def initial_model(self) -> models.AutoEncoder:
+        """The run's model before training: built from the config's seed, as :func:`run` builds it."""
+        return models.build_model(self.config.model, seed=self.config.seed, **dict(self.config.model_kwargs))
 
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
         """``x_hat`` ``[N, 28, 28, 1]`` in [0, 1] for images ``[N, 28, 28, 1]``, through the
@@ -352,8 +353,12 @@ def _sha256_file(path: Path) -> str:
 
 
 def _entry_config_json(cfg: Config, fingerprint: str) -> dict[str, Any]:
-    return {"config": cfg.to_dict(), "aecore_version": aecore.__version__,
+    return {"config": cfg.to_dict(), "aecore_version": aecore.__version__, "code": code_fingerprint(),
             "cache_key": cfg.cache_key(), "data_fingerprint": fingerprint}
+
+
+# Recorded in an entry's config.json, not compared on reading (see aecore.fingerprint).
+_RECORDED_ONLY = ("data_fingerprint", "trained_with")
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -368,10 +373,15 @@ def _history_attrs(cfg: Config) -> dict[str, Any]:
 
 
 def _remove_stale_tmp(root: Path) -> None:
+    """Removes temp dirs left by killed writers: only folders that aecore provably made (its
+    prefix, its marker file inside, owned by this user) and untouched for
+    :data:`_STALE_TMP_SECONDS`. Anything else in the cache folder is never touched."""
     now = time.time()
     for p in root.glob(f"{_TMP_PREFIX}*"):
         try:
-            if now - p.stat().st_mtime > _STALE_TMP_SECONDS:
+            st = p.lstat()
+            if (p.is_dir() and not p.is_symlink() and (p / _TMP_MARKER).is_file()
+                    and st.st_uid == os.getuid() and now - st.st_mtime > _STALE_TMP_SECONDS):
                 shutil.rmtree(p, ignore_errors=True)
         except OSError:
             pass
@@ -394,7 +404,9 @@ def write_entry_atomically(root: Path, final: Path, write_files: Callable[[Path]
     _remove_stale_tmp(root)
     tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
     try:
+        (tmp / _TMP_MARKER).touch()
         write_files(tmp)
+        (tmp / _TMP_MARKER).unlink()  # not part of the entry
         _write_manifest(tmp)
         if final.exists():  # a concurrent run finished first, or a leftover we failed to delete
             shutil.rmtree(final, ignore_errors=True)
@@ -428,7 +440,7 @@ def verify_manifest(path: Path, files: Sequence[str]) -> None:
 def _write_entry(cfg: Config, history: pd.DataFrame, run_metrics: dict[str, float],
                  model: models.AutoEncoder, root: Path, fingerprint: str) -> Path:
     def write_files(folder: Path) -> None:
-        _write_json(folder / "config.json", _entry_config_json(cfg, fingerprint))
+        _write_json(folder / "config.json", {**_entry_config_json(cfg, fingerprint), "trained_with": stack_versions()})
         _write_json(folder / "metrics.json", run_metrics)
         history.to_csv(folder / "history.csv", index=False)
         model.save_weights(folder / "model.weights.h5")
@@ -448,8 +460,8 @@ def _read_entry(cfg: Config, path: Path, fingerprint: str, *, load_model: bool =
     expected = _entry_config_json(cfg, fingerprint)
     if not isinstance(stored, dict) or stored.get("data_fingerprint") is None:
         raise _EntryError("config.json lacks a data fingerprint")
-    if {k: v for k, v in stored.items() if k != "data_fingerprint"} != {
-            k: v for k, v in expected.items() if k != "data_fingerprint"}:
+    if {k: v for k, v in stored.items() if k not in _RECORDED_ONLY} != {
+            k: v for k, v in expected.items() if k not in _RECORDED_ONLY}:
         raise _EntryError(f"config.json holds a different config ({json.dumps(stored, sort_keys=True)}), "
                           f"expected {json.dumps(expected, sort_keys=True)}")
     if stored["data_fingerprint"] != fingerprint:
@@ -486,7 +498,11 @@ def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
     likelihood = losses.get_loss(cfg.loss)
 
     model = models.build_model(cfg.model, seed=cfg.seed, **dict(cfg.model_kwargs))
-    history = training.fit(model, likelihood, x_train, x_val=x_test[:n_val] if n_val else None,
+    x_val = x_test[:n_val] if n_val else None
+    # Models that track collapse (dense_ae) log chapter 4's per-epoch figures on the held-out images.
+    tracker = (collapse.EpochTracker(x_train, x_val, likelihood=likelihood)
+               if x_val is not None and getattr(model, "tracks_collapse", False) else None)
+    history = training.fit(model, likelihood, x_train, x_val=x_val, on_epoch_end=tracker,
                            epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
                            learning_rate=cfg.learning_rate,
                            binarize="dynamic" if cfg.binarize == "dynamic" else None,

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import time
 
+from aecore._tf import tf  # first: TensorFlow, quietly (keras imports it too)
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 from keras import layers, ops
 
 import aecore

@@ -36,8 +36,8 @@ import dataclasses
 import math
 from typing import Callable
 
+from aecore._tf import tf  # first: TensorFlow, quietly (keras imports it too)
 import numpy as np
-import tensorflow as tf
 
 LOG_2PI = math.log(2.0 * math.pi)
 

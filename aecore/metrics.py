@@ -152,7 +152,7 @@ def ssim(x: np.ndarray, x_hat: np.ndarray, *, max_val: float = 1.0, batch_size: 
     if x.shape != x_hat.shape or x.ndim != 4 or x.shape[0] == 0:
         raise ValueError(f"ssim needs two non-empty [N, H, W, C] arrays of the same shape, "
                          f"got {x.shape} and {x_hat.shape}")
-    import tensorflow as tf  # lazy: the other metrics do not need it
+    from aecore._tf import tf  # lazy: the other metrics do not need it
 
     out = [tf.image.ssim(x[s:s + batch_size], x_hat[s:s + batch_size], max_val=max_val).numpy()
            for s in range(0, x.shape[0], batch_size)]

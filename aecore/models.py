@@ -29,12 +29,13 @@ import json
 import random
 from typing import Any, Callable
 
+from aecore._tf import tf  # first: TensorFlow, quietly (keras imports it too)
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers
 
-IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)
+from aecore.data import IMAGE_SHAPE
+from aecore.optim import check_optimizer
 
 
 # --------------------------------------------------------------------------- initialisers
@@ -324,10 +325,7 @@ def dense_ae(*, hidden_units: int = 100, latent_dim: int = 50, activation: str =
       :mod:`aecore.collapse` figures after every epoch (the question's observations).
     """
     keras.activations.get(activation)  # fails early, with Keras' message, on an unknown name
-    from aecore import training  # lazy: training imports the package, which imports models
-
-    if optimizer not in training.OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(training.OPTIMIZERS)}")
+    check_optimizer(optimizer)
     init = _Initializers(seed)
     x = keras.Input(IMAGE_SHAPE, name="image")  # [B, 28, 28, 1]
     h = layers.Flatten(name="enc_flatten")(x)  # [B, 784]

@@ -30,7 +30,7 @@ def set_seed(seed: int, *, deterministic: bool = True, tensorflow: bool = True) 
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
-    import tensorflow as tf  # imported here so `import aecore` stays cheap
+    from aecore._tf import tf  # imported here so `import aecore` stays cheap
 
     os.environ["PYTHONHASHSEED"] = str(seed)  # affects subprocesses only; documented for completeness
     random.seed(seed)

@@ -30,16 +30,19 @@ import math
 import time
 from typing import Any, Callable, Mapping
 
+from aecore._tf import tf  # first: TensorFlow, quietly (keras imports it too)
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
 import aecore
 from aecore import programs
+from aecore.optim import check_optimizer, make_optimizer
+from aecore.validate import check_int
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+    """The training loss (an autoencoder's NLL, a VAE's objective) became NaN or infinite; the
+    message names the epoch or step. :mod:`aecore.vae` raises this class too."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,10 +71,6 @@ BINARIZE_MODES: tuple[str | None, ...] = (None, "dynamic")
 # docstring); an epoch's full mini-batches are split into calls of at most this many steps.
 DEFAULT_STEPS_PER_CALL = 32
 
-# Optimisers by name. Adam (the default everywhere) nearly ignores the scale of the loss (its
-# step is g / (|g| + eps)); plain SGD (no momentum) does not, which is what makes a
-# sum-vs-mean reduction mismatch bite.
-OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 
 # What an epoch hook returns: extra history columns for that epoch, ``{name: float}``.
 EpochHook = Callable[[int, Any], Mapping[str, float]]
@@ -82,17 +81,6 @@ def get_reduction(name: str) -> Reduction:
     if name not in REDUCTIONS:
         raise ValueError(f"unknown reduction {name!r}; valid: {', '.join(REDUCTIONS)}")
     return REDUCTIONS[name]
-
-
-def _make_optimizer(name: str, learning_rate: float):
-    """A fresh Keras optimizer: ``"adam"`` (Keras defaults) or ``"sgd"`` (plain, no momentum)."""
-    import keras
-
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.0)
-    return keras.optimizers.Adam(learning_rate=learning_rate)
 
 
 def _resolve_likelihood(likelihood: Any):
@@ -111,12 +99,6 @@ def _check_images(x: Any, what: str, *, unit_interval: bool) -> np.ndarray:
         raise ValueError(f"{what} must lie in [0, 1] to be binarised as Bernoulli probabilities, "
                          f"got [{x.min():g}, {x.max():g}]")
     return x
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def step_loop(train_step: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
@@ -195,10 +177,9 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         ``jit_compile`` follows the model: ``aecore.models.dense_ae(optimizer="sgd")``
         records the choice in the model's hyperparameters, hence in an experiment's config.
       on_epoch_end: ``hook(epoch, model) -> {name: float}``, called after each epoch (after
-        validation, in inference mode); its values become extra history columns. None uses
-        :class:`aecore.collapse.EpochTracker` when the model's ``tracks_collapse`` attribute
-        is true and ``x_val`` is given (``dense_ae`` does this: first-layer weight norm and
-        collapse figures every epoch), and no hook otherwise. Its time is not in ``seconds``.
+        validation, in inference mode); its values become extra history columns; None: no hook.
+        (:func:`aecore.experiments.run` passes :class:`aecore.collapse.EpochTracker` for models
+        whose ``tracks_collapse`` is true.) Its time is not in ``seconds``.
       steps_per_call: optimizer steps per ``tf.function`` call (a graph-side loop over that
         many full mini-batches); None means :data:`DEFAULT_STEPS_PER_CALL`. Only the speed
         depends on it: every value gives a bit-identical history and weights. ``1`` is the
@@ -216,9 +197,9 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         outside [0, 1] for dynamic binarisation, NaNs in the data).
       TrainingDivergedError: the training loss became NaN/inf; the message names the epoch.
     """
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
-    steps_per_call = _positive_int(DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call,
+    epochs = check_int(epochs, "epochs")
+    batch_size = check_int(batch_size, "batch_size")
+    steps_per_call = check_int(DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call,
                                    "steps_per_call")
     if not (isinstance(learning_rate, (int, float)) and learning_rate > 0 and math.isfinite(learning_rate)):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
@@ -235,13 +216,7 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         jit_compile = bool(getattr(model, "prefers_jit_compile", False))
     if optimizer is None:
         optimizer = getattr(model, "preferred_optimizer", "adam")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
-    if on_epoch_end is None and x_val is not None and getattr(model, "tracks_collapse", False):
-        from aecore.collapse import EpochTracker
-
-        on_epoch_end = EpochTracker(x_train, x_val, likelihood=lik)
-
+    check_optimizer(optimizer)
     scale = red.scale(int(np.prod(x_train.shape[1:])))
     dynamic = binarize == "dynamic"
     spec = getattr(model, "build_spec", None)  # set by aecore.models.build_model
@@ -276,7 +251,7 @@ def _make_steps(net: Any, lik: Any, scale: float, optimizer: str, learning_rate:
     "train_steps", "eval_step"})``."""
     from aecore.data import binarize_dynamic_tf
 
-    opt = _make_optimizer(optimizer, learning_rate)
+    opt = make_optimizer(optimizer, learning_rate)
     variables = net.trainable_variables
     opt.build(variables)  # create slots outside tf.function
     scale = tf.constant(scale, tf.float32)

@@ -37,25 +37,22 @@ import random
 import time
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
+from aecore._tf import tf  # first: TensorFlow, quietly (keras imports it too)
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 from keras import layers
 
 import aecore
 from aecore import losses, programs
+from aecore.data import IMAGE_SHAPE
+from aecore.training import TrainingDivergedError
 from aecore.adam import FusedAdam
 
-IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)
 N_PIXELS = int(np.prod(IMAGE_SHAPE))
 LOG_2PI = math.log(2.0 * math.pi)
 MIN_LOG_SIGMA = -6.0  # sigma-VAE's floor: a batch reconstructed perfectly must not give log(0)
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): Var_x(E_q[z_u]) above this = active
-
-
-class TrainingDivergedError(FloatingPointError):
-    """The VAE objective became NaN or infinite; the message names the step."""
 
 
 # --------------------------------------------------------------------------- decoders
@@ -563,12 +560,13 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
       TrainingDivergedError: the objective became NaN/inf; the message names the first bad
         step and its epoch.
     """
-    from aecore.training import DEFAULT_STEPS_PER_CALL, _check_images, _positive_int
+    from aecore.training import DEFAULT_STEPS_PER_CALL, _check_images
+    from aecore.validate import check_int
 
     objective = objective or Objective()
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
-    steps_per_call = _positive_int(DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call,
+    epochs = check_int(epochs, "epochs")
+    batch_size = check_int(batch_size, "batch_size")
+    steps_per_call = check_int(DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call,
                                    "steps_per_call")
     if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")

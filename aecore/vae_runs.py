@@ -5,7 +5,7 @@ keyed by the SHA-256 of the canonical config JSON plus ``aecore.__version__`` (a
 :data:`aecore.vae.FIT_PROGRAM` for the runs :func:`aecore.vae.fit` trains), written
 atomically (temp dir + rename, manifest last), verified on read (checksums, config, data
 fingerprint), and a corrupt entry is deleted and retrained with a :class:`CacheWarning`.
-A run that diverges raises :class:`aecore.vae.TrainingDivergedError` and writes nothing.
+A run that diverges raises :class:`aecore.training.TrainingDivergedError` and writes nothing.
 
 ``model="aecore"`` trains :func:`aecore.vae.build_vae` with :func:`aecore.vae.fit`;
 ``model="keras_example"`` trains keras-io's example (:mod:`aecore.keras_vae`, latent 2)
@@ -31,15 +31,11 @@ from aecore import data, metrics, vae
 from aecore.experiments import (CacheWarning, _EntryError, _write_json, cache_dir, verify_manifest,
                                 write_entry_atomically)
 from aecore.profiles import Profile, get_profile
+from aecore.fingerprint import code_fingerprint, stack_versions
+from aecore.validate import check_int
 
 ENTRY_FILES: tuple[str, ...] = ("config.json", "metrics.json", "history.csv", "steps.csv", "model.weights.h5")
 MODELS: tuple[str, ...] = ("aecore", "keras_example")
-
-
-def _int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,10 +91,10 @@ class VAEConfig:
         if self.architecture not in vae.ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; valid: {', '.join(vae.ARCHITECTURES)}")
         put("decoder", vae.get_decoder(self.decoder).name)
-        put("encoder_hidden", tuple(_int(u, "encoder_hidden width", 1) for u in self.encoder_hidden))
+        put("encoder_hidden", tuple(check_int(u, "encoder_hidden width", minimum=1) for u in self.encoder_hidden))
         if self.decoder_hidden is not None:
-            put("decoder_hidden", tuple(_int(u, "decoder_hidden width", 1) for u in self.decoder_hidden))
-        put("latent_dim", _int(self.latent_dim, "latent_dim", 1))
+            put("decoder_hidden", tuple(check_int(u, "decoder_hidden width", minimum=1) for u in self.decoder_hidden))
+        put("latent_dim", check_int(self.latent_dim, "latent_dim", minimum=1))
         if not (isinstance(self.sigma, (int, float)) and math.isfinite(self.sigma) and self.sigma > 0):
             raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
         put("sigma", float(self.sigma))
@@ -108,9 +104,9 @@ class VAEConfig:
         if self.binarize not in (None, "dynamic"):
             raise ValueError(f"unknown binarize={self.binarize!r}; valid: None, 'dynamic'")
         for name in ("n_train", "n_test", "epochs", "batch_size", "n_iwae"):
-            put(name, _int(getattr(self, name), name, 1))
+            put(name, check_int(getattr(self, name), name, minimum=1))
         for name in ("seed", "data_seed", "n_val", "iwae_k", "warmup_epochs", "n_cycles"):
-            put(name, _int(getattr(self, name), name, 0))
+            put(name, check_int(getattr(self, name), name, minimum=0))
         if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)
                 and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
@@ -302,7 +298,7 @@ def entry_path(cfg: VAEConfig, root: Path | None = None) -> Path:
 def _key_fields(cfg: VAEConfig) -> dict[str, Any]:
     """What a cache entry is keyed by: the config, the aecore version and, for the runs
     :func:`aecore.vae.fit` trains (not the Keras example's own ``fit``), its program version."""
-    out = {"vae_config": cfg.to_dict(), "aecore_version": aecore.__version__}
+    out = {"vae_config": cfg.to_dict(), "aecore_version": aecore.__version__, "code": code_fingerprint()}
     if cfg.model != "keras_example":
         out["vae_fit_program"] = vae.FIT_PROGRAM
     return out
@@ -316,7 +312,7 @@ def _stored_config(cfg: VAEConfig, fingerprint: str) -> dict[str, Any]:
 def _write_entry(cfg: VAEConfig, history: pd.DataFrame, steps: pd.DataFrame, run_metrics: dict[str, Any],
                  model: Any, root: Path, fingerprint: str) -> Path:
     def write_files(folder: Path) -> None:
-        _write_json(folder / "config.json", _stored_config(cfg, fingerprint))
+        _write_json(folder / "config.json", {**_stored_config(cfg, fingerprint), "trained_with": stack_versions()})
         _write_json(folder / "metrics.json", run_metrics)
         history.to_csv(folder / "history.csv", index=False)
         steps.to_csv(folder / "steps.csv", index=False)
@@ -336,8 +332,12 @@ def _without_unused_sigma(cfg: VAEConfig, run_metrics: dict[str, Any]) -> dict[s
 
 def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str, *, load_model: bool = True):
     verify_manifest(path, ENTRY_FILES)  # every file's checksum, whether or not the model is loaded
-    stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    if stored != _stored_config(cfg, fingerprint):
+    try:
+        stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise _EntryError(f"config.json is unreadable ({err})") from None
+    if not isinstance(stored, dict) or {k: v for k, v in stored.items() if k != "trained_with"} != _stored_config(
+            cfg, fingerprint):
         raise _EntryError("config.json holds a different config or was trained on other images "
                           f"(is {data.ENV_VAR} set the same way?)")
     try:

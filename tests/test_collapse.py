@@ -134,7 +134,7 @@ def test_tracker_columns_through_fit_match_a_direct_computation():
     x_train, x_val = _images(64), _images(40, seed=5)
     model = models.build_model("dense_ae", seed=0, jit_compile=False)
     history = training.fit(model, "bce", x_train, x_val=x_val, epochs=2, batch_size=32, seed=0,
-                           progress=False)
+                           progress=False, on_epoch_end=collapse.EpochTracker(x_train, x_val, likelihood="bce"))
     cols = ["first_layer_norm", "mean_image_distance", "distance_ratio", "output_spread",
             "spread_ratio", "mse_ratio_to_mean_image"]
     assert list(history.columns) == ["epoch", "loss", "val_loss", "seconds", *cols]
@@ -150,9 +150,13 @@ def test_tracker_columns_through_fit_match_a_direct_computation():
         per_pixel_var / x_val.reshape(40, -1).astype(np.float64).var(axis=0).mean(), rel=1e-6)
 
 
-def test_no_tracking_without_validation_images_or_for_other_models():
+def test_fit_itself_adds_no_tracking_columns():
+    # The hook is the caller's choice (experiments.run passes one for dense_ae): fit adds none.
     x = _images(16)
     h = training.fit(models.build_model("dense_ae", seed=0, jit_compile=False), "bce", x, epochs=1,
+                     batch_size=16, seed=0, progress=False)
+    assert list(h.columns) == ["epoch", "loss", "val_loss", "seconds"]
+    h = training.fit(models.build_model("dense_ae", seed=0, jit_compile=False), "bce", x, x_val=x, epochs=1,
                      batch_size=16, seed=0, progress=False)
     assert list(h.columns) == ["epoch", "loss", "val_loss", "seconds"]
     h = training.fit(models.build_model("conv_ae", seed=0), "bce", x, x_val=x, epochs=1,
@@ -167,8 +171,9 @@ def test_summarize_run_on_a_trained_model():
     model = models.build_model("dense_ae", seed=1, jit_compile=False)
     norm0 = float(np.linalg.norm(model.encoder.get_layer("enc_dense").kernel.numpy()))
     history = training.fit(model, "bce", x_train, x_val=x_test, epochs=2, batch_size=32, seed=1,
-                           progress=False)
+                           progress=False, on_epoch_end=collapse.EpochTracker(x_train, x_test, likelihood="bce"))
     result = types.SimpleNamespace(config=cfg, history=history, model=model,
+                                   initial_model=lambda: models.build_model("dense_ae", seed=1, jit_compile=False),
                                    reconstruct=lambda x: model.reconstruct(x, likelihood="bce"))
     row = collapse.summarize_run(result, x_test, mean_image=x_train.mean(axis=0))
     assert row["first_layer_norm_init"] == pytest.approx(norm0, rel=1e-6)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 import pytest
 
 import aecore
-from aecore import experiments, models, training
+from aecore import experiments, fingerprint, models, training
 from aecore.experiments import Config
 
 DATA_DIR = Path(os.environ.get("AECORE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -114,8 +115,8 @@ def test_config_is_canonical_hashable_and_json_round_trips():
         a.seed = 5  # frozen
 
 
-def test_cache_key_covers_config_and_version(monkeypatch):
-    canonical = json.dumps({"aecore_version": aecore.__version__,
+def test_cache_key_covers_config_code_and_version(monkeypatch):
+    canonical = json.dumps({"aecore_version": aecore.__version__, "code": fingerprint.code_fingerprint(),
                             "config": json.loads(CFG.canonical_json())},
                            sort_keys=True, separators=(",", ":"))
     assert CFG.cache_key() == hashlib.sha256(canonical.encode()).hexdigest()
@@ -377,8 +378,8 @@ def test_compare_settings_uses_seed_spread():
 def test_cache_key_names_a_revised_model(monkeypatch):
     """A model whose computation changed (revision > 1) gets keys no older run has."""
     cfg = CFG.replace(model="conv_ae_bn")
-    unrevised = json.dumps({"aecore_version": aecore.__version__, "config": json.loads(cfg.canonical_json())},
-                           sort_keys=True, separators=(",", ":"))
+    unrevised = json.dumps({"aecore_version": aecore.__version__, "code": fingerprint.code_fingerprint(),
+                            "config": json.loads(cfg.canonical_json())}, sort_keys=True, separators=(",", ":"))
     assert cfg.cache_key() != hashlib.sha256(unrevised.encode()).hexdigest()
     before = cfg.cache_key()
     spec = models.MODELS["conv_ae_bn"]
@@ -390,3 +391,31 @@ def test_val_images_is_the_validation_prefix_actually_scored():
     assert CFG.replace(n_val=16).val_images == 16
     assert CFG.replace(n_val=10_000).val_images == CFG.n_test  # capped by the test images
     assert CFG.replace(n_val=0).val_images == 0
+
+
+def test_stale_temp_dirs_are_removed_only_when_aecore_made_them(tmp_path):
+    old = time.time() - experiments._STALE_TMP_SECONDS - 60
+    ours = tmp_path / f"{experiments._TMP_PREFIX}killed"
+    ours.mkdir()
+    (ours / experiments._TMP_MARKER).touch()
+    (ours / "metrics.json").write_text("{}")
+    foreign = [tmp_path / ".tmp-someone-elses", tmp_path / f"{experiments._TMP_PREFIX}no-marker"]
+    for folder in foreign:
+        folder.mkdir()
+        (folder / "keep.txt").write_text("not aecore's")
+    fresh = tmp_path / f"{experiments._TMP_PREFIX}still-writing"
+    fresh.mkdir()
+    (fresh / experiments._TMP_MARKER).touch()
+    for folder in [ours, *foreign]:
+        os.utime(folder, (old, old))
+    experiments._remove_stale_tmp(tmp_path)
+    assert not ours.exists()  # a killed writer's leftover
+    assert all((folder / "keep.txt").read_text() == "not aecore's" for folder in foreign)
+    assert fresh.exists()  # too recent: may belong to a run still writing
+
+
+def test_a_finished_entry_holds_no_temp_marker(tmp_path):
+    final = tmp_path / "entry"
+    experiments.write_entry_atomically(tmp_path, final, lambda d: (d / "a.txt").write_text("x"))
+    assert sorted(p.name for p in final.iterdir()) == ["a.txt", experiments.MANIFEST]
+    assert json.loads((final / experiments.MANIFEST).read_text())["files"].keys() == {"a.txt"}

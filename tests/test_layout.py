@@ -1,0 +1,131 @@
+"""The package's layout: imports between aecore's modules point one way, and ``import aecore``
+is cheap (no TensorFlow, no pandas)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "aecore"
+
+
+def _module_names() -> set[str]:
+    return {p.stem for p in PACKAGE.glob("*.py")}
+
+
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    """``module -> {aecore modules it imports}``, from every import statement of its source,
+    inside functions too (a lazy import still makes the two modules depend on each other).
+    ``import aecore`` and ``from aecore import __version__`` count as importing ``__init__``."""
+    names = {p.stem for p in package.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in sorted(package.glob("*.py")):
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    parts = alias.name.split(".")
+                    if parts[0] == "aecore":
+                        deps.add(parts[1] if len(parts) > 1 and parts[1] in names else "__init__")
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                parts = node.module.split(".")
+                if parts[0] != "aecore":
+                    continue
+                if len(parts) > 1:
+                    deps.add(parts[1])
+                else:
+                    deps.update(a.name if a.name in names else "__init__" for a in node.names)
+        deps.discard(path.stem)
+        graph[path.stem] = deps
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as a list of nodes (first == last), or None."""
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep):] + [dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_aecore_has_no_import_cycle():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_package_init_imports_no_submodule():
+    # Every module may `import aecore` (for __version__, silenced_fd2): that is only safe when
+    # the package's __init__ itself imports none of them.
+    assert import_graph()["__init__"] == set()
+
+
+def test_the_cycle_finder_catches_a_planted_cycle(tmp_path):
+    # The check above can fail: a lazy import inside a function closes a cycle.
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "a.py").write_text("from aecore import b\n")
+    (tmp_path / "b.py").write_text("def f():\n    from aecore.c import g\n")
+    (tmp_path / "c.py").write_text("import aecore.a\n")
+    graph = import_graph(tmp_path)
+    assert graph == {"__init__": set(), "a": {"b"}, "b": {"c"}, "c": {"a"}}
+    assert find_cycle(graph) == ["a", "b", "c", "a"]
+    (tmp_path / "c.py").write_text("import aecore\n")
+    assert find_cycle(import_graph(tmp_path)) is None
+
+
+def _fresh_python(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=PACKAGE.parent)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_import_aecore_loads_neither_tensorflow_nor_pandas():
+    loaded = _fresh_python("import sys, aecore; aecore.__version__; aecore.silenced_fd2; "
+                           "print(sorted(m for m in ('tensorflow', 'keras', 'pandas', 'matplotlib') "
+                           "if m in sys.modules))")
+    assert loaded == "[]"
+
+
+@pytest.mark.parametrize("module", ["metrics", "profiles", "validate", "optim", "report"])
+def test_numpy_level_modules_do_not_load_tensorflow(module):
+    assert _fresh_python(f"import sys, aecore.{module}; print('tensorflow' in sys.modules)") == "False"
+
+
+def test_submodules_load_on_first_use():
+    assert _fresh_python("import sys, aecore; before = 'aecore.profiles' in sys.modules; "
+                         "p = aecore.get_profile('fast'); print(before, 'aecore.profiles' in sys.modules, p.name)"
+                         ) == "False True fast"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        import aecore
+        aecore.nope  # noqa: B018
+
+
+def test_cli_help_loads_no_tensorflow_or_pandas():
+    loaded = _fresh_python("import sys, contextlib, io\nfrom aecore import cli\n"
+                           "with contextlib.redirect_stdout(io.StringIO()):\n"
+                           "    try:\n        cli.main(['--help'])\n    except SystemExit:\n        pass\n"
+                           "print(sorted(m for m in ('tensorflow', 'keras', 'pandas') if m in sys.modules))")
+    assert loaded == "[]"
