@@ -102,6 +102,15 @@ EXPERIMENTS: dict[str, Experiment] = {
         "chapter 3: conv_ae vs conv_ae_bn with MSE after short training "
         "(4 settings, batch 32; always the fast profile's sizes)",
         lambda profile, seeds: aecore.conv_runs.bn_short_configs(seeds)),
+    "blob": Experiment(
+        "chapter 4: the question's sigmoid MLP, MSE and BCE on both datasets and the mistakes "
+        "that make the blob (9 settings, batch 64, Adam 1e-2, at least 20 epochs)",
+        lambda profile, seeds: aecore.blob_runs.configs(profile, seeds)),
+    "blob-sgd-rates": Experiment(
+        "chapter 4: plain SGD's learning-rate grid on MNIST, MSE and BCE (6 runs per seed; the "
+        "chapter trains its sum-vs-mean settings at the best rates)",
+        lambda profile, seeds: [cfg for seed in seeds
+                                for cfg in aecore.blob_runs.sgd_rate_configs(profile, seed).values()]),
     "bce-bias": Experiment(
         "chapter 5: conv_ae and the ReLU dense_ae with MSE, BCE, continuous Bernoulli and MAE "
         "on MNIST and Fashion-MNIST (16 settings; at most 2,000 test images)",
