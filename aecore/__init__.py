@@ -58,9 +58,9 @@ def silenced_fd2():
 # Submodules load on first use (PEP 562): ``import aecore`` stays cheap and TensorFlow-free
 # (``tests/test_layout.py`` checks it); ``aecore.models`` imports TensorFlow when first touched.
 _SUBMODULES = frozenset({
-    "adam", "analysis", "bias", "blob_runs", "cli", "collapse", "conv_runs", "data", "datastats", "experiments", "fingerprint",
-    "keras_vae", "losses", "metrics", "models", "parallel", "plotting", "profiles", "programs", "report",
-    "seeding", "training", "vae", "vae_runs", "validate",
+    "adam", "analysis", "bias", "blob_runs", "cli", "collapse", "conv_runs", "data", "datastats", "experiments",
+    "fingerprint", "keras_vae", "losses", "metrics", "models", "optim", "plotting", "profiles", "programs",
+    "report", "seeding", "training", "vae", "vae_runs", "validate",
 })
 _NAMES = {"Profile": "profiles", "PROFILES": "profiles", "get_profile": "profiles", "set_seed": "seeding"}
 

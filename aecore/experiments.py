@@ -591,8 +591,31 @@ def _sweep_row(cfg: Config, *, cache: bool, progress: bool) -> dict[str, Any]:
     return row
 
 
-def sweep(configs: Iterable[Config], *, cache: bool = True, progress: bool = True,
-          workers: int | None = None) -> pd.DataFrame:
+def sweep_rows(row: Callable[[Any], dict], configs: Sequence[Any], *, cached: Callable[[Any], bool], cache: bool,
+               progress: bool) -> list[dict]:
+    """The rows of a sweep's table, one per config in order (shared by :func:`sweep` and
+    :func:`aecore.vae_runs.sweep`): ``row(config)`` once per distinct config, one after another
+    in this process, each repeat a copy of its first row marked as read from the cache, as a
+    second ``run`` would have been (when ``cache`` is on). With ``progress``, each run that
+    will train (``cached(config)`` false, or the cache off) is announced as
+    ``run i/n: label`` first."""
+    unique = list(dict.fromkeys(configs))
+    by_config = {}
+    for i, cfg in enumerate(unique):
+        if progress and not (cache and cached(cfg)):
+            print(f"run {i + 1}/{len(unique)}: {cfg.label()}", flush=True)
+        by_config[cfg] = row(cfg)
+    table, seen = [], set()
+    for cfg in configs:
+        one = dict(by_config[cfg])
+        if cfg in seen:
+            one["from_cache"] = cache
+        seen.add(cfg)
+        table.append(one)
+    return table
+
+
+def sweep(configs: Iterable[Config], *, cache: bool = True, progress: bool = True) -> pd.DataFrame:
     """Runs (or reads from the cache) every config; returns a tidy table.
 
     Args:
@@ -602,21 +625,14 @@ def sweep(configs: Iterable[Config], *, cache: bool = True, progress: bool = Tru
         then its epoch lines (from a worker process, each line starts with its run). Runs read
         from the cache print nothing (the table's ``from_cache`` says which they were); one
         whose entry is unusable warns, names itself and retrains with its epoch lines.
-      workers: how many runs to train at once, each in its own process
-        (:mod:`aecore.parallel`); None: ``$AECORE_WORKERS``, else 1, one after another in
-        this process. Runs found in the cache are read here. The table is the same whatever
-        the number (bit for bit, but for ``train_seconds``).
 
     Returns:
       One row per config, in order: every config field (``model_kwargs`` as JSON text),
       ``label``, ``loss_name`` (``"MSE"``, ``"BCE"``, ...), every metric, and ``from_cache``.
     """
-    from aecore import parallel
-
     root = cache_dir()
-    return pd.DataFrame(parallel.sweep_rows(functools.partial(_sweep_row, cache=cache, progress=progress),
-                                            list(configs), cached=lambda cfg: entry_path(cfg, root).exists(),
-                                            cache=cache, workers=workers, progress=progress))
+    return pd.DataFrame(sweep_rows(functools.partial(_sweep_row, cache=cache, progress=progress), list(configs),
+                                   cached=lambda cfg: entry_path(cfg, root).exists(), cache=cache, progress=progress))
 
 
 def summarize_seeds(table: pd.DataFrame, metric_columns: Sequence[str], *,

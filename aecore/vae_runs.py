@@ -28,7 +28,7 @@ import pandas as pd
 
 import aecore
 from aecore import data, metrics, vae
-from aecore.experiments import (CacheWarning, _EntryError, _write_json, cache_dir, verify_manifest,
+from aecore.experiments import (CacheWarning, _EntryError, _write_json, cache_dir, sweep_rows, verify_manifest,
                                 write_entry_atomically)
 from aecore.profiles import Profile, get_profile
 from aecore.fingerprint import code_fingerprint, stack_versions
@@ -418,20 +418,13 @@ def _sweep_row(cfg: VAEConfig, *, cache: bool, progress: bool) -> dict[str, Any]
     return row
 
 
-def sweep(configs: Iterable[VAEConfig], *, cache: bool = True, progress: bool = True,
-          workers: int | None = None) -> pd.DataFrame:
+def sweep(configs: Iterable[VAEConfig], *, cache: bool = True, progress: bool = True) -> pd.DataFrame:
     """Runs (or reads) every config; one row per run: config fields, ``setting``, ``label``,
     the scalar metrics (NaN where a run has none: ``log_sigma`` for a decoder without a sigma,
-    the IWAE columns without ``iwae_k``), ``kl_per_dim`` (JSON text) and ``from_cache``.
-
-    ``workers``: how many runs to train at once, in worker processes, as in
-    :func:`aecore.experiments.sweep` (the table is the same whatever the number)."""
-    from aecore import parallel
-
+    the IWAE columns without ``iwae_k``), ``kl_per_dim`` (JSON text) and ``from_cache``."""
     root = cache_dir()
-    return pd.DataFrame(parallel.sweep_rows(functools.partial(_sweep_row, cache=cache, progress=progress),
-                                            list(configs), cached=lambda cfg: entry_path(cfg, root).exists(),
-                                            cache=cache, workers=workers, progress=progress))
+    return pd.DataFrame(sweep_rows(functools.partial(_sweep_row, cache=cache, progress=progress), list(configs),
+                                   cached=lambda cfg: entry_path(cfg, root).exists(), cache=cache, progress=progress))
 
 
 def summarize(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

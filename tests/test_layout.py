@@ -129,3 +129,10 @@ def test_cli_help_loads_no_tensorflow_or_pandas():
                            "    try:\n        cli.main(['--help'])\n    except SystemExit:\n        pass\n"
                            "print(sorted(m for m in ('tensorflow', 'keras', 'pandas') if m in sys.modules))")
     assert loaded == "[]"
+
+
+def test_every_submodule_is_reachable_as_an_attribute():
+    import aecore
+
+    files = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__", "_tf"}
+    assert set(aecore._SUBMODULES) == files
