@@ -470,7 +470,7 @@ def _read_entry(cfg: Config, path: Path, fingerprint: str, *, load_model: bool =
                           f"offline and online data differ; is {data.ENV_VAR} set the same way?)")
     try:
         run_metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-        history = pd.read_csv(path / "history.csv", float_precision="round_trip")
+        history = read_csv_exact(path / "history.csv")
         model = None
         if load_model:
             model = models.build_model(cfg.model, seed=cfg.seed, **dict(cfg.model_kwargs))
@@ -479,6 +479,14 @@ def _read_entry(cfg: Config, path: Path, fingerprint: str, *, load_model: bool =
         raise _EntryError(f"could not load it ({type(err).__name__}: {err})") from None
     history.attrs.update(_history_attrs(cfg))
     return history, run_metrics, model
+
+
+def read_csv_exact(path: Path) -> pd.DataFrame:
+    """A CSV that the cache wrote, every float read back to the bit: pandas 3 parses floats
+    exactly by default (and deprecates ``float_precision``); pandas 2 needs ``"round_trip"``."""
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return pd.read_csv(path)
+    return pd.read_csv(path, float_precision="round_trip")
 
 
 def _warn(message: str) -> None:

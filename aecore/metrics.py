@@ -35,16 +35,42 @@ def _flat(x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
     return x.reshape(x.shape[0], -1).astype(dtype, copy=False)
 
 
+def check_unit_images(x: np.ndarray, what: str) -> None:
+    """Raises ValueError unless ``x`` is finite and lies in [0, 1]; the message names ``what``,
+    the values found and the likely fix (uint8 pixels not divided by 255, logits for pixels)."""
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+        raise ValueError(f"{what} must be a numeric array, got dtype {x.dtype}")
+    if x.size == 0:
+        return
+    if np.issubdtype(x.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        if bad:
+            raise ValueError(f"{what} holds {bad} NaN or infinite value(s): a diverged model or corrupt data; "
+                             "no metric can be computed from it")
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if lo < 0.0 or hi > 1.0:
+        hint = ("uint8 pixels not divided by 255?" if hi > 1.0 and hi <= 255.0 and lo >= 0.0 else
+                "logits passed where the likelihood's mean (e.g. sigmoid(logits)) belongs?")
+        raise ValueError(f"{what} must lie in [0, 1], got values in [{lo:g}, {hi:g}] ({hint})")
+
+
 def _pair(x: np.ndarray, x_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validated ``[N, D]`` views of images and reconstructions, in a common float dtype.
 
-    Elementwise work stays in the inputs' precision (float32 for images: 10,000 test images
-    are 7.8 M pixels, and float64 copies cost more than the metrics); every *sum* over
-    pixels or images is accumulated in float64.
+    Both must be finite (any range: PSNR takes ``max_val``, and a baseline's reconstructions,
+    such as unclipped PCA's, may leave [0, 1]; :func:`per_image_metrics` and :func:`evaluate`,
+    which score a model, require [0, 1] of both). Elementwise work stays in the inputs' precision (float32 for images:
+    10,000 test images are 7.8 M pixels, and float64 copies cost more than the metrics); every
+    *sum* over pixels or images is accumulated in float64.
     """
     x, x_hat = np.asarray(x), np.asarray(x_hat)
     if x.shape != x_hat.shape:
         raise ValueError(f"images {x.shape} and reconstructions {x_hat.shape} must have the same shape")
+    for arr, what in ((x, "the images"), (x_hat, "the reconstructions")):
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            raise ValueError(f"{what} hold {int(np.count_nonzero(~np.isfinite(arr)))} NaN or infinite value(s) "
+                             "(a diverged model? corrupt data?): no metric can be computed from them")
     dtype = np.result_type(x.dtype, x_hat.dtype, np.float32)
     return _flat(x, dtype), _flat(x_hat, dtype)
 
@@ -164,7 +190,10 @@ PER_IMAGE_METRICS: tuple[str, ...] = ("mse_per_pixel", "bce_per_pixel", "bce_exc
 
 
 def per_image_metrics(x: np.ndarray, x_hat: np.ndarray) -> dict[str, np.ndarray]:
-    """Every per-image metric of :data:`PER_IMAGE_METRICS`, each float64 ``[N]``."""
+    """Every per-image metric of :data:`PER_IMAGE_METRICS`, each float64 ``[N]``; images and
+    reconstructions must both lie in [0, 1]."""
+    check_unit_images(x, "the images (targets)")
+    check_unit_images(x_hat, "the reconstructions")
     bce = bce_per_pixel(x, x_hat)
     return {"mse_per_pixel": mse_per_pixel(x, x_hat),
             "bce_per_pixel": bce,

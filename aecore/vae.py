@@ -46,7 +46,8 @@ from keras import layers
 import aecore
 from aecore import losses, programs
 from aecore.data import IMAGE_SHAPE
-from aecore.training import TrainingDivergedError
+from aecore.training import DEFAULT_STEPS_PER_CALL, TrainingDivergedError, _check_images, step_loop
+from aecore.validate import check_int
 from aecore.adam import FusedAdam
 
 N_PIXELS = int(np.prod(IMAGE_SHAPE))
@@ -560,10 +561,10 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
       TrainingDivergedError: the objective became NaN/inf; the message names the first bad
         step and its epoch.
     """
-    from aecore.training import DEFAULT_STEPS_PER_CALL, _check_images
-    from aecore.validate import check_int
-
-    objective = objective or Objective()
+    objective = Objective() if objective is None else objective
+    if not isinstance(objective, Objective):
+        raise TypeError(f"objective must be an aecore.vae.Objective (e.g. Objective(beta=2.0)), "
+                        f"got {type(objective).__name__}: {objective!r}")
     epochs = check_int(epochs, "epochs")
     batch_size = check_int(batch_size, "batch_size")
     steps_per_call = check_int(DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call,
@@ -572,9 +573,9 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
     if binarize not in (None, "dynamic"):
         raise ValueError(f"unknown binarize={binarize!r}; valid: None, 'dynamic'")
-    x_train = _check_images(x_train, "x_train", unit_interval=True)
+    x_train = _check_images(x_train, "x_train")
     if x_val is not None:
-        x_val = _check_images(x_val, "x_val", unit_interval=True)
+        x_val = _check_images(x_val, "x_val")
     dynamic = binarize == "dynamic"
 
     # Models of one architecture share one traced program (aecore.programs): the results are
@@ -603,7 +604,6 @@ def _make_steps(net: VAE, objective: Objective, learning_rate: float, jit_compil
     """:class:`FusedAdam` for ``net`` and the steps traced on it: ``(optimizer variables,
     {"train_step", "train_steps"})``."""
     from aecore.data import binarize_dynamic_tf
-    from aecore.training import step_loop
 
     variables = net.trainable_variables
     opt = FusedAdam(variables, learning_rate=learning_rate)  # Adam in one kernel per weight

@@ -28,8 +28,8 @@ import pandas as pd
 
 import aecore
 from aecore import data, metrics, vae
-from aecore.experiments import (CacheWarning, _EntryError, _write_json, cache_dir, sweep_rows, verify_manifest,
-                                write_entry_atomically)
+from aecore.experiments import (CacheWarning, _EntryError, _write_json, cache_dir, read_csv_exact, sweep_rows,
+                                verify_manifest, write_entry_atomically)
 from aecore.profiles import Profile, get_profile
 from aecore.fingerprint import code_fingerprint, stack_versions
 from aecore.validate import check_int
@@ -342,8 +342,8 @@ def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str, *, load_model: boo
                           f"(is {data.ENV_VAR} set the same way?)")
     try:
         run_metrics = _without_unused_sigma(cfg, json.loads((path / "metrics.json").read_text(encoding="utf-8")))
-        history = pd.read_csv(path / "history.csv", float_precision="round_trip")
-        steps = pd.read_csv(path / "steps.csv", float_precision="round_trip")
+        history = read_csv_exact(path / "history.csv")
+        steps = read_csv_exact(path / "steps.csv")
         model = None
         if load_model:
             model = _build(cfg)

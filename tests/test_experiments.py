@@ -419,3 +419,14 @@ def test_a_finished_entry_holds_no_temp_marker(tmp_path):
     experiments.write_entry_atomically(tmp_path, final, lambda d: (d / "a.txt").write_text("x"))
     assert sorted(p.name for p in final.iterdir()) == ["a.txt", experiments.MANIFEST]
     assert json.loads((final / experiments.MANIFEST).read_text())["files"].keys() == {"a.txt"}
+
+
+def test_cache_reads_every_float_back_exactly_and_quietly(tmp_path):
+    import warnings as _warnings
+
+    values = np.random.default_rng(0).random(2000) * np.exp(np.random.default_rng(1).normal(0, 10, 2000))
+    pd.DataFrame({"loss": values}).to_csv(tmp_path / "h.csv", index=False)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error")  # pandas 3 deprecates float_precision: no warning may be raised
+        back = experiments.read_csv_exact(tmp_path / "h.csv")
+    assert np.array_equal(back["loss"].to_numpy(), values)

@@ -234,3 +234,27 @@ def test_pull_toward_half_matches_a_loop_and_has_the_right_sign():
     toward_mean = x + 0.2 * (0.2 - x)
     assert metrics.pull_toward_half(x, toward_mean) < metrics.pull_toward_half(x, shrunk)
     assert np.isnan(metrics.pull_toward_half(np.zeros((2, 3)), np.zeros((2, 3))))  # no grey pixel
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize("x, x_hat, message", [
+    (np.full((2, 4, 4, 1), 200, np.uint8), np.full((2, 4, 4, 1), 0.5, np.float32),
+     r"images \(targets\) must lie in \[0, 1\], got values in \[200, 200\] \(uint8 pixels not divided by 255"),
+    (np.full((2, 4, 4, 1), 0.5, np.float32), np.full((2, 4, 4, 1), -3.0, np.float32),
+     r"reconstructions must lie in \[0, 1\], got values in \[-3, -3\] \(logits passed"),
+    (np.full((2, 4, 4, 1), 0.5, np.float32), np.full((2, 4, 4, 1), np.nan, np.float32),
+     r"reconstructions\W.*32 NaN"),
+    (np.full((2, 4, 4, 1), np.inf, np.float32), np.full((2, 4, 4, 1), 0.5, np.float32), r"images.* 32 NaN"),
+])
+def test_evaluate_refuses_what_it_would_score_wrongly(x, x_hat, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.evaluate(x, x_hat)
+
+
+def test_plain_metrics_accept_other_ranges_but_not_nan():
+    x = np.full((2, 3, 3, 1), 100.0)
+    assert metrics.psnr_db(x, x + 1.0, max_val=255.0) == pytest.approx(20 * np.log10(255.0))
+    with pytest.raises(ValueError, match="reconstructions hold 9 NaN"):
+        metrics.mse_per_pixel(x[:1], np.full((1, 3, 3, 1), np.nan))

@@ -200,3 +200,26 @@ def test_steps_per_call_must_be_positive():
     with pytest.raises(ValueError, match="steps_per_call"):
         training.fit(model, "bce", _images(4), epochs=1, batch_size=4, seed=0, progress=False,
                      steps_per_call=0)
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize("likelihood", ["bce", "cb", "mse"])
+@pytest.mark.parametrize("x, message", [
+    (np.full((4, 28, 28, 1), 255, np.uint8), r"x_train must lie in \[0, 1\].*\[255, 255\] \(uint8 pixels: divide by 255\)"),
+    (np.full((4, 28, 28, 1), 200.0, np.float32), r"\[200, 200\] \(uint8 pixels: divide by 255\)"),
+    (np.linspace(-1, 1, 4 * 784, dtype=np.float32).reshape(4, 28, 28, 1), r"\[-1, 1\] \(images scaled to \[-1, 1\]"),
+    (np.full((4, 784), 0.5, np.float32), r"x_train must be a non-empty batch of images \[N, 28, 28, 1\], got shape "
+                                         r"\(4, 784\): flat vectors\? reshape"),
+    (np.full((4, 28, 28), 0.5, np.float32), r"got shape \(4, 28, 28\): add the channel axis"),
+    (np.zeros((0, 28, 28, 1), np.float32), r"got shape \(0, 28, 28, 1\)$"),
+    (np.full((4, 28, 28, 1), np.nan, np.float32), r"x_train holds 3136 NaN/inf values"),
+])
+def test_fit_refuses_targets_outside_the_unit_interval(likelihood, x, message):
+    model = models.build_model("dense_ae", seed=0, jit_compile=False)
+    with pytest.raises(ValueError, match=message):
+        training.fit(model, likelihood, x, epochs=1, batch_size=2, seed=0, progress=False)
+    ok = np.full((4, 28, 28, 1), 0.5, np.float32)
+    with pytest.raises(ValueError, match=message.replace("x_train", "x_val")):
+        training.fit(model, likelihood, ok, x_val=x, epochs=1, batch_size=2, seed=0, progress=False)

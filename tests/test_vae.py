@@ -427,3 +427,20 @@ def test_keras_example_trains_and_is_scored_by_our_code():
     scores = vr.evaluate(model, (x > 0.4).astype(np.float32), iwae_k=3, n_iwae=8)
     assert scores["latent_dim"] == 2 and math.isfinite(scores["iwae_nll"])
     assert scores["iwae_nll"] <= scores["neg_elbo_iwae_subset"] + 5.0  # the bound is tighter (noisy)
+
+
+@pytest.mark.parametrize("x, message", [
+    (np.full((4, 784), 0.5, np.float32), r"x_train must be a non-empty batch of images \[N, 28, 28, 1\].*flat vectors"),
+    (np.full((4, 28, 28, 1), 255, np.uint8), r"x_train must lie in \[0, 1\].*divide by 255"),
+])
+def test_vae_fit_refuses_flat_or_unscaled_images(x, message):
+    model = vae.build_vae(encoder_hidden=(8,), latent_dim=2, seed=0)
+    with pytest.raises(ValueError, match=message):
+        vae.fit(model, x, epochs=1, batch_size=2, progress=False)
+
+
+def test_vae_fit_names_a_wrong_objective_type():
+    model = vae.build_vae(encoder_hidden=(8,), latent_dim=2, seed=0)
+    with pytest.raises(TypeError, match=r"objective must be an aecore.vae.Objective.*got dict"):
+        vae.fit(model, np.full((4, 28, 28, 1), 0.5, np.float32), objective={"beta": 2.0}, epochs=1, batch_size=2,
+                progress=False)
