@@ -21,7 +21,7 @@ export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: venv book execute html test test-unit test-papermill test-nbval test-build test-browser \
-        browser-deps chromium clean bench bench-deps
+        browser-deps chromium clean bench bench-deps reproduce
 
 venv: $(VENV)/.installed
 
@@ -99,6 +99,11 @@ bench-deps: $(VENV)/.bench-installed
 $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	touch $@
+
+# Retrain one published run of each training chapter cold and compare bit for bit with
+# benchmarks/results/reference_runs.json (recorded from the full build's cache; ~3 min).
+reproduce: venv
+	$(BIN)/python -m benchmarks.reproduce
 
 clean:
 	rm -rf _build

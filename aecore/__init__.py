@@ -1,22 +1,29 @@
 """aecore — the shared library of the book *Reconstruction losses for autoencoders*.
 
-Every chapter calls this package; the notebooks only narrate. Modules:
+Every chapter calls this package; the notebooks only narrate. Its modules, in layers (each
+imports only from the layers above it; ``tests/test_layout.py`` checks there is no cycle):
 
-- ``aecore.profiles``  — the ``fast`` (CI) and ``full`` (published) run profiles;
-- ``aecore.data``      — MNIST / Fashion-MNIST, online via ``keras.datasets`` or offline from IDX files;
-- ``aecore.losses``    — per-example negative log-likelihoods in nats, one registry by name;
-- ``aecore.metrics``   — reconstruction metrics (MSE, PSNR, SSIM, ...);
-- ``aecore.datastats`` — what the pixels say: intensity statistics, PCA baselines;
-- ``aecore.analysis``  — per-pixel loss curves, minima, curvature, float32 stability;
-- ``aecore.collapse``  — did a model collapse to (nearly) the mean image? with the deciding figure;
-- ``aecore.models`` / ``aecore.training`` / ``aecore.experiments`` — models, fitting, cached runs;
-- ``aecore.vae`` / ``aecore.vae_runs`` / ``aecore.keras_vae`` — VAEs, their cached runs, keras-io's example;
-- ``aecore.report`` / ``aecore.plotting`` — verdicts, glue, and figures (never shown or saved).
+- core: ``validate`` (argument checks), ``profiles`` (the ``fast`` and ``full`` run profiles),
+  ``data`` (MNIST / Fashion-MNIST in [0, 1], online or offline), ``losses`` (per-example
+  negative log-likelihoods in nats, one registry by name), ``metrics`` (MSE, PSNR, SSIM, ...),
+  ``datastats`` (pixel statistics, PCA baselines), ``analysis`` (per-pixel loss curves,
+  minima, float32 stability), ``collapse`` (did a model collapse to the mean image?),
+  ``optim`` (optimisers by name), ``adam`` (fused Adam), ``programs`` (traced programs shared
+  by a sweep), ``seeding``, ``fingerprint`` (the code a cache key covers);
+- models: ``models`` (the autoencoders);
+- training: ``training`` (``fit``), ``vae`` (the VAE and its own fit, objective, KL schedules,
+  IWAE), ``keras_vae`` (keras-io's example);
+- runs: ``experiments`` (``Config``, ``run``, ``sweep``, the cache), ``vae_runs`` (the same
+  for VAEs);
+- presentation: ``report`` (verdicts, glue), ``plotting`` (figures, never shown or saved),
+  ``tables`` (mean and spread across seeds, comparisons of settings);
+- studies: ``conv_runs`` (chapter 3), ``blob_runs`` (chapter 4), ``bias`` (chapter 5),
+  ``vae_study`` (chapter 6);
+- command line: ``cli`` (``python -m aecore``).
 
 ``import aecore`` loads none of them: each submodule is imported when first used
 (``aecore.models``, ``from aecore import models``), and TensorFlow only with the first module
-that needs it (through ``aecore._tf``, which silences its C++ start-up lines). The imports
-between submodules point one way (no cycle; ``tests/test_layout.py`` checks both).
+that needs it (through ``aecore._tf``, which silences its C++ start-up lines).
 """
 
 from __future__ import annotations
@@ -60,7 +67,7 @@ def silenced_fd2():
 _SUBMODULES = frozenset({
     "adam", "analysis", "bias", "blob_runs", "cli", "collapse", "conv_runs", "data", "datastats", "experiments",
     "fingerprint", "keras_vae", "losses", "metrics", "models", "optim", "plotting", "profiles", "programs",
-    "report", "seeding", "training", "vae", "vae_runs", "validate",
+    "report", "seeding", "tables", "training", "vae", "vae_runs", "vae_study", "validate",
 })
 _NAMES = {"Profile": "profiles", "PROFILES": "profiles", "get_profile": "profiles", "set_seed": "seeding"}
 

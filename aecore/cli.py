@@ -13,7 +13,7 @@ is read back in about a second, and the other way round. It shows one progress b
 runs on stderr (``-v`` adds the per-epoch lines), prints the mean ± std across seeds of each
 setting on stdout, and with ``--out`` writes one row per run as CSV or JSON (chosen by the
 extension), atomically. Binarised runs are scored on the grey test images, as chapter 3
-scores them (:func:`aecore.experiments.score_binarised_on_grey`).
+scores them (:func:`aecore.tables.score_binarised_on_grey`).
 
 Exit codes: 0 done; 1 a run failed (data, divergence, ...); 2 bad arguments (usage on stderr);
 130 interrupted.
@@ -35,6 +35,7 @@ import io
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import aecore
 from aecore.profiles import PROFILES, Profile, get_profile
+from aecore.validate import MAX_SEED
 
 if TYPE_CHECKING:  # the run modules (TensorFlow, pandas) load only when a command needs them
     import pandas as pd
@@ -118,11 +120,11 @@ EXPERIMENTS: dict[str, Experiment] = {
     "vae-article": Experiment(
         "chapter 6: the article's three VAEs and a z=16 control, reconstruction summed vs averaged "
         "over pixels (9 settings; at least 300 steps)",
-        lambda profile, seeds: aecore.vae_runs.runs(aecore.vae_runs.article_grid(profile).values(), seeds=seeds)),
+        lambda profile, seeds: aecore.vae_runs.runs(aecore.vae_study.article_grid(profile).values(), seeds=seeds)),
     "vae-quality": Experiment(
         "chapter 6: keras-io's example VAE vs ours on dynamically binarised MNIST, test -ELBO and "
         "IWAE (k=100) in nats per image (3 settings)",
-        lambda profile, seeds: aecore.vae_runs.runs(aecore.vae_runs.quality_configs(profile).values(),
+        lambda profile, seeds: aecore.vae_runs.runs(aecore.vae_study.quality_configs(profile).values(),
                                                     seeds=seeds)),
     "smoke": Experiment(
         "a check of the installation: one tiny dense_ae run per seed on 64 MNIST images, "
@@ -139,9 +141,9 @@ def _seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds are non-negative integers, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seeds are non-negative integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"seeds are integers from 0 to {MAX_SEED} (2**32 - 1), got {text!r}") from None
+    if value < 0 or value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"seeds are integers from 0 to {MAX_SEED} (2**32 - 1), got {text!r}")
     return value
 
 
@@ -200,6 +202,10 @@ def _resolve(args: argparse.Namespace) -> tuple[Experiment, Profile, list[int]]:
                          f"{', '.join(OUT_FORMATS)}")
     if args.out is not None and args.out.is_dir():
         run_parser.error(f"--out {str(args.out)!r} is a directory")
+    if args.out is not None:
+        problem = _unwritable(args.out)
+        if problem:  # found now, not after every run has trained
+            run_parser.error(f"--out {str(args.out)!r}: {problem}")
     seeds = list(dict.fromkeys(args.seeds)) if args.seeds else list(profile.seeds)
     return EXPERIMENTS[args.experiment], profile, seeds
 
@@ -263,9 +269,9 @@ def run_configs(configs: Sequence[Config], *, cache: bool = True, verbose: bool 
 
 def summary_table(table: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """One row per setting: ``mean ± std`` across seeds of each metric, and the seed count."""
-    from aecore import experiments
+    from aecore import tables
 
-    stats = experiments.summarize_seeds(table, list(metrics), by=["setting", "n_train", "epochs"])
+    stats = tables.summarize_seeds(table, list(metrics), by=["setting", "n_train", "epochs"])
     shown = stats.index.to_frame(index=False)
     for col in metrics:
         mean, std = stats[(col, "mean")].to_numpy(), stats[(col, "std")].to_numpy()
@@ -284,6 +290,23 @@ def _pm(mean: float, std: float, digits: int | None = None) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if math.isfinite(std) else f"{mean:.{digits}f}"
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why ``path`` cannot be written (its folder missing and not creatable, or not writable),
+    or None. Creates nothing."""
+    folder = Path(path).parent
+    while not folder.exists():
+        if folder == folder.parent:
+            break
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable: choose another place for the results"
+    if Path(path).exists() and not os.access(path, os.W_OK):
+        return "the file exists and is not writable"
+    return None
+
+
 def write_results(table: pd.DataFrame, path: Path) -> None:
     """One row per run to ``path`` (.csv or .json list of records), via a temp file + rename."""
     path = Path(path)
@@ -292,6 +315,9 @@ def write_results(table: pd.DataFrame, path: Path) -> None:
         raise ValueError(f"unknown results format {path.suffix!r}; valid: {', '.join(OUT_FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a results file gets the usual mode
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             if suffix == ".csv":
@@ -325,7 +351,7 @@ def cmd_list(out=None) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from aecore import experiments, vae_runs
+    from aecore import experiments, tables, vae_runs
     from aecore.experiments import Config
 
     exp, profile, seeds = _resolve(args)
@@ -351,7 +377,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     is_vae = isinstance(configs[0], vae_runs.VAEConfig)
     if not is_vae and (raw["binarize"].notna() & (raw["binarize"].astype(str) != "none")).any():
         try:
-            table = experiments.score_binarised_on_grey(raw)
+            table = tables.score_binarised_on_grey(raw)
         except ValueError as err:  # no grey run on the same data: keep the raw scores
             print(f"note: binarised runs are scored on binarised images ({err})", file=sys.stderr)
     table.insert(0, "experiment", args.experiment)
@@ -378,6 +404,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block SIGTERM unwinds like Ctrl-C (KeyboardInterrupt), so that a cache entry
+    being written is removed (:func:`aecore.experiments.write_entry_atomically`) instead of
+    leaving its temp folder behind, as the default action (an immediate exit) would."""
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m aecore``; returns the exit code (argparse exits 2 itself)."""
     parser = build_parser()
@@ -386,9 +427,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        if args.command == "list":
-            return cmd_list()
-        return cmd_run(args)
+        with sigterm_as_interrupt():
+            if args.command == "list":
+                return cmd_list()
+            return cmd_run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

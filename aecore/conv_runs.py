@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from aecore import experiments, losses, metrics, report
+from aecore import experiments, losses, metrics, report, tables
 from aecore.experiments import Config
 from aecore.profiles import PROFILES, Profile
 
@@ -77,7 +77,7 @@ def source_steps() -> int:
 def helps_verdict(words: Sequence[str]) -> str:
     """The verdict on "X helps" from comparisons of X against its baseline, each ``"better"``,
     ``"same"`` or ``"worse"`` beyond the seed spread (one per dataset and training budget, as
-    :func:`aecore.experiments.compare_settings` gives them): Supported when X is better in every
+    :func:`aecore.tables.compare_settings` gives them): Supported when X is better in every
     one, Refuted when it is better in none, Depends otherwise."""
     words = list(words)
     if not words or set(words) - {"better", "same", "worse"}:
@@ -85,10 +85,10 @@ def helps_verdict(words: Sequence[str]) -> str:
     return report.decide_by_count(sum(w == "better" for w in words), len(words))
 
 
-def batchnorm_effect(table: pd.DataFrame, col: str = "mse_per_pixel") -> dict[str, experiments.Comparison]:
+def batchnorm_effect(table: pd.DataFrame, col: str = "mse_per_pixel") -> dict[str, tables.Comparison]:
     """BatchNorm's effect per dataset: ``conv_ae_bn`` against ``conv_ae``, both trained with MSE
     on grey images, compared on ``col`` beyond twice the seed spread
-    (:func:`aecore.experiments.compare_settings`).
+    (:func:`aecore.tables.compare_settings`).
 
     Args:
       table: a :func:`aecore.experiments.sweep` table holding, for each dataset to compare,
@@ -104,13 +104,13 @@ def batchnorm_effect(table: pd.DataFrame, col: str = "mse_per_pixel") -> dict[st
     """
     rows = table[(table["loss"] == "gaussian") & table["binarize"].isna()
                  & table["model"].isin(["conv_ae", "conv_ae_bn"])]
-    stats = experiments.summarize_seeds(rows, [col], by=["setting"])
+    stats = tables.summarize_seeds(rows, [col], by=["setting"])
     out = {}
     for dataset, part in rows.groupby("dataset", sort=False):
         setting = dict(zip(part["model"], part["setting"]))
         if len(setting) != 2:
             raise ValueError(f"{dataset}: need MSE runs of both conv_ae and conv_ae_bn, got {sorted(setting)}")
-        out[dataset] = experiments.compare_settings(stats, setting["conv_ae_bn"], setting["conv_ae"], col)
+        out[dataset] = tables.compare_settings(stats, setting["conv_ae_bn"], setting["conv_ae"], col)
     return out
 
 

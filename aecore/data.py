@@ -56,6 +56,7 @@ _FILES: dict[str, tuple[str, str]] = {  # split -> (images file, labels file)
 }
 IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)  # [H, W, C] of every image in the book
 _IMAGE_SHAPE = IMAGE_SHAPE[:2]  # as stored in the IDX files
+MAX_IDX_BYTES = 64 * 2**20  # larger than any IDX file of MNIST or Fashion-MNIST (47,040,016 bytes)
 _N_CLASSES = 10
 _MAGIC_LABELS = 0x00000801  # unsigned byte, 1 dimension
 _MAGIC_IMAGES = 0x00000803  # unsigned byte, 3 dimensions
@@ -162,12 +163,19 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"IDX file {path} does not exist (or is not a file); {_FIX_OFFLINE}")
+    too_big = (f"{path} holds more than {MAX_IDX_BYTES:,} bytes (decompressed), more than any IDX file of "
+               f"these datasets (the largest, 60,000 training images, has 47,040,016): not an MNIST-style "
+               f"file, or a damaged one; re-download it")
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as f:
-                data = f.read()
+                data = f.read(MAX_IDX_BYTES + 1)  # never more: a small gzip can expand to gigabytes
         else:
+            if path.stat().st_size > MAX_IDX_BYTES:
+                raise DataError(too_big)
             data = path.read_bytes()
+        if len(data) > MAX_IDX_BYTES:
+            raise DataError(too_big)
     except (gzip.BadGzipFile, EOFError, zlib.error) as err:
         raise DataError(f"{path} is not a valid gzip file ({err}); if it is already decompressed, "
                         f"drop the .gz suffix, otherwise re-download the file") from err
@@ -206,18 +214,20 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)  # 4 files x 2 datasets
-def _read_idx_cached(path: str, mtime_ns: int, size: int) -> np.ndarray:
-    """``read_idx`` memoised on (path, mtime, size); the array is read-only so callers cannot
-    corrupt the cache. ``mtime_ns`` and ``size`` are only part of the key."""
-    del mtime_ns, size
+def _read_idx_cached(path: str, stamp: tuple[int, ...]) -> np.ndarray:
+    """``read_idx`` memoised on the path and the file's stamp; the array is read-only so callers
+    cannot corrupt the cache. ``stamp`` is only part of the key."""
+    del stamp
     arr = read_idx(path)
     arr.flags.writeable = False
     return arr
 
 
 def _read_idx_memo(path: Path) -> np.ndarray:
+    # The stamp changes with any rewrite of the file: mtime and size can be put back by hand
+    # (touch -d, a copy that keeps times), the inode-change time and the inode cannot.
     st = path.stat()
-    return _read_idx_cached(str(path.resolve()), st.st_mtime_ns, st.st_size)
+    return _read_idx_cached(str(path.resolve()), (st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino, st.st_dev))
 
 
 def clear_cache() -> None:

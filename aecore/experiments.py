@@ -35,7 +35,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ import aecore
 from aecore import collapse, data, losses, metrics, models, training
 from aecore.profiles import PROFILES, Profile, get_profile
 from aecore.fingerprint import code_fingerprint, stack_versions
-from aecore.validate import check_int
+from aecore.validate import MAX_SEED, check_int
 
 CACHE_ENV_VAR = "AECORE_CACHE_DIR"
 ENTRY_FILES: tuple[str, ...] = ("config.json", "metrics.json", "history.csv", "model.weights.h5")
@@ -149,8 +149,9 @@ class Config:
         training.get_reduction(self.reduction)
         for name in ("n_train", "n_test", "epochs", "batch_size"):
             put(name, check_int(getattr(self, name), name, minimum=1))
-        for name in ("seed", "data_seed", "n_val"):
-            put(name, check_int(getattr(self, name), name, minimum=0))
+        for name in ("seed", "data_seed"):
+            put(name, check_int(getattr(self, name), name, minimum=0, maximum=MAX_SEED))
+        put("n_val", check_int(self.n_val, "n_val", minimum=0))
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not (
                 math.isfinite(lr) and lr > 0):
@@ -420,11 +421,15 @@ def write_entry_atomically(root: Path, final: Path, write_files: Callable[[Path]
 def verify_manifest(path: Path, files: Sequence[str]) -> None:
     """Raises :class:`_EntryError` unless ``path`` holds every name in ``files`` with the
     checksum its manifest lists (and the manifest lists exactly those)."""
+    if path.is_symlink() or not path.is_dir():
+        raise _EntryError("it is not a folder")
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         listed = manifest["files"]
     except FileNotFoundError:
         raise _EntryError(f"{MANIFEST} is missing") from None
+    except OSError as err:  # e.g. a folder of another account, mode 0700
+        raise _EntryError(f"it cannot be read ({err.strerror or err})") from None
     except (ValueError, KeyError, TypeError) as err:
         raise _EntryError(f"{MANIFEST} is unreadable ({err})") from None
     if not isinstance(listed, dict) or set(listed) != set(files):
@@ -433,8 +438,28 @@ def verify_manifest(path: Path, files: Sequence[str]) -> None:
     for name in files:
         if not (path / name).is_file():
             raise _EntryError(f"{name} is missing")
-        if _sha256_file(path / name) != listed[name]:
+        try:
+            digest = _sha256_file(path / name)
+        except OSError as err:
+            raise _EntryError(f"{name} cannot be read ({err.strerror or err})") from None
+        if digest != listed[name]:
             raise _EntryError(f"{name} does not match its checksum in {MANIFEST} (modified or truncated)")
+
+
+def discard_entry(path: Path, problem: Any) -> None:
+    """Warns that the entry at ``path`` is unusable (``problem`` says why) and removes it,
+    saying truthfully whether it could: in a read-only cache folder, or for an entry of another
+    account, it stays, and the run is retrained without being cached over it."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        outcome = "deleted it; retraining"
+    except OSError as err:
+        outcome = (f"could not delete it ({err.strerror or err}); retraining, and the new result may not be "
+                   f"cached: remove the entry by hand or set {CACHE_ENV_VAR} to a folder of your own")
+    _warn(f"aecore cache: entry {path} is unusable: {problem}; {outcome}", stacklevel=4)
 
 
 def _write_entry(cfg: Config, history: pd.DataFrame, run_metrics: dict[str, float],
@@ -455,7 +480,7 @@ def _read_entry(cfg: Config, path: Path, fingerprint: str, *, load_model: bool =
     verify_manifest(path, ENTRY_FILES)
     try:
         stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         raise _EntryError(f"config.json is unreadable ({err})") from None
     expected = _entry_config_json(cfg, fingerprint)
     if not isinstance(stored, dict) or stored.get("data_fingerprint") is None:
@@ -477,8 +502,46 @@ def _read_entry(cfg: Config, path: Path, fingerprint: str, *, load_model: bool =
             model.load_weights(path / "model.weights.h5")
     except Exception as err:  # checksums matched, so this is a format/version problem
         raise _EntryError(f"could not load it ({type(err).__name__}: {err})") from None
+    check_entry_content(run_metrics, history, epochs=cfg.epochs, metrics_required=_REQUIRED_METRICS,
+                        history_columns=_HISTORY_COLUMNS)
     history.attrs.update(_history_attrs(cfg))
     return history, run_metrics, model
+
+
+# What every autoencoder entry's metrics.json holds (aecore.metrics.evaluate and run's extras).
+_REQUIRED_METRICS = ("mse_per_pixel", "bce_per_pixel", "bce_excess_per_pixel", "psnr_db", "ssim", "n_images",
+                     "dead_units", "latent_dim", "train_seconds", "final_loss")
+_HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "seconds")
+
+
+def check_entry_content(run_metrics: Any, history: pd.DataFrame, *, epochs: int,
+                        metrics_required: Sequence[str], history_columns: Sequence[str]) -> None:
+    """Raises :class:`_EntryError` unless an entry's content has the shape a run writes:
+    ``metrics.json`` an object of named numbers (lists of numbers allowed) holding
+    ``metrics_required``; ``history.csv`` one row per epoch ``1..epochs`` with
+    ``history_columns`` (``epoch`` and ``loss`` among them), the training losses finite. (The manifest's checksums catch damage, not an edit made with
+    a matching manifest; this catches an edited entry that no run could have written.)"""
+    if not isinstance(run_metrics, dict):
+        raise _EntryError(f"metrics.json holds a {type(run_metrics).__name__}, not an object of metrics")
+
+    def numeric(v: Any) -> bool:
+        if isinstance(v, list):
+            return all(numeric(u) for u in v)
+        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+    bad = sorted(k for k, v in run_metrics.items() if not numeric(v))
+    if bad:
+        raise _EntryError(f"metrics.json: {', '.join(bad)} not numbers")
+    missing = [k for k in metrics_required if k not in run_metrics]
+    if missing:
+        raise _EntryError(f"metrics.json lacks {', '.join(missing)}")
+    missing = [c for c in history_columns if c not in history.columns]
+    if missing:
+        raise _EntryError(f"history.csv lacks the column(s) {', '.join(missing)}")
+    if history["epoch"].tolist() != list(range(1, epochs + 1)):
+        raise _EntryError(f"history.csv has epochs {history['epoch'].tolist()[:5]}..., expected 1..{epochs}")
+    if not np.isfinite(history["loss"].to_numpy(np.float64)).all():
+        raise _EntryError("history.csv holds a non-finite training loss (a run that diverged is never cached)")
 
 
 def read_csv_exact(path: Path) -> pd.DataFrame:
@@ -489,8 +552,8 @@ def read_csv_exact(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, float_precision="round_trip")
 
 
-def _warn(message: str) -> None:
-    warnings.warn(message, CacheWarning, stacklevel=3)
+def _warn(message: str, stacklevel: int = 3) -> None:
+    warnings.warn(message, CacheWarning, stacklevel=stacklevel)
 
 
 # --------------------------------------------------------------------------- run
@@ -566,8 +629,7 @@ def run(cfg: Config, *, cache: bool = True, progress: bool = True, load_model: b
                 print(f"{cfg.label()}: from the cache ({path.name})", flush=True)
             return Result(cfg, history, run_metrics, model, from_cache=True, path=path)
         except _EntryError as err:
-            _warn(f"aecore cache: entry {path} is unusable: {err}; deleting it and retraining")
-            shutil.rmtree(path, ignore_errors=True)
+            discard_entry(path, err)
             retraining = True
 
     if progress and (_announce or retraining):  # in a sweep, the header names only runs it trains
@@ -641,86 +703,3 @@ def sweep(configs: Iterable[Config], *, cache: bool = True, progress: bool = Tru
     root = cache_dir()
     return pd.DataFrame(sweep_rows(functools.partial(_sweep_row, cache=cache, progress=progress), list(configs),
                                    cached=lambda cfg: entry_path(cfg, root).exists(), cache=cache, progress=progress))
-
-
-def summarize_seeds(table: pd.DataFrame, metric_columns: Sequence[str], *,
-                    by: Sequence[str] | None = None) -> pd.DataFrame:
-    """Mean, standard deviation, min, max and count of metrics across seeds.
-
-    Args:
-      table: from :func:`sweep`.
-      metric_columns: the metrics to summarise, e.g. ``["mse_per_pixel", "ssim"]``.
-      by: grouping columns; default every config field except ``seed``.
-
-    Returns:
-      One row per setting; columns ``(metric, statistic)``.
-    """
-    if by is None:
-        by = [f.name for f in dataclasses.fields(Config) if f.name != "seed"]
-    by = list(by)
-    table = table.copy()
-    table[by] = table[by].astype(object).where(table[by].notna(), "none")  # keep None groups
-    return table.groupby(by, sort=False)[list(metric_columns)].agg(["mean", "std", "min", "max", "count"])
-
-
-_GREY_SCORED = ("mse_per_pixel", "bce_per_pixel", "bce_excess_per_pixel", "psnr_db", "ssim")
-
-
-def score_binarised_on_grey(table: pd.DataFrame) -> pd.DataFrame:
-    """Rescores binarised runs against the grey test images, the task that matters.
-
-    A binarised run's own metrics compare its reconstructions with binarised test images.
-    This returns a copy of a :func:`sweep` table where, for those rows, the metrics in
-    ``_GREY_SCORED`` are replaced by their ``vs_grey_*`` values, and the ratios to the mean
-    image and to PCA-16 are recomputed with the baselines of a grey run of the same dataset,
-    training-set size and data seed (the same images, not binarised). Grey rows are unchanged.
-
-    Raises:
-      ValueError: a binarised row has no grey run of the same data to take baselines from.
-    """
-    out = table.copy()
-    binarised = out["binarize"].notna() & (out["binarize"].astype(str) != "none")
-    if not binarised.any():
-        return out
-    keys = ["dataset", "n_train", "n_test", "data_seed"]
-    grey = out[~binarised].groupby(keys)[["mean_image_mse_per_pixel", "pca16_mse_per_pixel"]].first()
-    for idx in out.index[binarised]:
-        key = tuple(out.loc[idx, keys])
-        if key not in grey.index:
-            raise ValueError(f"binarised run {out.loc[idx, 'label']!r} has no grey run on the same data "
-                             f"({dict(zip(keys, key))}) to take the baselines from; add one to the sweep")
-        for col in _GREY_SCORED:
-            out.loc[idx, col] = out.loc[idx, f"vs_grey_{col}"]
-        out.loc[idx, "mean_image_mse_per_pixel"] = grey.loc[key, "mean_image_mse_per_pixel"]
-        out.loc[idx, "pca16_mse_per_pixel"] = grey.loc[key, "pca16_mse_per_pixel"]
-        out.loc[idx, "mse_ratio_to_mean_image"] = out.loc[idx, "mse_per_pixel"] / grey.loc[key, "mean_image_mse_per_pixel"]
-        out.loc[idx, "mse_ratio_to_pca16"] = out.loc[idx, "mse_per_pixel"] / grey.loc[key, "pca16_mse_per_pixel"]
-    return out
-
-
-class Comparison(NamedTuple):
-    """Outcome of :func:`compare_settings`: ``word`` is "better", "worse" or "same"."""
-
-    word: str
-    diff: float   # mean of a minus mean of b, in the metric's units
-    noise: float  # k times the larger standard deviation across seeds
-
-
-def compare_settings(stats: pd.DataFrame, a: str, b: str, col: str = "mse_per_pixel", *,
-                     lower_is_better: bool = True, k: float = 2.0) -> Comparison:
-    """Is setting ``a`` better than ``b`` on ``col``, beyond the seed-to-seed spread?
-
-    Args:
-      stats: :func:`summarize_seeds` output indexed by setting (columns ``(metric, statistic)``).
-      a, b: row labels of ``stats``.
-      col: the metric.
-      lower_is_better: direction of the metric (False for SSIM, PSNR).
-      k: a difference within ``k`` times the larger standard deviation counts as "same".
-    """
-    mean_a, mean_b = float(stats.loc[a, (col, "mean")]), float(stats.loc[b, (col, "mean")])
-    diff = mean_a - mean_b
-    noise = k * max(float(stats.loc[a, (col, "std")]), float(stats.loc[b, (col, "std")]))
-    if abs(diff) <= noise:
-        return Comparison("same", diff, noise)
-    better = diff < 0 if lower_is_better else diff > 0
-    return Comparison("better" if better else "worse", diff, noise)

@@ -36,6 +36,7 @@ from keras import layers
 
 from aecore.data import IMAGE_SHAPE
 from aecore.optim import check_optimizer
+from aecore.validate import check_int
 
 
 # --------------------------------------------------------------------------- initialisers
@@ -393,15 +394,31 @@ def get_model_spec(name: str) -> ModelSpec:
 
 
 def check_model_kwargs(name: str, kwargs: dict[str, Any]) -> None:
-    """Raises ValueError if ``kwargs`` holds a keyword the builder of ``name`` does not take.
+    """Raises ValueError if ``kwargs`` holds a keyword the builder of ``name`` does not take, or
+    a value of the wrong kind for it: sizes (integer defaults) must be positive integers, flags
+    (bool defaults) bools, names (str defaults) strings, and ``optimizer`` a known one.
 
-    The message lists the keywords it does take (``seed`` is set separately).
+    The message lists the keywords it does take (``seed`` is set separately). Checked when a
+    :class:`aecore.experiments.Config` is made, so a bad value fails before any training.
     """
     valid = get_model_spec(name).hyperparameters()
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         raise ValueError(f"model {name!r} takes no argument(s) {', '.join(map(repr, unknown))}; "
                          f"valid: {', '.join(f'{k}={v!r}' for k, v in valid.items()) or 'none'}")
+    for key, value in kwargs.items():
+        default = valid[key]
+        if isinstance(default, bool):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"model {name!r}: {key} must be True or False, got {value!r}")
+        elif isinstance(default, int):
+            check_int(value, f"model {name!r}: {key}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ValueError(f"model {name!r}: {key} must be a string such as {default!r}, got {value!r}")
+        if key == "optimizer":
+            check_optimizer(value)
+        elif key == "activation":
+            keras.activations.get(value)  # Keras' message on an unknown name
 
 
 def build_model(name: str, *, seed: int | None = None, **kwargs: Any) -> AutoEncoder:

@@ -351,20 +351,36 @@ class Objective:
     recon_reduction: str = "sum"
 
     def __post_init__(self) -> None:
-        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or not math.isfinite(
-                self.beta) or self.beta < 0:
+        def number(value: Any) -> float | None:  # a real number (NumPy's too), never a bool
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                return None
+            value = float(value)
+            return value if math.isfinite(value) else None
+
+        beta = number(self.beta)
+        if beta is None or beta < 0:
             raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r} (beta weights the "
                              f"KL term; a negative beta would reward moving away from the prior)")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown KL schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
-        if self.schedule == "linear" and not (isinstance(self.warmup_epochs, int) and self.warmup_epochs >= 1):
-            raise ValueError(f"a linear warm-up needs warmup_epochs >= 1, got {self.warmup_epochs!r}")
-        if self.schedule == "cyclical" and not (isinstance(self.n_cycles, int) and self.n_cycles >= 1):
-            raise ValueError(f"a cyclical schedule needs n_cycles >= 1, got {self.n_cycles!r}")
-        if not (isinstance(self.free_bits, (int, float)) and math.isfinite(self.free_bits)
-                and self.free_bits >= 0):
+        minimum = {"warmup_epochs": 1 if self.schedule == "linear" else 0,
+                   "n_cycles": 1 if self.schedule == "cyclical" else 0}
+        counts = {}
+        for name, least in minimum.items():
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
+                need = f"a {self.schedule} schedule needs {name} >= {least}" if least else f"{name} must be >= 0"
+                raise ValueError(f"{need} (an integer), got {value!r}")
+            counts[name] = int(value)
+        free_bits = number(self.free_bits)
+        if free_bits is None or free_bits < 0:
             raise ValueError(f"free_bits must be a number >= 0 (nats per latent dimension), "
                              f"got {self.free_bits!r}")
+        # Plain Python numbers from here on (the config's JSON, the cache key).
+        for name, value in {"beta": beta if isinstance(self.beta, (float, np.floating)) else int(self.beta),
+                            "free_bits": free_bits if isinstance(self.free_bits, (float, np.floating))
+                            else int(self.free_bits), **counts}.items():
+            object.__setattr__(self, name, value)
         if self.recon_reduction not in RECON_REDUCTIONS:
             raise ValueError(f"unknown recon_reduction {self.recon_reduction!r}; valid: "
                              f"{', '.join(RECON_REDUCTIONS)}")

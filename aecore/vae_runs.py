@@ -19,7 +19,6 @@ import functools
 import hashlib
 import json
 import math
-import shutil
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -28,11 +27,12 @@ import pandas as pd
 
 import aecore
 from aecore import data, metrics, vae
-from aecore.experiments import (CacheWarning, _EntryError, _write_json, cache_dir, read_csv_exact, sweep_rows,
-                                verify_manifest, write_entry_atomically)
+from aecore.experiments import (CacheWarning, _EntryError, _write_json, cache_dir, check_entry_content,
+                                discard_entry, read_csv_exact, sweep_rows, verify_manifest,
+                                write_entry_atomically)
 from aecore.profiles import Profile, get_profile
 from aecore.fingerprint import code_fingerprint, stack_versions
-from aecore.validate import check_int
+from aecore.validate import MAX_SEED, check_int
 
 ENTRY_FILES: tuple[str, ...] = ("config.json", "metrics.json", "history.csv", "steps.csv", "model.weights.h5")
 MODELS: tuple[str, ...] = ("aecore", "keras_example")
@@ -105,7 +105,9 @@ class VAEConfig:
             raise ValueError(f"unknown binarize={self.binarize!r}; valid: None, 'dynamic'")
         for name in ("n_train", "n_test", "epochs", "batch_size", "n_iwae"):
             put(name, check_int(getattr(self, name), name, minimum=1))
-        for name in ("seed", "data_seed", "n_val", "iwae_k", "warmup_epochs", "n_cycles"):
+        for name in ("seed", "data_seed"):
+            put(name, check_int(getattr(self, name), name, minimum=0, maximum=MAX_SEED))
+        for name in ("n_val", "iwae_k", "warmup_epochs", "n_cycles"):
             put(name, check_int(getattr(self, name), name, minimum=0))
         if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)
                 and self.learning_rate > 0):
@@ -334,7 +336,7 @@ def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str, *, load_model: boo
     verify_manifest(path, ENTRY_FILES)  # every file's checksum, whether or not the model is loaded
     try:
         stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         raise _EntryError(f"config.json is unreadable ({err})") from None
     if not isinstance(stored, dict) or {k: v for k, v in stored.items() if k != "trained_with"} != _stored_config(
             cfg, fingerprint):
@@ -350,6 +352,9 @@ def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str, *, load_model: boo
             model.load_weights(path / "model.weights.h5")
     except Exception as err:
         raise _EntryError(f"could not load it ({type(err).__name__}: {err})") from None
+    check_entry_content(run_metrics, history, epochs=cfg.epochs, history_columns=("epoch", "loss", "seconds"),
+                        metrics_required=("neg_elbo", "recon", "kl", "active_units", "latent_dim", "mse_per_pixel",
+                                          "train_seconds"))
     return history, steps, run_metrics, model
 
 
@@ -375,11 +380,7 @@ def run(cfg: VAEConfig, *, cache: bool = True, progress: bool = True, load_model
                 print(f"  from the cache ({path.name})", flush=True)
             return VAEResult(cfg, history, steps, run_metrics, model, True, path)
         except _EntryError as err:
-            import warnings
-
-            warnings.warn(f"aecore cache: entry {path} is unusable: {err}; deleting it and retraining",
-                          CacheWarning, stacklevel=2)
-            shutil.rmtree(path, ignore_errors=True)
+            discard_entry(path, err)
             retraining = True
     if progress:
         name = f"{cfg.label()}: " if _in_sweep and retraining else "  "  # a sweep's header names only runs it trains
@@ -427,11 +428,6 @@ def sweep(configs: Iterable[VAEConfig], *, cache: bool = True, progress: bool = 
                                    cached=lambda cfg: entry_path(cfg, root).exists(), cache=cache, progress=progress))
 
 
-def summarize(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Mean, std, min, max and count across seeds of each ``setting`` (in first-seen order)."""
-    return table.groupby("setting", sort=False)[list(columns)].agg(["mean", "std", "min", "max", "count"])
-
-
 def runs(configs: Iterable[VAEConfig], *, seeds: Sequence[int]) -> list[VAEConfig]:
     """Every config once per seed, seeds innermost."""
     return [cfg.replace(seed=int(s)) for cfg in configs for s in seeds]
@@ -440,72 +436,3 @@ def runs(configs: Iterable[VAEConfig], *, seeds: Sequence[int]) -> list[VAEConfi
 def results(configs: Iterable[VAEConfig], **kwargs: Any) -> list[VAEResult]:
     """``run`` each config (cached), returning the full results (models, step logs)."""
     return [run(cfg, **kwargs) for cfg in configs]
-
-
-def histories(results_: Sequence[VAEResult]) -> pd.DataFrame:
-    """The per-epoch histories of several runs, stacked with ``setting`` and ``seed`` columns."""
-    frames = []
-    for res in results_:
-        h = res.history.copy()
-        h["setting"], h["seed"] = res.config.setting_label(), res.config.seed
-        frames.append(h)
-    return pd.concat(frames, ignore_index=True)
-
-
-
-def collapse_columns(table: pd.DataFrame, mean_image_mse: float) -> pd.DataFrame:
-    """A copy of a :func:`sweep` table with ``mse_ratio_to_mean_image`` (the run's test MSE per
-    pixel divided by that of predicting the mean training image) and ``collapsed`` (no active
-    latent unit: the posterior ignores the image, the "reconstruction stuck while KL falls"
-    symptom)."""
-    out = table.copy()
-    out["mse_ratio_to_mean_image"] = out["mse_per_pixel"] / float(mean_image_mse)
-    out["collapsed"] = out["active_units"] == 0
-    return out
-
-
-# --------------------------------------------------------------------------- chapter 6's runs
-# Defined here, not in the notebook, so that `python -m aecore run -e vae-article` runs exactly
-# what the chapter shows (and shares its cache entries).
-
-MSE_SIGMA = 0.5 ** 0.5  # a Gaussian with sigma^2 = 1/2: NLL summed over pixels = sum of squared errors + const
-
-
-def chapter_epochs(profile: Profile) -> int:
-    """Epochs for chapter 6's VAEs: the profile's, but at least 300 optimiser steps (a VAE's
-    KL needs a few hundred steps to settle; the fast profile has only 8 steps per epoch)."""
-    return max(profile.epochs, math.ceil(300 / math.ceil(profile.n_train / profile.batch_size)))
-
-
-def article_examples(profile: Profile) -> dict[str, VAEConfig]:
-    """The article's three networks (source 004) with an "MSE" (Gaussian, sigma^2 = 1/2)
-    decoder, a variant with only the encoder weak, and a 16-dimensional control."""
-    base = VAEConfig.from_profile(profile, encoder_hidden=(128, 64), latent_dim=2, decoder="gaussian",
-                                  sigma=MSE_SIGMA, epochs=chapter_epochs(profile))
-    return {
-        "ex. 1: 128-64, z=2": base,
-        "ex. 2: 32, z=2": base.replace(encoder_hidden=(32,)),
-        "ex. 2b: encoder 32 only": base.replace(encoder_hidden=(32,), decoder_hidden=(64, 128)),
-        "ex. 3: beta=10": base.replace(beta=10.0),
-        "control: 128-64, z=16": base.replace(latent_dim=16),
-    }
-
-
-def article_grid(profile: Profile) -> dict[tuple[str, str], VAEConfig]:
-    """Each example with the reconstruction summed and averaged over pixels (not 2b averaged)."""
-    return {(name, red): cfg.replace(recon_reduction=red) for name, cfg in article_examples(profile).items()
-            for red in ("sum", "mean") if not (name.startswith("ex. 2b") and red == "mean")}
-
-
-def quality_configs(profile: Profile) -> dict[str, VAEConfig]:
-    """Dynamically binarised MNIST, Bernoulli decoder, IWAE k = 100 on the first ``n_iwae`` test
-    images: keras-io's example and ours at latent size 2, and ours at 50; the profile's epochs
-    for all (the keras example trains more slowly than our MLP: see the runs' ``train_seconds``)."""
-    common = dict(binarize="dynamic", decoder="bernoulli", iwae_k=100, n_iwae=max(100, profile.n_test // 10))
-    base = VAEConfig.from_profile(profile, **common)
-    return {
-        "keras-io example, z=2": base.replace(model="keras_example", architecture="conv",
-                                              encoder_hidden=(16,), latent_dim=2),
-        "aecore MLP 512-256, z=2": base.replace(encoder_hidden=(512, 256), latent_dim=2),
-        "aecore MLP 512-256, z=50": base.replace(encoder_hidden=(512, 256), latent_dim=50),
-    }

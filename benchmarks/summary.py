@@ -144,11 +144,11 @@ def knob_lines(rows: Sequence[Measurement], model: str) -> list[str]:
 def _chapter6_xla_effect(r_on: float, r_off: float, w_on: float, w_off: float) -> str:
     """What XLA would do to one chapter-6 VAE run per profile (its training images =
     epochs x images), from the measured speeds and warm-ups, as words."""
-    from aecore import profiles, vae_runs
+    from aecore import profiles, vae_study
 
     parts = []
     for name, p in profiles.PROFILES.items():
-        images = vae_runs.chapter_epochs(p) * p.n_train
+        images = vae_study.chapter_epochs(p) * p.n_train
         delta = (w_on - w_off) + images * (1.0 / r_on - 1.0 / r_off)  # seconds, + = slower
         parts.append(f"{delta:+.1f} s ({name}, {images:,} images)")
     return " and ".join(parts)

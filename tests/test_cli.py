@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aecore import cli, experiments, vae_runs
+from aecore import cli, experiments, vae_runs, vae_study
 from aecore.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,8 +67,11 @@ def test_run_help_names_every_option(capsys):
     (["run"], "the following arguments are required: -e/--experiment"),
     (["run", "-e", "nope"], "unknown experiment 'nope'; valid experiments: conv-ae, "),
     (["run", "-e", "smoke", "--profile", "medium"], "invalid choice: 'medium' (choose from 'fast', 'full')"),
-    (["run", "-e", "smoke", "--seeds", "-1"], "seeds are non-negative integers, got '-1'"),
-    (["run", "-e", "smoke", "--seeds", "x"], "seeds are non-negative integers, got 'x'"),
+    (["run", "-e", "smoke", "--seeds", "-1"], "seeds are integers from 0 to 4294967295 (2**32 - 1), got '-1'"),
+    (["run", "-e", "smoke", "--seeds", "x"], "seeds are integers from 0 to 4294967295 (2**32 - 1), got 'x'"),
+    (["run", "-e", "smoke", "--seeds", "4294967296"], "got '4294967296'"),
+    (["run", "-e", "smoke", "--out", "/etc/hostname/results.csv"],
+     "--out '/etc/hostname/results.csv': /etc/hostname is not a folder"),
     (["run", "-e", "smoke", "--seeds"], "expected at least one argument"),
     (["run", "-e", "smoke", "--out", "results.txt"], "the extension must be one of .csv, .json"),
     (["run", "-e", "smoke", "--bogus"], "unrecognized arguments: --bogus"),
@@ -248,6 +251,58 @@ def test_a_vae_experiment_runs_and_prints_vae_metrics(capsys, monkeypatch, tmp_p
     assert "neg_elbo" in out and "active_units" in out and "recon mean (Keras)" in out
     csv = pd.read_csv(out_path)
     assert list(csv["effective_beta"]) == [1.0, 784.0]
-    assert vae_runs.article_grid(PROFILES["fast"]).keys() == {
-        (n, r) for n in vae_runs.article_examples(PROFILES["fast"]) for r in ("sum", "mean")} - {
+    assert vae_study.article_grid(PROFILES["fast"]).keys() == {
+        (n, r) for n in vae_study.article_examples(PROFILES["fast"]) for r in ("sum", "mean")} - {
         ("ex. 2b: encoder 32 only", "mean")}
+
+
+def test_results_file_gets_the_usual_mode_not_mkstemps_0600(tmp_path):
+    import pandas as pd
+
+    old = os.umask(0o022)
+    try:
+        cli.write_results(pd.DataFrame({"a": [1]}), tmp_path / "r.csv")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.csv").stat().st_mode & 0o777 == 0o644
+
+
+_SLOW_WRITE = """
+import pathlib, sys, time
+from aecore import cli, experiments
+root = pathlib.Path(sys.argv[1])
+def slow(folder):
+    (folder / "a.txt").write_text("x")
+    print("writing", flush=True)
+    time.sleep(60)
+guard = cli.sigterm_as_interrupt() if sys.argv[2] == "guarded" else __import__("contextlib").nullcontext()
+with guard:
+    try:
+        experiments.write_entry_atomically(root, root / "entry", slow)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("mode", ["guarded", "unguarded"])
+def test_sigterm_while_an_entry_is_written_leaves_no_temp_folder(tmp_path, mode):
+    # Real processes and a real SIGTERM. "unguarded" is the planted fault (the default action):
+    # it shows the check can fail, since its temp folder stays behind.
+    import signal
+
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITE, str(tmp_path), mode], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0]
+    finally:
+        proc.kill()
+    left = list(tmp_path.glob(".tmp-*"))
+    if mode == "guarded":
+        assert proc.returncode == 130 and "interrupted" in out
+        assert left == [] and not (tmp_path / "entry").exists()
+    else:
+        assert proc.returncode == -signal.SIGTERM and len(left) == 1

@@ -403,3 +403,35 @@ def test_online_success_is_validated_and_converted(monkeypatch):
     data._load_online_raw.cache_clear()
     with pytest.raises(DataError, match=r"labels must be 0\.\.9"):
         data.load("fashion")
+
+
+def test_cache_notices_a_rewrite_that_keeps_size_and_mtime(tmp_path):
+    root, _ = make_root(tmp_path)
+    path = root / "mnist" / "t10k-labels-idx1-ubyte"
+    path.write_bytes(gzip.decompress((root / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    (root / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    before = data.load("mnist", data_dir=root).test.y
+    st = path.stat()
+    new = (before + 1) % 10
+    path.write_bytes(idx_bytes(new))  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the old mtime put back
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    np.testing.assert_array_equal(data.load("mnist", data_dir=root).test.y, new)
+
+
+def test_a_gzip_bomb_is_refused_without_decompressing_it_all(tmp_path):
+    import resource
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    header = struct.pack(">IIII", 0x00000803, 1_000_000, 28, 28)
+    with gzip.open(path, "wb", compresslevel=9) as f:  # ~784 MB of zeros in ~1 MB of gzip
+        f.write(header)
+        block = bytes(2**24)
+        for _ in range(47):
+            f.write(block)
+    assert path.stat().st_size < 2 * 2**20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DataError, match=r"holds more than 67,108,864 bytes \(decompressed\)"):
+        data.read_idx(path)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 300  # the cap (64 MiB) and a copy, not the 784 MB the header promises

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 import aecore
-from aecore import experiments, fingerprint, models, training
+from aecore import experiments, fingerprint, models, tables, training
 from aecore.experiments import Config
 
 DATA_DIR = Path(os.environ.get("AECORE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -262,7 +262,7 @@ def test_edited_metrics_are_detected(base, cache, fake_training):
 def test_a_sweep_names_a_cached_run_it_has_to_retrain(base, cache, fake_training, capsys):
     path = cache / base[1].path.name / "metrics.json"
     path.write_text(path.read_text().replace('"dead_units": ', '"dead_units": 1'))
-    with pytest.warns(experiments.CacheWarning, match=r"deleting it and retraining"):
+    with pytest.warns(experiments.CacheWarning, match=r"deleted it; retraining"):
         table = experiments.sweep([CFG])
     assert table["from_cache"].tolist() == [False] and len(fake_training) == 1
     assert f"{CFG.label()}: training 1 epoch(s)" in capsys.readouterr().out
@@ -330,14 +330,14 @@ def test_sweep_is_tidy_and_reports_progress(base, cache, capsys):
     assert "run 1/2" not in out and "from the cache" not in out and CFG.label() + ":" not in out
     assert "run 2/2: mnist conv_ae bce binarize=threshold seed 0" in out
     assert "epoch 1/1: loss" in out
-    summary = experiments.summarize_seeds(table, ["mse_per_pixel"], by=["binarize"])
+    summary = tables.summarize_seeds(table, ["mse_per_pixel"], by=["binarize"])
     assert summary[("mse_per_pixel", "count")].tolist() == [1, 1]
 
 
 def test_score_binarised_on_grey_uses_grey_metrics_and_baselines():
     import pandas as pd
 
-    from aecore.experiments import score_binarised_on_grey
+    from aecore.tables import score_binarised_on_grey
 
     rows = [
         {"label": "grey", "dataset": "mnist", "n_train": 10, "n_test": 5, "data_seed": 0, "binarize": None,
@@ -363,7 +363,7 @@ def test_score_binarised_on_grey_uses_grey_metrics_and_baselines():
 def test_compare_settings_uses_seed_spread():
     import pandas as pd
 
-    from aecore.experiments import compare_settings, summarize_seeds
+    from aecore.tables import compare_settings, summarize_seeds
 
     table = pd.DataFrame({"setting": ["a"] * 3 + ["b"] * 3 + ["c"] * 3,
                           "mse": [1.0, 1.1, 0.9, 2.0, 2.1, 1.9, 1.05, 1.15, 0.95]})
@@ -430,3 +430,73 @@ def test_cache_reads_every_float_back_exactly_and_quietly(tmp_path):
         _warnings.simplefilter("error")  # pandas 3 deprecates float_precision: no warning may be raised
         back = experiments.read_csv_exact(tmp_path / "h.csv")
     assert np.array_equal(back["loss"].to_numpy(), values)
+
+
+def _tiny(seed: int = 0) -> Config:
+    return Config(dataset="mnist", model="dense_ae", loss="bce", n_train=32, n_test=32, n_val=0, epochs=1,
+                  batch_size=32, seed=seed, model_kwargs={"jit_compile": False})
+
+
+def test_an_entry_that_is_a_plain_file_is_reported_and_retrained(tmp_path, monkeypatch):
+    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path))
+    cfg = _tiny()
+    path = experiments.entry_path(cfg)
+    path.write_text("not an entry")
+    with pytest.warns(experiments.CacheWarning, match=r"is unusable: it is not a folder; deleted it; retraining"):
+        result = experiments.run(cfg, progress=False)
+    assert not result.from_cache and path.is_dir()
+    assert experiments.run(cfg, progress=False).from_cache
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and deletes anything: the case needs another account")
+def test_an_unreadable_entry_of_another_account_is_reported_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path))
+    cfg = _tiny(1)
+    experiments.run(cfg, progress=False)
+    path = experiments.entry_path(cfg)
+    path.chmod(0o000)
+    tmp_path.chmod(0o500)  # and the cache folder read-only: it cannot be deleted either
+    try:
+        with pytest.warns(experiments.CacheWarning, match=r"it cannot be read .*could not delete it"):
+            assert not experiments.run(cfg, progress=False).from_cache
+    finally:
+        tmp_path.chmod(0o700)
+        path.chmod(0o700)
+
+
+def test_a_read_only_cache_folder_gets_a_truthful_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path))
+    cfg = _tiny(2)
+    experiments.run(cfg, progress=False)
+    path = experiments.entry_path(cfg)
+    (path / "metrics.json").write_text("[1, 2]")  # damaged: its checksum no longer matches
+    monkeypatch.setattr(experiments.shutil, "rmtree",
+                        lambda p, **kw: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    with pytest.warns(experiments.CacheWarning, match=r"could not delete it \(Permission denied\); retraining"):
+        experiments.run(cfg, progress=False)
+
+
+def _forge(path, name: str, text: str) -> None:
+    """Edits one file of an entry and rewrites the manifest to match: what the checksums cannot catch."""
+    (path / name).write_text(text)
+    manifest = json.loads((path / experiments.MANIFEST).read_text())
+    manifest["files"][name] = experiments._sha256_file(path / name)
+    (path / experiments.MANIFEST).write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("metrics.json", "[1, 2]", "metrics.json holds a list, not an object of metrics"),
+    ("metrics.json", '{"mse_per_pixel": "low"}', "metrics.json: mse_per_pixel not numbers"),
+    ("metrics.json", '{"mse_per_pixel": 0.1}', "metrics.json lacks bce_per_pixel"),
+    ("history.csv", "epoch,loss\n1,0.1\n", "history.csv lacks the column"),
+    ("history.csv", "epoch,loss,val_loss,seconds\n1,0.1,0.1,1\n2,0.1,0.1,1\n", r"history.csv has epochs \[1, 2\]"),
+    ("history.csv", "epoch,loss,val_loss,seconds\n1,nan,0.1,1\n", "non-finite training loss"),
+])
+def test_an_entry_forged_with_a_matching_manifest_is_caught_by_its_content(tmp_path, monkeypatch, name, text,
+                                                                           message):
+    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path))
+    cfg = _tiny(3)
+    experiments.run(cfg, progress=False)
+    _forge(experiments.entry_path(cfg), name, text)
+    with pytest.warns(experiments.CacheWarning, match=message):
+        assert not experiments.run(cfg, progress=False).from_cache

@@ -136,3 +136,37 @@ def test_every_submodule_is_reachable_as_an_attribute():
 
     files = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__", "_tf"}
     assert set(aecore._SUBMODULES) == files
+
+
+# The layers of README's layout section, in order: a module may import from its own layer and
+# the ones before it, never from a later one.
+LAYERS: dict[str, set[str]] = {
+    "core": {"__init__", "_tf", "validate", "profiles", "data", "losses", "metrics", "datastats", "analysis",
+             "collapse", "optim", "adam", "programs", "seeding", "fingerprint"},
+    "models": {"models"},
+    "training": {"training", "vae", "keras_vae"},  # vae holds the VAE and its fit (issue: one loop)
+    "runs": {"experiments", "vae_runs"},
+    "presentation": {"report", "plotting", "tables"},
+    "studies": {"conv_runs", "blob_runs", "bias", "vae_study"},
+    "command line": {"cli", "__main__"},
+}
+
+
+def layer_violations(graph: dict[str, set[str]], layers: dict[str, set[str]]) -> list[str]:
+    rank = {m: i for i, members in enumerate(layers.values()) for m in members}
+    names = list(layers)
+    return [f"{m} ({names[rank[m]]}) imports {d} ({names[rank[d]]})"
+            for m, deps in sorted(graph.items()) for d in sorted(deps) if rank[d] > rank[m]]
+
+
+def test_every_module_has_a_layer():
+    assert set(import_graph()) == set().union(*LAYERS.values())
+
+
+def test_imports_point_from_later_layers_to_earlier_ones():
+    assert layer_violations(import_graph(), LAYERS) == []
+
+
+def test_the_layer_check_catches_an_upward_import():
+    graph = {**import_graph(), "losses": {"experiments"}}
+    assert layer_violations(graph, LAYERS) == ["losses (core) imports experiments (runs)"]

@@ -187,3 +187,24 @@ def test_the_bn_models_use_the_fused_layer_and_a_new_revision():
     assert len(bns) == 3 and all(isinstance(l, models.FusedBatchNormalization) for l in bns)
     assert models.get_model_spec("conv_ae_bn").revision > 1  # its cached runs predate the kernel
     assert models.get_model_spec("conv_ae").revision == 1
+
+
+@pytest.mark.parametrize("name, kwargs, message", [
+    ("conv_ae", {"latent_dim": "16"}, r"model 'conv_ae': latent_dim must be a positive integer, got '16'"),
+    ("conv_ae", {"latent_dim": 0}, r"latent_dim must be a positive integer, got 0"),
+    ("conv_ae", {"latent_dim": 2.0}, r"latent_dim must be a positive integer, got 2.0"),
+    ("dense_ae", {"hidden_units": True}, r"hidden_units must be a positive integer, got True"),
+    ("dense_ae", {"jit_compile": "yes"}, r"jit_compile must be True or False, got 'yes'"),
+    ("dense_ae", {"activation": 3}, r"activation must be a string such as 'sigmoid', got 3"),
+    ("dense_ae", {"optimizer": "lbfgs"}, r"unknown optimizer 'lbfgs'; valid: adam, sgd"),
+    ("dense_ae", {"width": 3}, r"takes no argument\(s\) 'width'"),
+])
+def test_bad_hyperparameters_fail_before_building(name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        models.check_model_kwargs(name, kwargs)
+    with pytest.raises(ValueError, match=message):
+        models.build_model(name, seed=0, **kwargs)
+    from aecore.experiments import Config
+
+    with pytest.raises(ValueError, match=message):  # a config fails when made, not inside run
+        Config(dataset="mnist", model=name, loss="bce", model_kwargs=kwargs)

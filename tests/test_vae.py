@@ -12,7 +12,7 @@ import tensorflow as tf
 from scipy import integrate, stats
 
 import aecore
-from aecore import keras_vae, losses, vae
+from aecore import keras_vae, losses, vae, vae_study
 from aecore import vae_runs as vr
 
 
@@ -401,7 +401,7 @@ def test_sweep_table_and_labels(tiny):
     assert len(table) == 4
     assert table["setting"].nunique() == 2 and "recon mean (Keras)" in table["setting"].iloc[2]
     assert list(table["effective_beta"]) == [1.0, 1.0, 784.0, 784.0]
-    stats_ = vr.summarize(table, ["neg_elbo"])
+    stats_ = vae_study.summarize(table, ["neg_elbo"])
     assert list(stats_[("neg_elbo", "count")]) == [2, 2]
 
 
@@ -444,3 +444,17 @@ def test_vae_fit_names_a_wrong_objective_type():
     with pytest.raises(TypeError, match=r"objective must be an aecore.vae.Objective.*got dict"):
         vae.fit(model, np.full((4, 28, 28, 1), 0.5, np.float32), objective={"beta": 2.0}, epochs=1, batch_size=2,
                 progress=False)
+
+
+def test_objective_takes_numpy_numbers_and_refuses_bools():
+    o = vae.Objective(beta=np.float32(2.0), schedule="linear", warmup_epochs=np.int64(3), free_bits=np.float64(0.5))
+    assert (o.beta, o.warmup_epochs, o.free_bits) == (2.0, 3, 0.5)
+    assert type(o.beta) is float and type(o.warmup_epochs) is int
+    assert vae.Objective(beta=1) == vae.Objective(beta=1) and type(vae.Objective(beta=1).beta) is int
+    for kwargs, message in [(dict(schedule="linear", warmup_epochs=True), r"warmup_epochs >= 1 \(an integer\), got True"),
+                            (dict(schedule="cyclical", n_cycles=2.0), r"n_cycles >= 1 \(an integer\), got 2.0"),
+                            (dict(beta=True), r"beta must be a finite number >= 0, got True"),
+                            (dict(beta=np.float32("nan")), r"beta must be a finite number >= 0, got np.float32\(nan\)"),
+                            (dict(free_bits=-1.0), r"free_bits must be a number >= 0")]:
+        with pytest.raises(ValueError, match=message):
+            vae.Objective(**kwargs)
