@@ -67,7 +67,7 @@ def silenced_fd2():
 _SUBMODULES = frozenset({
     "adam", "analysis", "bias", "blob_runs", "cli", "collapse", "conv_runs", "data", "datastats", "experiments",
     "fingerprint", "keras_vae", "losses", "metrics", "models", "optim", "plotting", "profiles", "programs",
-    "report", "seeding", "tables", "training", "vae", "vae_runs", "vae_study", "validate",
+    "report", "seeding", "tables", "training", "vae", "vae_runs", "vae_study", "validate", "verdicts",
 })
 _NAMES = {"Profile": "profiles", "PROFILES": "profiles", "get_profile": "profiles", "set_seed": "seeding"}
 

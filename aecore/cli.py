@@ -63,10 +63,16 @@ class Experiment:
     Attributes:
       description: one line for ``python -m aecore list`` (say which chapter).
       configs: ``(profile, seeds) -> list[Config]``; every setting once per seed.
+      seeds: ``profile -> seeds`` when the chapter trains other seeds than the profile's
+        (chapter 3 trains five in ``full``); None: the profile's.
     """
 
     description: str
     configs: ConfigsFn
+    seeds: Callable[[Profile], Sequence[int]] | None = None
+
+    def default_seeds(self, profile: Profile) -> list[int]:
+        return list(self.seeds(profile) if self.seeds is not None else profile.seeds)
 
 
 def grid(settings: Sequence[tuple], *, fields: Sequence[str] = ("dataset", "model", "loss", "binarize"),
@@ -99,11 +105,13 @@ EXPERIMENTS: dict[str, Experiment] = {
     "conv-ae": Experiment(
         "chapter 3: conv autoencoder, MSE vs BCE, MNIST vs Fashion-MNIST, BatchNorm, "
         "thresholded MNIST (7 settings, batch 32)",
-        lambda profile, seeds: aecore.conv_runs.configs(profile, seeds)),
+        lambda profile, seeds: aecore.conv_runs.configs(profile, seeds),
+        seeds=lambda profile: aecore.conv_runs.seeds(profile)),
     "conv-ae-batchnorm-short": Experiment(
         "chapter 3: conv_ae vs conv_ae_bn with MSE after short training "
         "(4 settings, batch 32; always the fast profile's sizes)",
-        lambda profile, seeds: aecore.conv_runs.bn_short_configs(seeds)),
+        lambda profile, seeds: aecore.conv_runs.bn_short_configs(seeds),
+        seeds=lambda profile: aecore.conv_runs.seeds(profile)),
     "blob": Experiment(
         "chapter 4: the question's sigmoid MLP, MSE and BCE on both datasets and the mistakes "
         "that make the blob (9 settings, batch 64, Adam 1e-2, at least 20 epochs)",
@@ -168,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="data sizes and epochs (default: $AECORE_PROFILE, else full); "
                           "an explicit --profile wins over $AECORE_PROFILE")
     run.add_argument("-s", "--seeds", type=_seed, nargs="+", metavar="SEED",
-                     help="seeds to repeat every setting with (default: the profile's, 0 1 2)")
+                     help="seeds to repeat every setting with (default: the experiment's in the profile: "
+                          "0 1 2; chapter 3 trains 0-4 in full)")
     run.add_argument("-o", "--out", type=Path, metavar="PATH",
                      help="write one row per run to PATH: .csv or .json (by the extension)")
     run.add_argument("-m", "--metrics", nargs="+", default=None, metavar="COLUMN",
@@ -206,8 +215,9 @@ def _resolve(args: argparse.Namespace) -> tuple[Experiment, Profile, list[int]]:
         problem = _unwritable(args.out)
         if problem:  # found now, not after every run has trained
             run_parser.error(f"--out {str(args.out)!r}: {problem}")
-    seeds = list(dict.fromkeys(args.seeds)) if args.seeds else list(profile.seeds)
-    return EXPERIMENTS[args.experiment], profile, seeds
+    experiment = EXPERIMENTS[args.experiment]
+    seeds = list(dict.fromkeys(args.seeds)) if args.seeds else experiment.default_seeds(profile)
+    return experiment, profile, seeds
 
 
 # --------------------------------------------------------------------------- running

@@ -1,16 +1,22 @@
 """Verdicts on claims, and glue for quoting computed numbers in the book's prose.
 
 A chapter tests claims from the source texts (``shared/sources``); each test ends in a
-:class:`Verdict` whose evidence is a number computed in the notebook, never typed.
+:class:`Verdict` whose evidence is a number computed in the notebook, never typed. Verdicts
+over trained runs follow the protocol of :mod:`aecore.verdicts` (the book's page "How verdicts
+are decided"): they carry their effect, its 95% interval, the number of seeds and the margin.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pandas as pd
 
-VERDICTS = ("Supported", "Refuted", "Depends")
+from aecore.verdicts import OUTCOMES, Effect, Finding
+
+VERDICTS = OUTCOMES  # Supported, Refuted, Inconclusive, Depends, Not reproduced
+PROTOCOL_LABEL = "verdict-protocol"  # the MyST label of the page that states the protocol
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +32,12 @@ class Verdict:
       checked: whether the verdict is the same in every profile, so nbval can guard it.
         Set False, and say why in the text, for a verdict that could come out differently in
         another profile or on another machine (e.g. one decided at the noise threshold).
+      effect: for a verdict over paired runs, the effect with its interval and ``n``.
+      margin: the equivalence margin stated before looking (in the effect's unit), and
+        ``margin_reason`` why that size would not matter.
+      findings: for a verdict combined over conditions (budget, dataset, ...), each
+        condition's own outcome and effect.
+      to_decide: for an Inconclusive verdict, what would decide it (e.g. "about 9 seeds").
     """
 
     claim: str
@@ -34,10 +46,26 @@ class Verdict:
     evidence: str
     where: str = ""
     checked: bool = True
+    effect: Effect | None = None
+    margin: float | None = None
+    margin_reason: str = ""
+    findings: tuple[Finding, ...] = ()
+    to_decide: str = ""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        object.__setattr__(self, "findings", tuple(self.findings))
+
+    def effect_text(self, fmt: str = ".4f") -> str:
+        """The effect column: ``"+0.0004 [-0.0011, +0.0019], n = 3"`` (unit in the evidence), one
+        line per condition for a combined verdict, ``""`` for a computed claim."""
+        def one(e: Effect) -> str:
+            return f"{e.mean:+{fmt}} [{e.low:+{fmt}}, {e.high:+{fmt}}], n = {e.n}"
+
+        if self.effect is not None:
+            return one(self.effect)
+        return "; ".join(f"{f.condition}: {one(f.effect)}" for f in self.findings if f.effect is not None)
 
 
 def decide(condition: bool, *, if_true: str = "Supported", if_false: str = "Refuted") -> str:
@@ -115,15 +143,30 @@ class VerdictTable:
         def cell(text: str) -> str:
             return str(text).replace("|", "\\|").replace("\n", " ")
 
-        lines = ["| claim | source | verdict | deciding number | shown in |", "|---|---|---|---|---|"]
+        lines = ["| claim | source | verdict | effect [95% interval], seeds | evidence | shown in |",
+                 "|---|---|---|---|---|---|"]
         for v in self.verdicts:
-            link = f"[{v.where}](#{v.where})" if v.where else ""
-            lines.append(f"| {cell(v.claim)} | {cell(v.source)} | **{v.verdict}** | {cell(v.evidence)} | {link} |")
+            link = f"{{ref}}`{v.where}`" if v.where else ""
+            evidence = v.evidence + (f" Margin ±{v.margin:.4g}: {v.margin_reason}." if v.margin is not None else "")
+            evidence += f" To decide: {v.to_decide}." if v.to_decide else ""
+            lines.append(f"| {cell(v.claim)} | {cell(v.source)} | **{v.verdict}** | {cell(v.effect_text())} | "
+                         f"{cell(evidence)} | {link} |")
+        lines.append("")
+        lines.append(f"How each verdict is decided: {{ref}}`the protocol <{PROTOCOL_LABEL}>`.")
         return "\n".join(lines)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The verdicts as JSON-able dicts (what the claim ledger reads)."""
+        out = []
+        for v in self.verdicts:
+            d = dataclasses.asdict(v)
+            d["effect_text"] = v.effect_text()
+            out.append(d)
+        return out
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"text/markdown": self.markdown(), "text/plain": format_verdicts(self.verdicts),
-                VERDICTS_MIME: [dataclasses.asdict(v) for v in self.verdicts]}
+                VERDICTS_MIME: self.records()}
 
 
 def verdict_markdown(verdicts: list[Verdict]) -> VerdictTable:

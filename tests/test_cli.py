@@ -118,14 +118,17 @@ def test_conv_ae_is_chapter_3s_sweep():
 
     nb = json.loads((ROOT / "chapters" / "03_conv_autoencoder_mse_bce.ipynb").read_text())
     src = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    assert "conv_runs.configs(profile)" in src and "conv_runs.bn_short_configs(profile.seeds)" in src
+    assert "conv_runs.configs(profile)" in src and "conv_runs.bn_short_configs(conv_runs.seeds(profile))" in src
     for profile in PROFILES.values():
         assert cli.EXPERIMENTS["conv-ae"].configs(profile, [0, 4]) == conv_runs.configs(profile, [0, 4])
         assert cli.EXPERIMENTS["conv-ae-batchnorm-short"].configs(profile, [1]) == conv_runs.bn_short_configs([1])
     # The question's recipe (source 000): batch 32; the full profile keeps its 20 epochs.
     full = conv_runs.configs(PROFILES["full"])
     assert {(c.batch_size, c.epochs, c.n_train) for c in full} == {(32, 20, 5000)}
-    assert len(full) == 7 * 3 and len(set(full)) == len(full)
+    assert len(full) == 7 * 5 and len(set(full)) == len(full)  # five seeds in full (the paired verdicts)
+    assert cli.EXPERIMENTS["conv-ae"].default_seeds(PROFILES["full"]) == [0, 1, 2, 3, 4]
+    assert cli.EXPERIMENTS["conv-ae"].default_seeds(PROFILES["fast"]) == [0, 1, 2]
+    assert cli.EXPERIMENTS["blob"].default_seeds(PROFILES["full"]) == [0, 1, 2]
     # The short BatchNorm check is the fast grid's own runs (one cache entry each).
     assert set(conv_runs.bn_short_configs([0, 1, 2])) <= set(conv_runs.configs(PROFILES["fast"]))
 

@@ -57,36 +57,92 @@ def test_epochs_to_learn_is_the_first_epoch_below_and_nan_when_never():
     assert np.isnan(first[("b", 0)])
 
 
-def test_helps_verdict_reaches_every_word():
-    assert conv_runs.helps_verdict(["better", "better"]) == "Supported"
-    assert conv_runs.helps_verdict(["same", "worse", "same"]) == "Refuted"
-    assert conv_runs.helps_verdict(["better", "worse"]) == "Depends"
-    assert conv_runs.helps_verdict(["better", "same"]) == "Depends"
-    with pytest.raises(ValueError, match="better"):
-        conv_runs.helps_verdict(["improved"])
-    with pytest.raises(ValueError):
-        conv_runs.helps_verdict([])
+# --------------------------------------------------------------------------- verdicts_for (the protocol)
 
 
-def test_source_steps_counts_the_last_smaller_batch():
-    # 60,000 / 32 = 1,875 batches exactly: 10 epochs of them.
-    assert conv_runs.source_steps() == 18_750
+def _rows(dataset, model, loss, binarize, mse, ssim, ratio=0.3, pca=0.9):
+    return [{"dataset": dataset, "model": model, "loss": loss, "binarize": binarize, "seed": s,
+             "mse_per_pixel": m, "ssim": q, "mse_ratio_to_mean_image": ratio, "mse_ratio_to_pca16": pca}
+            for s, (m, q) in enumerate(zip(mse, ssim))]
 
 
-def test_batchnorm_effect_compares_bn_with_plain_per_dataset():
+BASE = np.array([0.0180, 0.0190, 0.0170, 0.0185, 0.0175])  # per-seed MSE of the MSE model
+NOISE = np.array([0.004, -0.003, 0.002, -0.004, 0.001])
+
+
+def _table(*, bn=-0.002, bce=0.0, bce_ssim=0.0, binar=0.0, binar_ssim=0.0, mn_ssim=0.78, fa_ssim=0.58,
+           mn_ratio=0.3, fa_ratio=0.2):
     rows = []
-    for dataset, plain, bn in (("mnist", [0.10, 0.11, 0.12], [0.20, 0.21, 0.22]),
-                               ("fashion_mnist", [0.10, 0.11, 0.12], [0.105, 0.115, 0.125])):
-        for model, values in (("conv_ae", plain), ("conv_ae_bn", bn)):
-            rows += [{"dataset": dataset, "model": model, "loss": "gaussian", "binarize": None,
-                      "setting": f"{dataset} {model} mse", "mse_per_pixel": v} for v in values]
-    # Rows that are not the two MSE models on grey images are ignored.
-    rows.append({"dataset": "mnist", "model": "conv_ae", "loss": "bernoulli", "binarize": None,
-                 "setting": "mnist conv_ae bce", "mse_per_pixel": 9.0})
-    effect = conv_runs.batchnorm_effect(pd.DataFrame(rows))
-    assert list(effect) == ["mnist", "fashion_mnist"]
-    assert effect["mnist"].word == "worse" and effect["mnist"].diff == pytest.approx(0.10)
-    assert effect["fashion_mnist"].word == "same" and effect["fashion_mnist"].diff == pytest.approx(0.005)
-    assert effect["mnist"].noise == pytest.approx(2 * 0.01)  # 2x the seed standard deviation
-    with pytest.raises(ValueError, match="both conv_ae and conv_ae_bn"):
-        conv_runs.batchnorm_effect(pd.DataFrame([r for r in rows if r["model"] == "conv_ae"]))
+    for d, ssim0, ratio in (("mnist", mn_ssim, mn_ratio), ("fashion_mnist", fa_ssim, fa_ratio)):
+        q = ssim0 + np.array([0.001, -0.001, 0.0, 0.002, -0.002])
+        rows += _rows(d, "conv_ae", "gaussian", None, BASE, q, ratio=ratio)
+        rows += _rows(d, "conv_ae_bn", "gaussian", None, BASE + bn, q)
+    q = mn_ssim + np.zeros(5)
+    rows += _rows("mnist", "conv_ae", "bernoulli", None, BASE + bce, q + bce_ssim)
+    rows += _rows("mnist", "conv_ae", "bernoulli", "threshold", BASE + bce + binar, q + bce_ssim + binar_ssim)
+    return pd.DataFrame(rows)
+
+
+PIX = {"mnist": {"min": 0.0, "max": 1.0, "frac_mid": 0.1, "variance_across_images": 0.067},
+       "fashion_mnist": {"min": 0.0, "max": 1.0, "frac_mid": 0.44, "variance_across_images": 0.087}}
+
+
+def _by_claim(table, short=None, pix=PIX):
+    vs = conv_runs.verdicts_for(table, table if short is None else short, pix)
+    return {v.claim: v for v in vs}
+
+
+def test_verdicts_for_decides_clear_effects_and_the_data_claims():
+    v = _by_claim(_table(bn=-0.003, bce=-0.004, bce_ssim=0.03))
+    assert v["BatchNorm helps"].verdict == "Supported"  # lower by 0.003 on every seed of both budgets
+    assert v["BCE is more robust on MNIST"].verdict == "Supported"
+    assert v["Fashion-MNIST has a broader intensity range and higher variance"].verdict == "Supported"
+    assert v["MNIST's narrow range makes imperfections more pronounced"].verdict == "Refuted"  # MNIST SSIM higher
+    assert v["MSE works on Fashion-MNIST but not on MNIST"].verdict == "Refuted"  # works on both, every run
+    flipped = {"mnist": PIX["fashion_mnist"], "fashion_mnist": PIX["mnist"]}
+    assert _by_claim(_table(), pix=flipped)[
+        "Fashion-MNIST has a broader intensity range and higher variance"].verdict == "Refuted"
+    assert _by_claim(_table(mn_ssim=0.5, fa_ssim=0.7))[
+        "MNIST's narrow range makes imperfections more pronounced"].verdict == "Supported"
+
+
+def test_same_within_noise_is_inconclusive_with_the_seeds_that_would_decide():
+    t = _table()
+    t.loc[(t["loss"] == "bernoulli") & t["binarize"].isna(), "mse_per_pixel"] += NOISE  # noise, no effect
+    v = _by_claim(t)["BCE is more robust on MNIST"]
+    assert v.verdict == "Inconclusive"
+    assert "MSE: about" in v.to_decide and v.findings[0].effect.low < 0 < v.findings[0].effect.high
+
+
+def test_an_effect_inside_the_margin_on_every_seed_is_refuted():
+    t = _table(binar=0.00001)  # binarising changes the MSE by 0.06% on every seed: shown absent
+    v = _by_claim(t)["Binarise MNIST for BCE"]
+    assert [f.outcome for f in v.findings] == ["Refuted", "Refuted"] and v.verdict == "Refuted"
+
+
+def test_batchnorm_depends_when_the_budgets_disagree_and_its_not_checked_across_profiles():
+    long_ = _table(bn=-0.003)
+    short = _table(bn=+0.003)
+    v = _by_claim(long_, short)["BatchNorm helps"]
+    assert v.verdict == "Depends" and not v.checked
+    assert {f.condition: f.outcome for f in v.findings} == {
+        "MNIST, short budget": "Refuted", "Fashion, short budget": "Refuted",
+        "MNIST, long budget": "Supported", "Fashion, long budget": "Supported"}
+
+
+def test_mse_works_branches():
+    assert _by_claim(_table(mn_ratio=0.9, fa_ratio=0.2))[
+        "MSE works on Fashion-MNIST but not on MNIST"].verdict == "Supported"
+    assert _by_claim(_table(mn_ratio=0.2, fa_ratio=0.9))[
+        "MSE works on Fashion-MNIST but not on MNIST"].verdict == "Refuted"
+    t = _table()
+    t.loc[(t["dataset"] == "mnist") & (t["model"] == "conv_ae") & (t["loss"] == "gaussian") & (t["seed"] < 2),
+          "mse_ratio_to_mean_image"] = 0.95  # two of five MNIST runs stay at the mean image
+    assert _by_claim(t)["MSE works on Fashion-MNIST but not on MNIST"].verdict == "Inconclusive"
+
+
+def test_every_verdict_carries_its_effect_or_says_what_it_computed():
+    for v in conv_runs.verdicts_for(_table(), _table(), PIX):
+        assert v.effect is not None or v.findings or "computed" in v.evidence
+        if v.verdict == "Inconclusive":
+            assert v.to_decide or v.claim.startswith("MSE works")

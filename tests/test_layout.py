@@ -146,7 +146,7 @@ LAYERS: dict[str, set[str]] = {
     "models": {"models"},
     "training": {"training", "vae", "keras_vae"},  # vae holds the VAE and its fit (issue: one loop)
     "runs": {"experiments", "vae_runs"},
-    "presentation": {"report", "plotting", "tables"},
+    "presentation": {"verdicts", "report", "plotting", "tables"},
     "studies": {"conv_runs", "blob_runs", "bias", "vae_study"},
     "command line": {"cli", "__main__"},
 }

@@ -93,3 +93,28 @@ def test_verdict_table_feeds_the_claim_ledger(path):
     for v in (v for t in tables for v in t):
         assert v["verdict"] in ("Supported", "Refuted", "Depends") and v["claim"] and v["evidence"]
         assert v["where"], f"{path.name}: verdict {v['claim']!r} links to no section"
+
+
+# Chapters whose verdict cells still build report.Verdict objects in the notebook: the verdict
+# issue moves each into its study module's verdict function. The list may only shrink.
+VERDICTS_STILL_IN_NOTEBOOK = {"01_losses_are_likelihoods", "02_mnist_vs_fashion_data", "04_sigmoid_mlp_blob",
+                              "05_bce_bias_toward_half", "06_vae_kl_and_reconstruction"}
+
+
+def _builds_a_verdict(path: pathlib.Path) -> bool:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return any(re.search(r"\bVerdict\(", "".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_verdicts_come_from_the_package_not_from_the_notebook(path):
+    assert _builds_a_verdict(path) == (path.stem in VERDICTS_STILL_IN_NOTEBOOK), (
+        f"{path.name}: " + ("a code cell builds a report.Verdict; call the study module's verdict function"
+                            if _builds_a_verdict(path) else "now builds no Verdict: drop it from the list"))
+
+
+def test_the_verdict_check_sees_a_planted_verdict(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "source": ["v = report.Verdict('c', 's', 'Supported', 'e')\n"]}]}
+    planted = tmp_path / "planted.ipynb"
+    planted.write_text(json.dumps(nb))
+    assert _builds_a_verdict(planted)
