@@ -234,6 +234,7 @@ def clear_cache() -> None:
     """Forget the parsed files and online downloads held in memory (the next ``load`` re-reads)."""
     _read_idx_cached.cache_clear()
     _load_online_raw.cache_clear()
+    _ONLINE_SELECTION.clear()
 
 
 # ----------------------------------------------------------------------------- sources
@@ -302,6 +303,59 @@ def _keras_loader(name: str) -> Callable[[], tuple]:
     return getattr(keras.datasets, name).load_data
 
 
+# ----------------------------------------------------------------------------- the book's MNIST images online
+
+# One fingerprint per image of the offline MNIST training file (the book's 5,000 of the official
+# 60,000), in its order: written by tools/mnist_fingerprints.py, checked by tests/test_data.py.
+MNIST_FINGERPRINTS = Path(__file__).resolve().parent / "mnist_train_fingerprints.bin"
+FINGERPRINT_BYTES = 8
+
+
+class DataWarning(UserWarning):
+    """The data differ from what the book used (its numbers will differ too)."""
+
+
+def image_fingerprints(images: np.ndarray, labels: np.ndarray) -> list[bytes]:
+    """Per image, the first :data:`FINGERPRINT_BYTES` bytes of SHA-256 over its label byte and
+    its 784 pixel bytes (uint8 ``[N, 28, 28]`` images, ``[N]`` labels)."""
+    import hashlib
+
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    labels = np.asarray(labels).astype(np.uint8)
+    return [hashlib.sha256(bytes([int(y)]) + x.tobytes()).digest()[:FINGERPRINT_BYTES]
+            for x, y in zip(images, labels)]
+
+
+def _book_fingerprints() -> list[bytes] | None:
+    try:
+        blob = MNIST_FINGERPRINTS.read_bytes()
+    except OSError:
+        return None
+    if not blob or len(blob) % FINGERPRINT_BYTES:
+        return None
+    return [blob[i:i + FINGERPRINT_BYTES] for i in range(0, len(blob), FINGERPRINT_BYTES)]
+
+
+def select_book_images(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """The book's MNIST training images out of a download of the official ones, in the book's order.
+
+    Returns:
+      ``(images, labels, missing)``: when every fingerprint of :data:`MNIST_FINGERPRINTS` is
+      found (``missing == 0``), exactly the offline copy's images and labels, in its order;
+      otherwise the download unchanged and how many of the book's images it lacks.
+    """
+    book = _book_fingerprints()
+    if book is None:
+        return images, labels, -1
+    where = {fp: i for i, fp in enumerate(image_fingerprints(images, labels))}
+    idx = [where.get(fp) for fp in book]
+    missing = sum(i is None for i in idx)
+    if missing:
+        return images, labels, missing
+    order = np.asarray(idx, dtype=np.int64)
+    return images[order], labels[order], 0
+
+
 @functools.lru_cache(maxsize=2)
 def _load_online_raw(name: str) -> _Raw:
     """Both splits from ``keras.datasets``, validated and read-only (memoised; failures are not)."""
@@ -322,10 +376,25 @@ def _load_online_raw(name: str) -> _Raw:
                             f"[N, 28, 28] and [N] with N > 0; delete the cached download in "
                             f"~/.keras/datasets and retry")
         _check_labels(y, what)
+        if name == "mnist" and split == "train":
+            x, y, missing = select_book_images(x, y)
+            if missing:
+                import warnings
+
+                warnings.warn(f"{missing:,} of the book's {len(_book_fingerprints() or ()):,} MNIST training images "
+                              f"are not in this keras.datasets download ({x.shape[0]:,} images): training on a "
+                              f"random draw from the download instead, so MNIST numbers will differ from the book's",
+                              DataWarning, stacklevel=4)
+                _ONLINE_SELECTION[name] = f"a random draw ({missing:,} of the book's images missing online)"
+            else:
+                _ONLINE_SELECTION[name] = f"the book's {x.shape[0]:,} images, matched by fingerprint"
         x.flags.writeable = False
         y.flags.writeable = False
         raw[split] = (x, y)
     return raw
+
+
+_ONLINE_SELECTION: dict[str, str] = {}  # how the online MNIST training images were chosen
 
 
 def _check_labels(labels: np.ndarray, what: str) -> None:
@@ -480,6 +549,8 @@ def load(name: str, *, n_train: int | None = None, n_test: int | None = None, se
     if offline is None:
         raw = _load_online_raw(canonical)
         source = "keras.datasets (online)"
+        if canonical in _ONLINE_SELECTION:
+            source += f"; training images: {_ONLINE_SELECTION[canonical]}"
         source_phrase = f"keras.datasets {_PRETTY[canonical]}"
     else:
         root, origin = offline

@@ -435,3 +435,68 @@ def test_a_gzip_bomb_is_refused_without_decompressing_it_all(tmp_path):
         data.read_idx(path)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 300  # the cap (64 MiB) and a copy, not the 784 MB the header promises
+
+
+# ----------------------------------------------------------------------------- the book's MNIST images online
+
+SHARED = Path(os.environ.get("AECORE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+needs_offline = pytest.mark.skipif(not (SHARED / "mnist").is_dir(), reason=f"offline MNIST not found in {SHARED}")
+
+
+def _offline_train():
+    folder = SHARED / "mnist"
+    return (data.read_idx(data._find_file(folder, "train-images-idx3-ubyte")),
+            data.read_idx(data._find_file(folder, "train-labels-idx1-ubyte")))
+
+
+@needs_offline
+def test_the_shipped_fingerprints_are_the_offline_training_images_in_order():
+    images, labels = _offline_train()
+    assert data._book_fingerprints() == data.image_fingerprints(images, labels)
+    assert len(data._book_fingerprints()) == 5000 == len(set(data._book_fingerprints()))
+
+
+def _fake_download(monkeypatch, images, labels, seed=0, drop=0):
+    """keras.datasets.mnist as 60,000 training images with the book's 5,000 (minus ``drop``) hidden
+    at random positions among random other images."""
+    rng = np.random.default_rng(seed)
+    n = 60_000
+    x = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, size=n).astype(np.uint8)
+    slots = rng.choice(n, size=len(labels) - drop, replace=False)
+    x[slots], y[slots] = images[drop:], labels[drop:]
+    test_x = rng.integers(0, 256, size=(100, 28, 28), dtype=np.uint8)
+    test_y = rng.integers(0, 10, size=100).astype(np.uint8)
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "_keras_loader", lambda name: lambda: ((x, y), (test_x, test_y)))
+    data.clear_cache()
+
+
+@needs_offline
+def test_online_mnist_trains_on_the_books_images(monkeypatch):
+    images, labels = _offline_train()
+    offline = data.load("mnist", data_dir=SHARED)
+    _fake_download(monkeypatch, images, labels)
+    try:
+        online = data.load("mnist", n_test=100)
+        assert "the book's 5,000 images, matched by fingerprint" in online.source
+        np.testing.assert_array_equal(online.train.x, offline.train.x)
+        np.testing.assert_array_equal(online.train.y, offline.train.y)
+        fast_online, fast_offline = data.load("mnist", n_train=1000, n_test=100, seed=0), \
+            data.load("mnist", n_train=1000, seed=0, data_dir=SHARED)
+        np.testing.assert_array_equal(fast_online.train.x, fast_offline.train.x)  # the same draws of 1,000
+    finally:
+        data.clear_cache()
+
+
+@needs_offline
+def test_a_download_without_some_of_the_books_images_falls_back_with_a_warning(monkeypatch):
+    images, labels = _offline_train()
+    _fake_download(monkeypatch, images, labels, drop=3)
+    try:
+        with pytest.warns(data.DataWarning, match=r"3 of the book's 5,000 MNIST training images are not in"):
+            d = data.load("mnist", n_train=5000, n_test=100)
+        assert "a random draw (3 of the book's images missing online)" in d.source
+        assert d.train.n_available == 60_000
+    finally:
+        data.clear_cache()
