@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from aecore.validate import IMAGE_SHAPE  # [H, W, C] of every image of the book
+
 if TYPE_CHECKING:  # TensorFlow is imported lazily: `import aecore.data` must stay cheap
     import tensorflow as tf
 
@@ -54,7 +56,6 @@ _FILES: dict[str, tuple[str, str]] = {  # split -> (images file, labels file)
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)  # [H, W, C] of every image in the book
 _IMAGE_SHAPE = IMAGE_SHAPE[:2]  # as stored in the IDX files
 MAX_IDX_BYTES = 64 * 2**20  # larger than any IDX file of MNIST or Fashion-MNIST (47,040,016 bytes)
 _N_CLASSES = 10

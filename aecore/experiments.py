@@ -409,6 +409,9 @@ def write_entry_atomically(root: Path, final: Path, write_files: Callable[[Path]
         write_files(tmp)
         (tmp / _TMP_MARKER).unlink()  # not part of the entry
         _write_manifest(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp made it 0700: an entry gets the mode of any new folder
         if final.exists():  # a concurrent run finished first, or a leftover we failed to delete
             shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)

@@ -63,10 +63,10 @@ def _validate(name: str, x: tf.Tensor, logits: tf.Tensor, *, unit_interval: bool
         raise ValueError(f"{name}: targets have shape {x_np.shape} but logits have shape "
                          f"{l_np.shape}; they must match (reshape the decoder output).")
     for label, arr in (("targets", x_np), ("logits", l_np)):
-        n_nan = int(np.isnan(arr).sum())
-        if n_nan:
-            raise ValueError(f"{name}: {n_nan} NaN value(s) in the {label}. NaN targets point to "
-                             "broken data; NaN logits to a diverged model (lower the learning rate).")
+        n_bad = int((~np.isfinite(arr)).sum())
+        if n_bad:
+            raise ValueError(f"{name}: {n_bad} NaN or infinite value(s) in the {label}. Such targets point to "
+                             "broken data; such logits to a diverged model (lower the learning rate).")
     if unit_interval and x_np.size:
         lo, hi = float(x_np.min()), float(x_np.max())
         if lo < 0.0 or hi > 1.0:
@@ -74,6 +74,19 @@ def _validate(name: str, x: tf.Tensor, logits: tf.Tensor, *, unit_interval: bool
                 f"{name}: targets must lie in [0, 1] but range over [{lo:g}, {hi:g}]. "
                 "Scale images to [0, 1] (e.g. divide uint8 pixels by 255) before using "
                 "this likelihood.")
+
+
+def _check_batch(name: str, x) -> None:
+    """Per-example NLLs need a batch axis: a ``[784]`` vector would be scored as 784 images of
+    one pixel each. (Elementwise ``pixel_nll`` takes any shape.)"""
+    rank = getattr(x, "ndim", None)
+    if rank is None:
+        rank = getattr(getattr(x, "shape", None), "rank", None)
+    if rank is None:
+        rank = np.ndim(x)
+    if rank < 2:
+        raise ValueError(f"{name}: per-example NLLs need a batch [B, ...], got {rank}-D input; for one image "
+                         f"add the batch axis (x[None]), otherwise each value is scored as an image of one pixel")
 
 
 def _bce_from_logits(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
@@ -262,8 +275,13 @@ def kl_standard_normal(z_mean, z_log_var) -> tf.Tensor:
         if z_mean.shape != z_log_var.shape:
             raise ValueError(f"kl_standard_normal: z_mean shape {z_mean.shape} != "
                              f"z_log_var shape {z_log_var.shape}")
-        if bool(tf.reduce_any(tf.math.is_nan(z_mean))) or bool(tf.reduce_any(tf.math.is_nan(z_log_var))):
-            raise ValueError("kl_standard_normal: NaN in z_mean or z_log_var (a diverged encoder?)")
+        if z_mean.shape.rank is not None and z_mean.shape.rank < 2:
+            raise ValueError(f"kl_standard_normal: expected a batch [B, latent_dim], got shape {z_mean.shape}; "
+                             "for one example add the batch axis (z[None])")
+        finite = tf.reduce_all(tf.math.is_finite(z_mean)) and tf.reduce_all(tf.math.is_finite(z_log_var))
+        if not bool(finite):
+            raise ValueError("kl_standard_normal: NaN or infinite values in z_mean or z_log_var "
+                             "(a diverged encoder?): the KL would be NaN or infinite")
     per_dim = 0.5 * (tf.exp(z_log_var) + tf.square(z_mean) - 1.0 - z_log_var)
     return _sum_over_pixels(per_dim)
 
@@ -356,10 +374,12 @@ class Likelihood:
 
     def nll(self, x, logits) -> tf.Tensor:
         """Per-example NLL in nats per image, shape [B]."""
+        _check_batch(self.name, x)
         return _sum_over_pixels(self.pixel_nll(x, logits))
 
     def nll_per_pixel(self, x, logits) -> tf.Tensor:
         """Per-example NLL in nats per pixel, shape [B]."""
+        _check_batch(self.name, x)
         return _mean_over_pixels(self.pixel_nll(x, logits))
 
 

@@ -36,7 +36,7 @@ from keras import layers
 
 from aecore.data import IMAGE_SHAPE
 from aecore.optim import check_optimizer
-from aecore.validate import check_int
+from aecore.validate import check_images, check_int
 
 
 # --------------------------------------------------------------------------- initialisers
@@ -162,9 +162,7 @@ class AutoEncoder(keras.Model):
 
     def _batched(self, what: str, x: np.ndarray, batch_size: int,
                  post: Callable[[tf.Tensor], tf.Tensor] | None = None) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE:
-            raise ValueError(f"expected images of shape [N, 28, 28, 1], got {x.shape}")
+        x = check_images(x, f"{what}: the images")  # [N, 28, 28, 1] in [0, 1], finite
         fn = self._inference(what)
         out = []
         for start in range(0, x.shape[0], batch_size):

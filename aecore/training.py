@@ -36,9 +36,8 @@ import pandas as pd
 
 import aecore
 from aecore import programs
-from aecore.data import IMAGE_SHAPE
 from aecore.optim import check_optimizer, make_optimizer
-from aecore.validate import check_int
+from aecore.validate import check_images, check_int
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -88,34 +87,6 @@ def _resolve_likelihood(likelihood: Any):
     from aecore import losses
 
     return losses.get_loss(likelihood) if isinstance(likelihood, str) else likelihood
-
-
-def _check_images(x: Any, what: str) -> np.ndarray:
-    """``x`` as float32 ``[N, ...]`` images in [0, 1], or ValueError naming what is wrong.
-
-    Every likelihood of the book models pixels in [0, 1] (its mean is a sigmoid, or the
-    continuous Bernoulli's mean, of the logits). The likelihoods' own range check cannot run
-    inside a compiled training step, so it runs here, on the whole array: trained on 0-255
-    or [-1, 1] targets, BCE goes negative and nothing else would complain.
-    """
-    raw = np.asarray(x)
-    if raw.ndim < 2 or raw.shape[0] == 0 or tuple(raw.shape[1:]) != IMAGE_SHAPE:
-        hint = ""
-        if raw.ndim == 2 and raw.shape[1] == int(np.prod(IMAGE_SHAPE)):
-            hint = ": flat vectors? reshape them with x.reshape(-1, 28, 28, 1)"
-        elif raw.ndim == 3 and tuple(raw.shape[1:]) == IMAGE_SHAPE[:2]:
-            hint = ": add the channel axis with x[..., None]"
-        raise ValueError(f"{what} must be a non-empty batch of images [N, 28, 28, 1], got shape {raw.shape}{hint}")
-    x = raw.astype(np.float32, copy=False)
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what} holds {int((~np.isfinite(x)).sum())} NaN/inf values")
-    lo, hi = float(x.min()), float(x.max())
-    if lo < 0.0 or hi > 1.0:
-        hint = (" (uint8 pixels: divide by 255)" if lo >= 0.0 and hi <= 255.0 else
-                " (images scaled to [-1, 1]? map them back with (x + 1) / 2)" if lo >= -1.0 and hi <= 1.0 else "")
-        raise ValueError(f"{what} must lie in [0, 1], the range every likelihood here models, got "
-                         f"[{lo:g}, {hi:g}]{hint}")
-    return x
 
 
 def step_loop(train_step: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
@@ -226,9 +197,9 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
                          f"loading: aecore.data.load(..., binarize='threshold'))")
     red = get_reduction(reduction)
     lik = _resolve_likelihood(likelihood)
-    x_train = _check_images(x_train, "x_train")
+    x_train = check_images(x_train, "x_train")
     if x_val is not None:
-        x_val = _check_images(x_val, "x_val")
+        x_val = check_images(x_val, "x_val")
     if jit_compile is None:
         jit_compile = bool(getattr(model, "prefers_jit_compile", False))
     if optimizer is None:

@@ -46,8 +46,8 @@ from keras import layers
 import aecore
 from aecore import losses, programs
 from aecore.data import IMAGE_SHAPE
-from aecore.training import DEFAULT_STEPS_PER_CALL, TrainingDivergedError, _check_images, step_loop
-from aecore.validate import check_int
+from aecore.training import DEFAULT_STEPS_PER_CALL, TrainingDivergedError, step_loop
+from aecore.validate import check_images, check_int
 from aecore.adam import FusedAdam
 
 N_PIXELS = int(np.prod(IMAGE_SHAPE))
@@ -506,8 +506,8 @@ def _iwae_fn(model: Any) -> Callable:
 
 def reconstruct(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     """Mean reconstruction through the posterior mean, ``[N, 28, 28, 1]`` in [0, 1]."""
-    out = [model.obs.mean(model.decode(model.posterior(xb).z_mean)).numpy()
-           for _, xb in _batches(np.asarray(x, np.float32), batch_size)]
+    x = check_images(x, "reconstruct: the images")  # [N, 28, 28, 1] in [0, 1], finite
+    out = [model.obs.mean(model.decode(model.posterior(xb).z_mean)).numpy() for _, xb in _batches(x, batch_size)]
     return np.concatenate(out)
 
 
@@ -589,9 +589,9 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
     if binarize not in (None, "dynamic"):
         raise ValueError(f"unknown binarize={binarize!r}; valid: None, 'dynamic'")
-    x_train = _check_images(x_train, "x_train")
+    x_train = check_images(x_train, "x_train")
     if x_val is not None:
-        x_val = _check_images(x_val, "x_val")
+        x_val = check_images(x_val, "x_val")
     dynamic = binarize == "dynamic"
 
     # Models of one architecture share one traced program (aecore.programs): the results are

@@ -500,3 +500,12 @@ def test_an_entry_forged_with_a_matching_manifest_is_caught_by_its_content(tmp_p
     _forge(experiments.entry_path(cfg), name, text)
     with pytest.warns(experiments.CacheWarning, match=message):
         assert not experiments.run(cfg, progress=False).from_cache
+
+
+def test_an_entry_folder_gets_the_umask_mode_not_mkdtemps_0700(tmp_path):
+    old = os.umask(0o022)
+    try:
+        final = experiments.write_entry_atomically(tmp_path, tmp_path / "entry", lambda d: (d / "a").write_text("x"))
+    finally:
+        os.umask(old)
+    assert final.stat().st_mode & 0o777 == 0o755  # readable by another account sharing the cache

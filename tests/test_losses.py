@@ -254,3 +254,34 @@ def test_works_inside_tf_function():
     x, logits = _batch((2, 10))
     eager = float(tf.reduce_mean(lik.nll(x.astype(np.float32), logits.astype(np.float32))))
     assert float(step(x.astype(np.float32), logits.astype(np.float32))) == pytest.approx(eager, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize("name", ["gaussian", "bernoulli", "continuous_bernoulli", "laplace"])
+def test_infinite_logits_or_targets_are_refused_not_turned_into_nan(name):
+    x = np.full((2, 4), 0.5, np.float32)
+    logits = np.zeros((2, 4), np.float32)
+    logits[0, 1] = np.inf
+    with pytest.raises(ValueError, match=r"1 NaN or infinite value\(s\) in the logits"):
+        losses.get_loss(name).nll(x, logits)
+    x_bad = x.copy()
+    x_bad[1, 2] = -np.inf
+    with pytest.raises(ValueError, match=r"NaN or infinite value\(s\) in the targets"):
+        losses.get_loss(name).nll(x_bad, np.zeros((2, 4), np.float32))
+
+
+@pytest.mark.parametrize("method", ["nll", "nll_per_pixel"])
+def test_a_flat_vector_is_not_scored_as_784_images(method):
+    x = np.full(784, 0.5, np.float32)
+    with pytest.raises(ValueError, match=r"need a batch \[B, \.\.\.\], got 1-D input; .*x\[None\]"):
+        getattr(losses.get_loss("bernoulli"), method)(x, np.zeros(784, np.float32))
+    assert losses.get_loss("bernoulli").nll(x[None], np.zeros((1, 784), np.float32)).shape == (1,)
+
+
+def test_kl_refuses_infinite_log_variance_and_unbatched_codes():
+    with pytest.raises(ValueError, match="NaN or infinite values in z_mean or z_log_var"):
+        losses.kl_standard_normal(np.zeros((1, 2), np.float32), np.array([[0.0, np.inf]], np.float32))
+    with pytest.raises(ValueError, match=r"expected a batch \[B, latent_dim\]"):
+        losses.kl_standard_normal(np.zeros(2, np.float32), np.zeros(2, np.float32))

@@ -208,3 +208,15 @@ def test_bad_hyperparameters_fail_before_building(name, kwargs, message):
 
     with pytest.raises(ValueError, match=message):  # a config fails when made, not inside run
         Config(dataset="mnist", model=name, loss="bce", model_kwargs=kwargs)
+
+
+@pytest.mark.parametrize("method", ["encode", "reconstruct", "logits"])
+@pytest.mark.parametrize("x, message", [
+    (np.full((2, 28, 28, 1), np.nan, np.float32), r"holds 1568 NaN/inf values"),
+    (np.full((2, 28, 28, 1), 255.0, np.float32), r"must lie in \[0, 1\].*divide by 255"),
+    (np.full((2, 784), 0.5, np.float32), r"flat vectors\? reshape"),
+])
+def test_inference_refuses_images_it_would_answer_wrongly(method, x, message):
+    model = models.build_model("dense_ae", seed=0, jit_compile=False)
+    with pytest.raises(ValueError, match=message):
+        getattr(model, method)(x)
