@@ -52,6 +52,13 @@ def chapters_in_toc_order() -> list[pathlib.Path]:
     return found or sorted((ROOT / "chapters").glob("*.ipynb"))
 
 
+def _cache_entries() -> set[str]:
+    """The names of the run cache's entries now (what ``aecore.experiments.cache_dir`` holds)."""
+    env = os.environ.get("AECORE_CACHE_DIR")
+    root = pathlib.Path(env).expanduser() if env else ROOT / ".aecore_cache"
+    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.is_dir() else set()
+
+
 def _execute(nb: pathlib.Path, out: pathlib.Path, params: dict, profile: str,
              inplace: bool) -> tuple[str, float, str | None]:
     """Executes one notebook into ``out`` (in place: then replaces ``nb``); returns its name,
@@ -112,8 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, float] = {}
     failed: list[str] = []
     t_start = time.perf_counter()
+    trained: dict[str, int] = {}
     if args.jobs == 1:
-        results = [_execute(nb, out, params, args.profile, args.inplace) for nb, out in jobs]
+        results = []
+        for nb, out in jobs:  # one at a time: the entries a notebook adds to the cache are the runs it trained
+            before = _cache_entries()
+            results.append(_execute(nb, out, params, args.profile, args.inplace))
+            trained[nb.name] = len(_cache_entries() - before)
     else:
         jobs = list(reversed(jobs))  # longest first: in this book the later chapters train more
         with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -139,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "profile": args.profile,
         "jobs": args.jobs,
         "seconds": times,
+        "runs_trained": {name: trained[name] for name in times if name in trained},
         "total_seconds": round(sum(times.values()), 1),
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
