@@ -21,7 +21,7 @@ export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: venv book execute html test test-unit test-papermill test-nbval test-build test-browser \
-        browser-deps chromium clean bench bench-deps reproduce
+        browser-deps chromium clean bench bench-deps reproduce release-check dist
 
 venv: $(VENV)/.installed
 
@@ -39,8 +39,12 @@ execute: venv
 
 html: venv
 	$(BIN)/python tools/build_pages.py
-	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+	$(BIN)/jupyter-book build . --config _generated/_config.yml --builder html -W -n --keep-going
 
+# `make test` builds the book as the publishing workflow does, with a repository, so that the
+# "Open in Colab" and source links are built and checked (tests/browser/test_launch_links.py);
+# the workflow passes the real one (github.repository). `make html` alone builds none.
+test: export BOOK_REPOSITORY ?= placeholder-owner/aecore-book
 test: venv
 	@$(STAGE) unit       $(MAKE) --no-print-directory test-unit
 	@$(STAGE) papermill  $(MAKE) --no-print-directory test-papermill
@@ -104,6 +108,15 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 # benchmarks/results/reference_runs.json (recorded from the full build's cache; ~3 min).
 reproduce: venv
 	$(BIN)/python -m benchmarks.reproduce
+
+# The release (.github/workflows/release.yml): the tag must name this version; then wheel and sdist.
+release-check: venv
+	$(BIN)/python tools/release_check.py
+
+dist: venv
+	rm -rf dist
+	$(BIN)/python -m pip wheel --no-deps --quiet -w dist .
+	$(BIN)/python -m build --sdist --outdir dist .
 
 clean:
 	rm -rf _build

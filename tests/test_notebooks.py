@@ -118,3 +118,13 @@ def test_the_verdict_check_sees_a_planted_verdict(tmp_path):
     planted = tmp_path / "planted.ipynb"
     planted.write_text(json.dumps(nb))
     assert _builds_a_verdict(planted)
+
+
+def test_setup_cell_installs_this_versions_package_where_it_is_missing():
+    import aecore
+
+    setup = _src(_code_cells(_load(CHAPTERS[0]))[0])
+    pins = re.findall(r"^\s+%pip install -q aecore==(\S+)$", setup, re.M)
+    assert pins == [aecore.__version__], f"the setup cell must pin aecore=={aecore.__version__}, found {pins}"
+    assert 'importlib.util.find_spec("aecore") is None' in setup  # only where it is missing
+    assert not re.search(r"tensorflow|numpy|keras", setup.split("%pip", 1)[1].splitlines()[0])

@@ -16,8 +16,10 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 MAKEFILE = ROOT / "Makefile"
 # Standard actions only, each pinned to a major version.
 ALLOWED_ACTIONS = {"actions/checkout", "actions/setup-python", "actions/cache",
-                   "actions/upload-artifact", "actions/upload-pages-artifact",
-                   "actions/deploy-pages", "actions/configure-pages"}
+                   "actions/upload-artifact", "actions/download-artifact", "actions/upload-pages-artifact",
+                   "actions/deploy-pages", "actions/configure-pages", "pypa/gh-action-pypi-publish"}
+# PyPA's publishing action is pinned to its release branch, as its documentation asks.
+PINS = {"pypa/gh-action-pypi-publish": r"release/v\d+"}
 MAKE_VARIABLES = {"PROFILE": {"fast", "full"}}
 
 
@@ -34,7 +36,8 @@ def makefile_targets() -> set[str]:
 def recipe(target: str) -> str:
     """The recipe lines of one Makefile target."""
     lines = MAKEFILE.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if re.match(rf"^{re.escape(target)}\s*:(?!=)", line))
+    start = next(i for i, line in enumerate(lines) if re.match(rf"^{re.escape(target)}\s*:(?!=)", line)
+                 and "=" not in line.split(":", 1)[1])  # not a target-specific variable
     body = []
     for line in lines[start + 1:]:
         if not line.startswith("\t"):
@@ -64,11 +67,11 @@ def steps(doc: dict) -> list[tuple[str, dict]]:
     return [(job_name, step) for job_name, job in doc["jobs"].items() for step in job.get("steps", [])]
 
 
-def test_there_are_exactly_the_two_workflows():
-    assert sorted(p.name for p in WORKFLOWS.glob("*.y*ml")) == ["book.yml", "weekly-full.yml"]
+def test_there_are_exactly_the_three_workflows():
+    assert sorted(p.name for p in WORKFLOWS.glob("*.y*ml")) == ["book.yml", "release.yml", "weekly-full.yml"]
 
 
-@pytest.mark.parametrize("name", ["book.yml", "weekly-full.yml"])
+@pytest.mark.parametrize("name", ["book.yml", "weekly-full.yml", "release.yml"])
 def test_valid_yaml_with_jobs_and_steps(name):
     doc = load(name)
     assert doc.get("name") and triggers(doc)
@@ -105,7 +108,7 @@ def run_step_problem(run: str, targets: set[str]) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("name", ["book.yml", "weekly-full.yml"])
+@pytest.mark.parametrize("name", ["book.yml", "weekly-full.yml", "release.yml"])
 def test_run_steps_only_call_makefile_targets(name):
     targets = makefile_targets()
     runs = [step["run"] for _, step in steps(load(name)) if "run" in step]
@@ -127,19 +130,19 @@ def test_run_step_checker_accepts(run):
     assert run_step_problem(run, makefile_targets()) is None
 
 
-@pytest.mark.parametrize("name", ["book.yml", "weekly-full.yml"])
+@pytest.mark.parametrize("name", ["book.yml", "weekly-full.yml", "release.yml"])
 def test_only_standard_pinned_actions(name):
     for job_name, step in steps(load(name)):
         if "uses" in step:
             action, _, version = step["uses"].partition("@")
             assert action in ALLOWED_ACTIONS, f"{name}: {job_name} uses {step['uses']}"
-            assert re.fullmatch(r"v\d+", version), f"{name}: pin {action} to a major version, not {version!r}"
+            assert re.fullmatch(PINS.get(action, r"v\d+"), version), f"{name}: pin {action} to a major version, not {version!r}"
 
 
 def test_book_workflow_builds_and_deploys_to_pages():
     doc = load("book.yml")
     on = triggers(doc)
-    assert set(on) == {"push", "workflow_dispatch"}
+    assert set(on) == {"push", "pull_request", "workflow_dispatch"}
     assert on["push"]["branches"] == ["main"]
     perms = doc["permissions"]
     assert perms["pages"] == "write" and perms["id-token"] == "write"
@@ -150,12 +153,26 @@ def test_book_workflow_builds_and_deploys_to_pages():
     setup = next(s for s in all_steps if s.get("uses", "").startswith("actions/setup-python"))
     assert str(setup["with"]["python-version"]) == "3.11" and setup["with"]["cache"] == "pip"
     runs = [s["run"].strip() for s in all_steps if "run" in s]
-    assert runs == ["make book"], "the book must be built exactly as `make book` builds it"
+    assert runs == ["make test"], "publish what was reviewed: the book `make test` built from the committed outputs"
+    assert doc["jobs"]["build"]["env"]["BOOK_REPOSITORY"] == "${{ github.repository }}"  # the Colab links
     upload = next(s for s in all_steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
     assert upload["with"]["path"] == "_build/html"
     deploy_job = next(j for j in doc["jobs"].values()
                       if any(s.get("uses", "").startswith("actions/deploy-pages") for s in j["steps"]))
     assert deploy_job["needs"] == "build" and deploy_job["environment"]["name"] == "github-pages"
+    assert deploy_job["if"] == "github.event_name != 'pull_request'"  # pull requests: tested, not deployed
+
+
+def test_release_workflow_checks_the_tag_tests_builds_and_publishes():
+    doc = load("release.yml")
+    assert triggers(doc)["push"] == {"tags": ["v*"]}
+    build, publish = doc["jobs"]["build"], doc["jobs"]["publish"]
+    runs = [s["run"].strip() for s in build["steps"] if "run" in s]
+    assert runs == ["make release-check", "make test", "make dist"]
+    assert publish["needs"] == "build" and publish["permissions"] == {"id-token": "write"}
+    assert publish["environment"]["name"] == "pypi"
+    assert publish["steps"][-1]["uses"] == "pypa/gh-action-pypi-publish@release/v1"
+    assert doc["permissions"] == {"contents": "read"}  # only the publish job gets an OIDC token
 
 
 def test_weekly_workflow_runs_the_full_profile():
@@ -178,6 +195,7 @@ def test_make_test_runs_every_stage_including_the_browser():
     assert body.index("test-build") < body.index("test-browser"), "the browser test needs the built book"
     assert "--ignore=tests/browser" in recipe("test-unit"), "the unit stage must not run the browser test"
     assert "requirements-browser.txt" in MAKEFILE.read_text()
+    assert "test: export BOOK_REPOSITORY ?=" in MAKEFILE.read_text()  # the launch links are built and checked
 
 
 def test_makefile_targets_parser():

@@ -1,0 +1,91 @@
+"""aecore — the shared library of the book *Reconstruction losses for autoencoders*.
+
+Every chapter calls this package; the notebooks only narrate. Its modules, in layers (each
+imports only from the layers above it; ``tests/test_layout.py`` checks there is no cycle):
+
+- core: ``validate`` (argument checks), ``profiles`` (the ``fast`` and ``full`` run profiles),
+  ``data`` (MNIST / Fashion-MNIST in [0, 1], online or offline), ``losses`` (per-example
+  negative log-likelihoods in nats, one registry by name), ``metrics`` (MSE, PSNR, SSIM, ...),
+  ``datastats`` (pixel statistics, PCA baselines), ``analysis`` (per-pixel loss curves,
+  minima, float32 stability), ``collapse`` (did a model collapse to the mean image?),
+  ``optim`` (optimisers by name), ``adam`` (fused Adam), ``programs`` (traced programs shared
+  by a sweep), ``seeding``, ``fingerprint`` (the code a cache key covers);
+- models: ``models`` (the autoencoders);
+- training: ``training`` (``fit``), ``vae`` (the VAE and its own fit, objective, KL schedules,
+  IWAE), ``keras_vae`` (keras-io's example);
+- runs: ``experiments`` (``Config``, ``run``, ``sweep``, the cache), ``vae_runs`` (the same
+  for VAEs);
+- presentation: ``report`` (verdicts, glue), ``plotting`` (figures, never shown or saved),
+  ``tables`` (mean and spread across seeds, comparisons of settings);
+- studies: ``conv_runs`` (chapter 3), ``blob_runs`` (chapter 4), ``bias`` (chapter 5),
+  ``vae_study`` (chapter 6);
+- command line: ``cli`` (``python -m aecore``).
+
+``import aecore`` loads none of them: each submodule is imported when first used
+(``aecore.models``, ``from aecore import models``), and TensorFlow only with the first module
+that needs it (through ``aecore._tf``, which silences its C++ start-up lines).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+import contextlib as _contextlib
+import os as _os
+import sys as _sys
+
+
+@_contextlib.contextmanager
+def silenced_fd2():
+    """Send file descriptor 2 (C++ logging: absl, oneDNN) to /dev/null inside the block.
+
+    TensorFlow's C++ side logs through absl straight to fd 2, ignoring
+    ``TF_CPP_MIN_LOG_LEVEL`` for some lines; in a notebook they land in an output cell.
+    Python exceptions still propagate. ``AECORE_TF_VERBOSE=1`` turns this off.
+    """
+    if _os.environ.get("AECORE_TF_VERBOSE"):
+        yield
+        return
+    try:
+        _sys.stderr.flush()
+        saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
+    except OSError:  # no usable fd 2 (rare embedded interpreters)
+        yield
+        return
+    try:
+        _os.dup2(devnull, 2)
+        yield
+    finally:
+        _sys.stderr.flush()
+        _os.dup2(saved, 2)
+        _os.close(saved)
+        _os.close(devnull)
+
+
+# Submodules load on first use (PEP 562): ``import aecore`` stays cheap and TensorFlow-free
+# (``tests/test_layout.py`` checks it); ``aecore.models`` imports TensorFlow when first touched.
+_SUBMODULES = frozenset({
+    "adam", "analysis", "bias", "blob_runs", "cli", "collapse", "conv_runs", "data", "datastats", "experiments",
+    "fingerprint", "keras_vae", "losses", "metrics", "models", "optim", "plotting", "profiles", "programs",
+    "report", "seeding", "tables", "training", "vae", "vae_runs", "vae_study", "validate", "verdicts",
+})
+_NAMES = {"Profile": "profiles", "PROFILES": "profiles", "get_profile": "profiles", "set_seed": "seeding"}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"aecore.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"aecore.{_NAMES[name]}"), name)
+    raise AttributeError(f"module 'aecore' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SUBMODULES | set(_NAMES))
+
+
+__all__ = ["__version__", "silenced_fd2", "Profile", "PROFILES", "get_profile", "set_seed", "analysis",
+           "collapse", "data", "datastats", "experiments", "losses", "metrics", "models", "plotting", "report",
+           "training", "vae", "vae_runs"]

@@ -1,0 +1,301 @@
+"""Per-pixel studies of the losses: curves, minima, curvature and float32 stability.
+
+These are the analytic views the chapters plot. Everything is computed from
+:mod:`aecore.losses`, so a plot can never disagree with what training uses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from aecore import losses
+
+# The loss a practitioner plots against the *prediction* (the mean in [0, 1]).
+CURVE_LOSSES = ("gaussian", "bernoulli", "laplace", "continuous_bernoulli")
+
+
+def pixel_loss(name: str, target: float, prediction) -> np.ndarray:
+    """Per-pixel NLL (nats) of ``name`` for one target, as a function of the prediction.
+
+    ``prediction`` is the decoder's output in (0, 1): the mean for Gaussian/Laplace, the
+    Bernoulli probability for BCE, and lambda for the continuous Bernoulli.
+    """
+    p = np.asarray(prediction, dtype=np.float64)
+    logits = np.log(p) - np.log1p(-p)
+    x = np.full_like(p, float(target))
+    lik = losses.get_loss(name)
+    return lik.pixel_nll(x[None], logits[None]).numpy()[0]
+
+
+def loss_curves(targets, *, names=CURVE_LOSSES, n: int = 999, normalise: bool = True) -> pd.DataFrame:
+    """Tidy table: loss value per (loss, target, prediction) on a grid of predictions in (0, 1).
+
+    With ``normalise=True`` each curve has its minimum over the grid subtracted, the view
+    the Cross Validated answer draws (its minimum is at zero).
+    """
+    grid = np.linspace(0.0, 1.0, n + 2)[1:-1]
+    frames = []
+    for name in names:
+        for t in targets:
+            v = pixel_loss(name, t, grid)
+            frames.append(pd.DataFrame({"loss": losses.get_loss(name).loss_name, "likelihood": name,
+                                        "target": t, "prediction": grid,
+                                        "value": v - v.min() if normalise else v}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def minimiser(name: str, target: float) -> tuple[float, float]:
+    """(prediction that minimises the per-pixel loss, the minimum value in nats)."""
+    def f(logit):
+        return float(pixel_loss(name, target, np.array([1.0 / (1.0 + np.exp(-logit))]))[0])
+
+    res = optimize.minimize_scalar(f, bounds=(-30.0, 30.0), method="bounded", options={"xatol": 1e-9})
+    return float(1.0 / (1.0 + np.exp(-res.x))), float(res.fun)
+
+
+def excess_loss(name: str, target: float, prediction: float) -> float:
+    """Loss at ``prediction`` minus the loss's minimum for this target (nats per pixel)."""
+    return float(pixel_loss(name, target, np.array([prediction]))[0]) - minimiser(name, target)[1]
+
+
+def curvature_at_minimum(name: str, target: float, h: float = 1e-4) -> float:
+    """Second derivative of the per-pixel loss w.r.t. the prediction at its minimum.
+
+    Near its minimum a loss behaves like ``curvature / 2 * (prediction - argmin)^2``:
+    this is the weight each loss puts on a small error at this target.
+    """
+    p0, _ = minimiser(name, target)
+    h = min(h, p0 / 2, (1 - p0) / 2)
+    if not h > 0:
+        raise ValueError(f"{name}: the minimum for target {target} lies at the edge of (0, 1); "
+                         "its curvature w.r.t. the prediction is undefined")
+    p = np.array([p0 - h, p0, p0 + h])
+    v = pixel_loss(name, target, p)
+    return float((v[0] - 2 * v[1] + v[2]) / h ** 2)
+
+
+def stability_table(target: float, logits) -> pd.DataFrame:
+    """BCE for one target in float32, three ways, against the float64 exact value.
+
+    Columns: ``logit``, ``p_float32`` (sigmoid in float32), ``naive_probabilities`` (the
+    textbook formula on float32 probabilities), ``keras_probabilities`` (Keras' BCE on
+    probabilities, which clips them to [1e-7, 1 - 1e-7]), ``from_logits_float32``
+    (:func:`aecore.losses.bernoulli_pixel_nll`) and ``exact_float64``, plus the gradient
+    with respect to the logit of the Keras and the from-logits versions (``keras_grad``,
+    ``from_logits_grad``; exact value ``sigmoid(l) - target``).
+    """
+    from aecore._tf import tf  # before keras, which imports TensorFlow
+    import keras
+
+    logits = np.asarray(logits, dtype=np.float64)
+    l32 = logits.astype(np.float32)
+    x32 = np.full_like(l32, target)
+    p32 = 1.0 / (1.0 + np.exp(-l32))  # float32 sigmoid
+    with np.errstate(divide="ignore", invalid="ignore"):
+        naive = losses.bernoulli_pixel_nll_naive(x32, p32).numpy()
+    keras_bce = np.array([float(keras.losses.binary_crossentropy(np.array([[target]], np.float32),
+                                                                 np.array([[pi]], np.float32)).numpy()[0])
+                          for pi in p32])
+    stable = losses.bernoulli_pixel_nll(x32, l32).numpy()
+    lv = tf.Variable(l32[:, None])
+    with tf.GradientTape(persistent=True) as tape:
+        keras_sum = tf.reduce_sum(keras.losses.binary_crossentropy(x32[:, None], tf.sigmoid(lv)))
+        ours_sum = tf.reduce_sum(losses.bernoulli_nll(x32[:, None], lv))
+    keras_grad = tape.gradient(keras_sum, lv).numpy()[:, 0]
+    ours_grad = tape.gradient(ours_sum, lv).numpy()[:, 0]
+    exact = losses.bernoulli_pixel_nll(np.full_like(logits, target), logits).numpy()
+    return pd.DataFrame({"logit": logits, "p_float32": p32, "naive_probabilities": naive,
+                         "keras_probabilities": keras_bce, "from_logits_float32": stable,
+                         "exact_float64": exact, "keras_grad": keras_grad, "from_logits_grad": ours_grad})
+
+
+def saturating_logit_float32() -> float:
+    """Smallest positive logit whose float32 sigmoid rounds to exactly 1.0."""
+    grid = np.arange(1.0, 40.0, 0.01, dtype=np.float32)
+    p = 1.0 / (1.0 + np.exp(-grid))
+    return float(grid[np.argmax(p == np.float32(1.0))])
+
+
+def cb_missing_term(lam) -> np.ndarray:
+    """log C(lambda) in nats per pixel: what the likelihood loses when BCE drops C."""
+    lam = np.asarray(lam, dtype=np.float64)
+    return losses.cb_log_normalizer(np.log(lam) - np.log1p(-lam)).numpy()
+
+
+def cb_lambda_for_mean(mean: float) -> float:
+    """The lambda whose continuous-Bernoulli mean is ``mean`` (solves mu(lambda) = mean)."""
+    f = lambda eta: float(losses.cb_mean(np.float64(eta)).numpy()) - mean  # noqa: E731
+    eta = optimize.brentq(f, -500.0, 500.0, xtol=1e-12)
+    return float(1.0 / (1.0 + np.exp(-eta)))
+
+
+# --------------------------------------------------------------------------- bias toward 1/2 (chapter 5)
+# The views above take the decoder's *parameter* (lambda for the continuous Bernoulli). Here
+# every loss is seen as a function of the *reconstruction* it produces, the likelihood's mean:
+# that is what a reader looks at, and for the CB it is mu(lambda), not lambda.
+
+
+def logit_gradient(name: str, target: float, logits) -> np.ndarray:
+    """d(per-pixel NLL)/d(logit) in nats, by automatic differentiation of :mod:`aecore.losses`.
+
+    Args:
+      name: a likelihood name or alias.
+      target: the pixel's target in [0, 1].
+      logits: float64 logits ``[n]``.
+
+    Returns:
+      float64 ``[n]``. For BCE it is ``sigmoid(l) - target``; for the Gaussian
+      (sigma = 1) ``(sigmoid(l) - target) sigmoid(l) (1 - sigmoid(l))``.
+    """
+    from aecore._tf import tf
+
+    lv = tf.Variable(np.asarray(logits, dtype=np.float64).reshape(1, -1))
+    x = tf.constant(np.full(lv.shape, float(target)))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(losses.get_loss(name).pixel_nll(x, lv))
+    return tape.gradient(total, lv).numpy()[0]
+
+
+def logit_for_reconstruction(name: str, reconstruction):
+    """The logit whose reconstruction (the likelihood's mean) is ``reconstruction``.
+
+    ``logit(r)`` for the sigmoid-mean likelihoods; for the continuous Bernoulli the solution
+    of ``mu(eta) = r``, further from 0 than ``logit(r)`` (mu is pulled toward 1/2). Solved by
+    bisection on the likelihood's own mean function (increasing in the logit), in [-500, 500]:
+    the CB cannot reach reconstructions within ~0.002 of 0 or 1 there.
+
+    Args:
+      name: a likelihood name or alias.
+      reconstruction: a float or an array of reconstructions, strictly inside (0, 1).
+
+    Returns:
+      float64 logits of the same shape (a float for a float).
+    """
+    r = np.asarray(reconstruction, dtype=np.float64)
+    if not np.all((r > 0.0) & (r < 1.0)):
+        raise ValueError(f"reconstructions must lie strictly in (0, 1), got {reconstruction!r}")
+    mean = losses.get_loss(name).mean
+    lo, hi = np.full(r.shape, -500.0), np.full(r.shape, 500.0)
+    if not (np.all(mean(lo).numpy() < r) and np.all(mean(hi).numpy() > r)):
+        raise ValueError(f"{name}: some reconstruction in {reconstruction!r} is out of reach for logits in [-500, 500]")
+    for _ in range(80):  # 1000 / 2**80: far below float64 resolution
+        mid = 0.5 * (lo + hi)
+        below = mean(mid).numpy() < r
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    eta = 0.5 * (lo + hi)
+    return float(eta) if eta.ndim == 0 else eta
+
+
+def reconstruction_curve(name: str, target: float, reconstructions) -> pd.DataFrame:
+    """One loss for one target, as a function of the reconstruction it would produce.
+
+    Args:
+      name: a likelihood name or alias.
+      target: the pixel's target in [0, 1].
+      reconstructions: reconstructions (likelihood means) in (0, 1), ``[n]``.
+
+    Returns:
+      One row per reconstruction: ``loss`` ("MSE", ...), ``target``, ``reconstruction``,
+      ``logit``, ``parameter`` (sigmoid of the logit: lambda for the CB), ``value`` (NLL in
+      nats), ``grad_logit`` (d value / d logit) and ``grad_reconstruction`` (d value / d
+      reconstruction, by the chain rule through the mean).
+    """
+    from aecore._tf import tf
+
+    lik = losses.get_loss(name)
+    recs = np.asarray(reconstructions, dtype=np.float64)
+    logits = np.atleast_1d(logit_for_reconstruction(name, recs))
+    lv = tf.Variable(logits)
+    with tf.GradientTape() as tape:
+        mean = lik.mean(lv)
+    dmean = tape.gradient(mean, lv).numpy()  # d reconstruction / d logit, elementwise
+    value = lik.pixel_nll(np.full((1, len(recs)), float(target)), logits[None]).numpy()[0]
+    grad = logit_gradient(name, target, logits)
+    return pd.DataFrame({"loss": lik.loss_name, "target": float(target), "reconstruction": recs,
+                         "logit": logits, "parameter": 1.0 / (1.0 + np.exp(-logits)), "value": value,
+                         "grad_logit": grad, "grad_reconstruction": grad / dmean})
+
+
+def pixel_theory(targets=(0.2, 0.5, 0.8), *, delta: float = 0.1, names=CURVE_LOSSES) -> pd.DataFrame:
+    """Where each per-pixel loss is minimised, and what an error of ``delta`` either side costs.
+
+    For each loss and target ``t``, errors are measured on the *reconstruction* (the mean):
+    ``t - delta`` and ``t + delta``.
+
+    Returns:
+      One row per (loss, target): ``argmin_parameter`` (the minimising sigmoid(logit): lambda
+      for the CB), ``argmin_reconstruction`` (the likelihood's mean there), ``excess_below`` /
+      ``excess_above`` (NLL at ``t -/+ delta`` minus the minimum, nats), ``cost_ratio_away``
+      (excess on the side away from 1/2 over that on the side toward it; > 1: erring toward
+      1/2 is cheaper; NaN at t = 1/2), and ``grad_below`` / ``grad_above`` (d NLL / d
+      reconstruction at ``t -/+ delta``).
+    """
+    rows = []
+    for name in names:
+        lik = losses.get_loss(name)
+        for t in targets:
+            param, v_min = minimiser(name, t)
+            eta = float(np.log(param) - np.log1p(-param))
+            rec = float(lik.mean(np.float64(eta)).numpy())
+            curve = reconstruction_curve(name, t, [t - delta, t + delta])
+            below, above = curve["value"].to_numpy() - v_min
+            if t < 0.5:
+                ratio = below / above
+            elif t > 0.5:
+                ratio = above / below
+            else:
+                ratio = float("nan")
+            rows.append({"loss": lik.loss_name, "target": float(t), "argmin_parameter": param,
+                         "argmin_reconstruction": rec, "excess_below": below, "excess_above": above,
+                         "cost_ratio_away": ratio, "grad_below": curve["grad_reconstruction"].iloc[0],
+                         "grad_above": curve["grad_reconstruction"].iloc[1]})
+    return pd.DataFrame(rows)
+
+
+def expected_minimiser(name: str, values, weights=None) -> tuple[float, float]:
+    """The reconstruction that minimises the *expected* per-pixel loss over uncertain targets.
+
+    A decoder that cannot tell which of several targets a pixel will have (the code does not
+    pin it down) is best off at the minimiser of ``sum_k w_k NLL(values_k, logit)``. For MSE,
+    BCE and the CB that is the mean target (they are linear in the target, up to terms the
+    logit does not touch, and the CB's mean matches it); for MAE it is a median.
+
+    Args:
+      name: a likelihood name or alias.
+      values: possible targets in [0, 1], ``[k]``.
+      weights: their probabilities (default: equal); normalised here.
+
+    Returns:
+      ``(reconstruction, parameter)``: the likelihood's mean at the minimising logit, and
+      sigmoid of that logit (lambda for the CB). The logit is searched in [-30, 30].
+    """
+    lik = losses.get_loss(name)
+    v = np.asarray(values, dtype=np.float64)
+    w = np.full(v.shape, 1.0 / v.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    if v.ndim != 1 or v.shape != w.shape or not np.all(w >= 0) or not w.sum() > 0:
+        raise ValueError("values and weights must be 1-D of the same length, weights >= 0 and not all 0")
+    w = w / w.sum()
+
+    def f(eta: float) -> float:
+        nll = lik.pixel_nll(v[None], np.full((1, v.size), eta)).numpy()[0]
+        return float(np.dot(w, nll))
+
+    res = optimize.minimize_scalar(f, bounds=(-30.0, 30.0), method="bounded", options={"xatol": 1e-10})
+    return float(lik.mean(np.float64(res.x)).numpy()), float(1.0 / (1.0 + np.exp(-res.x)))
+
+
+def reconstruction_curves(targets, *, names=CURVE_LOSSES, n: int = 193, lo: float = 0.02,
+                          hi: float = 0.98) -> pd.DataFrame:
+    """:func:`reconstruction_curve` for several losses and targets on one grid of
+    reconstructions in ``[lo, hi]``, with ``excess``: the value minus the loss's minimum for
+    that target (:func:`minimiser`), in nats, so every curve touches 0 at its minimum."""
+    grid = np.linspace(lo, hi, n)
+    frames = []
+    for name in names:
+        for t in targets:
+            curve = reconstruction_curve(name, t, grid)
+            frames.append(curve.assign(likelihood=losses.get_loss(name).name,
+                                       excess=curve["value"] - minimiser(name, t)[1]))
+    return pd.concat(frames, ignore_index=True)

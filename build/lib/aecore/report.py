@@ -1,0 +1,174 @@
+"""Verdicts on claims, and glue for quoting computed numbers in the book's prose.
+
+A chapter tests claims from the source texts (``shared/sources``); each test ends in a
+:class:`Verdict` whose evidence is a number computed in the notebook, never typed. Verdicts
+over trained runs follow the protocol of :mod:`aecore.verdicts` (the book's page "How verdicts
+are decided"): they carry their effect, its 95% interval, the number of seeds and the margin.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pandas as pd
+
+from aecore.verdicts import OUTCOMES, Effect, Finding
+
+VERDICTS = OUTCOMES  # Supported, Refuted, Inconclusive, Depends, Not reproduced
+PROTOCOL_LABEL = "verdict-protocol"  # the MyST label of the page that states the protocol
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """One claim, what we found, and the number that decides it.
+
+    Attributes:
+      claim: the claim, quoted briefly or paraphrased.
+      source: where it comes from, e.g. ``"003 course page"``.
+      verdict: ``"Supported"``, ``"Refuted"`` or ``"Depends"``.
+      evidence: the deciding measurement, as text with its unit.
+      where: a label of the section/cell that shows it (for links in the book).
+      checked: whether the verdict is the same in every profile, so nbval can guard it.
+        Set False, and say why in the text, for a verdict that could come out differently in
+        another profile or on another machine (e.g. one decided at the noise threshold).
+      effect: for a verdict over paired runs, the effect with its interval and ``n``.
+      margin: the equivalence margin stated before looking (in the effect's unit), and
+        ``margin_reason`` why that size would not matter.
+      findings: for a verdict combined over conditions (budget, dataset, ...), each
+        condition's own outcome and effect.
+      to_decide: for an Inconclusive verdict, what would decide it (e.g. "about 9 seeds").
+    """
+
+    claim: str
+    source: str
+    verdict: str
+    evidence: str
+    where: str = ""
+    checked: bool = True
+    effect: Effect | None = None
+    margin: float | None = None
+    margin_reason: str = ""
+    findings: tuple[Finding, ...] = ()
+    to_decide: str = ""
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        object.__setattr__(self, "findings", tuple(self.findings))
+
+    def effect_text(self, fmt: str = ".4f") -> str:
+        """The effect column: ``"+0.0004 [-0.0011, +0.0019], n = 3"`` (unit in the evidence), one
+        line per condition for a combined verdict, ``""`` for a computed claim."""
+        def one(e: Effect) -> str:
+            return f"{e.mean:+{fmt}} [{e.low:+{fmt}}, {e.high:+{fmt}}], n = {e.n}"
+
+        if self.effect is not None:
+            return one(self.effect)
+        return "; ".join(f"{f.condition}: {one(f.effect)}" for f in self.findings if f.effect is not None)
+
+
+def decide(condition: bool, *, if_true: str = "Supported", if_false: str = "Refuted") -> str:
+    """Turns a measured comparison into a verdict word (keeps the logic visible in cells)."""
+    return if_true if bool(condition) else if_false
+
+
+def verdict_table(verdicts: list[Verdict], *, with_evidence: bool = True) -> pd.DataFrame:
+    """A table with one row per claim: claim, source, verdict (and evidence)."""
+    rows = [dataclasses.asdict(v) for v in verdicts]
+    cols = ["claim", "source", "verdict"] + (["evidence"] if with_evidence else [])
+    return pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(Verdict)])[cols]
+
+
+def decide_by_count(n_for: int, n_total: int) -> str:
+    """A claim tested ``n_total`` times (per setting, dataset or budget), as a verdict word:
+    ``"Supported"`` when it held every time, ``"Refuted"`` when it never did, ``"Depends"``
+    otherwise.
+
+    Args:
+      n_for: how many tests went the claim's way (e.g. BCE beat MSE beyond the seed spread).
+      n_total: how many tests there were (at least 1).
+
+    Raises:
+      ValueError: ``n_total < 1`` or ``n_for`` outside ``[0, n_total]``.
+    """
+    if n_total < 1 or not 0 <= n_for <= n_total:
+        raise ValueError(f"need 0 <= n_for <= n_total and n_total >= 1, got {n_for} of {n_total}")
+    if n_for == n_total:
+        return "Supported"
+    return "Refuted" if n_for == 0 else "Depends"
+
+
+def format_verdicts(verdicts: list[Verdict]) -> str:
+    """Plain-text verdict lines, stable across profiles (what nbval checks).
+
+    Verdicts with ``checked=False`` are listed by claim only, without their verdict.
+    """
+    lines = [f"[{v.verdict}] {v.claim} ({v.source})" for v in verdicts if v.checked]
+    lines += [f"[not checked across profiles] {v.claim} ({v.source})" for v in verdicts if not v.checked]
+    return "\n".join(lines)
+
+
+def glue(name: str, value, *, display: bool = False):
+    """``myst_nb.glue`` when available (the book build), a no-op elsewhere (e.g. Colab).
+
+    Returns ``value`` so a cell can glue and use a number in one line.
+    """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # NumPy scalar -> Python number, so "{glue:text}`x:.2f`" can format it
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
+    _glue(name, value, display=display)
+    return value
+
+
+VERDICTS_MIME = "application/vnd.aecore.verdicts+json"
+
+
+class VerdictTable:
+    """A verdict table for notebooks: Markdown for readers, JSON for the claim ledger.
+
+    Displayed, it yields two representations of the same verdicts: ``text/markdown`` (each
+    row links to the section that decides it; ``where`` is a MyST label such as ``ch3-bn``)
+    and :data:`VERDICTS_MIME` JSON, which ``tools/build_pages.py`` reads from the committed
+    notebooks to build the book's claim ledger.
+    """
+
+    def __init__(self, verdicts: list[Verdict]):
+        self.verdicts = list(verdicts)
+
+    def markdown(self) -> str:
+        def cell(text: str) -> str:
+            return str(text).replace("|", "\\|").replace("\n", " ")
+
+        lines = ["| claim | source | verdict | effect [95% interval], seeds | evidence | shown in |",
+                 "|---|---|---|---|---|---|"]
+        for v in self.verdicts:
+            link = f"{{ref}}`{v.where}`" if v.where else ""
+            evidence = v.evidence + (f" Margin ±{v.margin:.4g}: {v.margin_reason}." if v.margin is not None else "")
+            evidence += f" To decide: {v.to_decide}." if v.to_decide else ""
+            lines.append(f"| {cell(v.claim)} | {cell(v.source)} | **{v.verdict}** | {cell(v.effect_text())} | "
+                         f"{cell(evidence)} | {link} |")
+        lines.append("")
+        lines.append(f"How each verdict is decided: {{ref}}`the protocol <{PROTOCOL_LABEL}>`.")
+        return "\n".join(lines)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The verdicts as JSON-able dicts (what the claim ledger reads)."""
+        out = []
+        for v in self.verdicts:
+            d = dataclasses.asdict(v)
+            d["effect_text"] = v.effect_text()
+            out.append(d)
+        return out
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/markdown": self.markdown(), "text/plain": format_verdicts(self.verdicts),
+                VERDICTS_MIME: self.records()}
+
+
+def verdict_markdown(verdicts: list[Verdict]) -> VerdictTable:
+    """The verdict table of a chapter (see :class:`VerdictTable`)."""
+    return VerdictTable(verdicts)

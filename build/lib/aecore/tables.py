@@ -1,0 +1,98 @@
+"""Tables over the results of a sweep: mean and spread across seeds, binarised runs scored on
+grey images, and the comparison of two settings that chapters 3 and 5 use.
+
+Not on the path from a config to its cached result (so not in the cache key's fingerprint): a
+change here never retrains a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple, Sequence
+
+import pandas as pd
+
+from aecore.experiments import Config
+
+
+def summarize_seeds(table: pd.DataFrame, metric_columns: Sequence[str], *,
+                    by: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean, standard deviation, min, max and count of metrics across seeds.
+
+    Args:
+      table: from :func:`sweep`.
+      metric_columns: the metrics to summarise, e.g. ``["mse_per_pixel", "ssim"]``.
+      by: grouping columns; default every config field except ``seed``.
+
+    Returns:
+      One row per setting; columns ``(metric, statistic)``.
+    """
+    if by is None:
+        by = [f.name for f in dataclasses.fields(Config) if f.name != "seed"]
+    by = list(by)
+    table = table.copy()
+    table[by] = table[by].astype(object).where(table[by].notna(), "none")  # keep None groups
+    return table.groupby(by, sort=False)[list(metric_columns)].agg(["mean", "std", "min", "max", "count"])
+
+
+_GREY_SCORED = ("mse_per_pixel", "bce_per_pixel", "bce_excess_per_pixel", "psnr_db", "ssim")
+
+
+def score_binarised_on_grey(table: pd.DataFrame) -> pd.DataFrame:
+    """Rescores binarised runs against the grey test images, the task that matters.
+
+    A binarised run's own metrics compare its reconstructions with binarised test images.
+    This returns a copy of a :func:`sweep` table where, for those rows, the metrics in
+    ``_GREY_SCORED`` are replaced by their ``vs_grey_*`` values, and the ratios to the mean
+    image and to PCA-16 are recomputed with the baselines of a grey run of the same dataset,
+    training-set size and data seed (the same images, not binarised). Grey rows are unchanged.
+
+    Raises:
+      ValueError: a binarised row has no grey run of the same data to take baselines from.
+    """
+    out = table.copy()
+    binarised = out["binarize"].notna() & (out["binarize"].astype(str) != "none")
+    if not binarised.any():
+        return out
+    keys = ["dataset", "n_train", "n_test", "data_seed"]
+    grey = out[~binarised].groupby(keys)[["mean_image_mse_per_pixel", "pca16_mse_per_pixel"]].first()
+    for idx in out.index[binarised]:
+        key = tuple(out.loc[idx, keys])
+        if key not in grey.index:
+            raise ValueError(f"binarised run {out.loc[idx, 'label']!r} has no grey run on the same data "
+                             f"({dict(zip(keys, key))}) to take the baselines from; add one to the sweep")
+        for col in _GREY_SCORED:
+            out.loc[idx, col] = out.loc[idx, f"vs_grey_{col}"]
+        out.loc[idx, "mean_image_mse_per_pixel"] = grey.loc[key, "mean_image_mse_per_pixel"]
+        out.loc[idx, "pca16_mse_per_pixel"] = grey.loc[key, "pca16_mse_per_pixel"]
+        out.loc[idx, "mse_ratio_to_mean_image"] = out.loc[idx, "mse_per_pixel"] / grey.loc[key, "mean_image_mse_per_pixel"]
+        out.loc[idx, "mse_ratio_to_pca16"] = out.loc[idx, "mse_per_pixel"] / grey.loc[key, "pca16_mse_per_pixel"]
+    return out
+
+
+class Comparison(NamedTuple):
+    """Outcome of :func:`compare_settings`: ``word`` is "better", "worse" or "same"."""
+
+    word: str
+    diff: float   # mean of a minus mean of b, in the metric's units
+    noise: float  # k times the larger standard deviation across seeds
+
+
+def compare_settings(stats: pd.DataFrame, a: str, b: str, col: str = "mse_per_pixel", *,
+                     lower_is_better: bool = True, k: float = 2.0) -> Comparison:
+    """Is setting ``a`` better than ``b`` on ``col``, beyond the seed-to-seed spread?
+
+    Args:
+      stats: :func:`summarize_seeds` output indexed by setting (columns ``(metric, statistic)``).
+      a, b: row labels of ``stats``.
+      col: the metric.
+      lower_is_better: direction of the metric (False for SSIM, PSNR).
+      k: a difference within ``k`` times the larger standard deviation counts as "same".
+    """
+    mean_a, mean_b = float(stats.loc[a, (col, "mean")]), float(stats.loc[b, (col, "mean")])
+    diff = mean_a - mean_b
+    noise = k * max(float(stats.loc[a, (col, "std")]), float(stats.loc[b, (col, "std")]))
+    if abs(diff) <= noise:
+        return Comparison("same", diff, noise)
+    better = diff < 0 if lower_is_better else diff > 0
+    return Comparison("better" if better else "worse", diff, noise)

@@ -1,0 +1,353 @@
+"""Fitting an autoencoder under a likelihood: ``fit(...)`` -> history as a DataFrame.
+
+The loop is hand-written rather than ``model.fit``: on this project's 2-core CPU a
+``tf.function`` training step fed NumPy mini-batches trains ``conv_ae`` about 2x faster
+than ``model.compile(...); model.fit(...)`` (Keras 3 spends the difference on callbacks and
+its data adapter; ``steps_per_execution=16`` closes only part of the gap), and it lets the
+data pipeline do what ``fit`` makes awkward: a fresh Bernoulli binarisation of the
+training images every epoch, drawn from seeds so that a run is exactly repeatable.
+XLA (``jit_compile``) is used where it was measured faster: the dense MLP, not the
+convolutional models (XLA's CPU convolutions are ~3x slower than oneDNN's here).
+
+Steps per call: by default one ``tf.function`` call runs up to :data:`DEFAULT_STEPS_PER_CALL`
+optimizer steps in a graph-side ``tf.while_loop`` (like Keras' ``steps_per_execution``),
+which removes the per-step Python and dispatch overhead that dominates small models such as
+``dense_ae``. The loop body calls the very same compiled step as ``steps_per_call=1`` (the
+original one-call-per-step loop, kept as the reference path), with the same data, step seeds
+and summation order, so the history and the weights are bit-identical
+(``tests/test_training.py`` checks it; ``benchmarks/`` measures the speed-up).
+
+Loss units: with ``reduction="per_pixel"`` (default) the loss is the likelihood's NLL per
+image divided by the number of pixels, i.e. **nats per pixel**, the scale of Keras'
+``"mse"`` and ``"binary_crossentropy"``; ``"per_image"`` keeps the sum, **nats per image**.
+Either way it is averaged over the examples of the batch (and of the epoch in the history).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Callable, Mapping
+
+from aecore._tf import tf  # first: TensorFlow, quietly (keras imports it too)
+import numpy as np
+import pandas as pd
+
+import aecore
+from aecore import programs
+from aecore.optim import check_optimizer, make_optimizer
+from aecore.validate import check_images, check_int
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss (an autoencoder's NLL, a VAE's objective) became NaN or infinite; the
+    message names the epoch or step. :mod:`aecore.vae` raises this class too."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Reduction:
+    """How the per-image NLL in nats is scaled into the training loss.
+
+    Attributes:
+      name: registry key.
+      unit: the loss unit, for labels and messages.
+      scale: ``n_pixels -> divisor`` applied to each example's NLL.
+    """
+
+    name: str
+    unit: str
+    scale: Callable[[int], float]
+
+
+REDUCTIONS: dict[str, Reduction] = {
+    "per_pixel": Reduction("per_pixel", "nats per pixel", lambda n_pixels: float(n_pixels)),
+    "per_image": Reduction("per_image", "nats per image", lambda n_pixels: 1.0),
+}
+
+BINARIZE_MODES: tuple[str | None, ...] = (None, "dynamic")
+
+# Optimizer steps per tf.function call when fit's ``steps_per_call`` is None (see the module
+# docstring); an epoch's full mini-batches are split into calls of at most this many steps.
+DEFAULT_STEPS_PER_CALL = 32
+
+
+# What an epoch hook returns: extra history columns for that epoch, ``{name: float}``.
+EpochHook = Callable[[int, Any], Mapping[str, float]]
+
+
+def get_reduction(name: str) -> Reduction:
+    """The :data:`REDUCTIONS` entry ``name``; ValueError listing the valid names otherwise."""
+    if name not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {name!r}; valid: {', '.join(REDUCTIONS)}")
+    return REDUCTIONS[name]
+
+
+def _resolve_likelihood(likelihood: Any):
+    from aecore import losses
+
+    return losses.get_loss(likelihood) if isinstance(likelihood, str) else likelihood
+
+
+def step_loop(train_step: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
+    """The multi-step path shared by this module's and :mod:`aecore.vae`'s ``fit``: a
+    ``tf.function`` that runs ``train_step`` over ``count`` full mini-batches in a graph-side
+    loop and stacks what each step returns.
+
+    The batches are gathered in the graph from one tensor of all training images by the
+    epoch's permutation (the rows ``x_train[perm[j B:(j + 1) B]]`` the reference loop slices
+    from its shuffled copy), so no epoch-sized copy is made in NumPy and none is converted.
+    Step ``i`` gets the step seed ``[seed, step0 + i]`` and the ``first + i``-th entry of each
+    extra per-batch tensor, i.e. what the one-call-per-step loop passes. The seed is an
+    argument, not a constant, so one trace serves every run of a shared program
+    (:mod:`aecore.programs`).
+
+    The returned function takes ``(x_all [N, 28, 28, 1], order [N // B, B] image indices of the
+    epoch's full batches, first, count, seed (int64), step0 (int64), *per_batch)`` and runs
+    batches ``first`` .. ``first + count - 1``.
+    """
+    @tf.function(autograph=False)
+    def train_steps(x_all: tf.Tensor, order: tf.Tensor, first: tf.Tensor, count: tf.Tensor,
+                    seed: tf.Tensor, step0: tf.Tensor, *per_batch: tf.Tensor) -> tf.Tensor:
+        outs = tf.TensorArray(tf.float32, size=count)
+
+        def body(i: tf.Tensor, outs: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+            x = tf.gather(x_all, order[first + i])  # [B, 28, 28, 1]
+            step_seed = tf.stack([seed, step0 + tf.cast(i, tf.int64)])
+            return i + 1, outs.write(i, train_step(x, step_seed, *[a[first + i] for a in per_batch]))
+
+        _, outs = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), outs))
+        return outs.stack()  # [count, ...]: what each step returned
+
+    # Traced once per program (new shapes aside), on purpose.
+    train_steps._omit_frequent_tracing_warning = True
+    return train_steps
+
+
+def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray | None = None,
+        epochs: int, batch_size: int, seed: int, learning_rate: float = 1e-3,
+        binarize: str | None = None, reduction: str = "per_pixel", progress: bool = True,
+        progress_prefix: str = "", jit_compile: bool | None = None, optimizer: str | None = None,
+        on_epoch_end: EpochHook | None = None, steps_per_call: int | None = None) -> pd.DataFrame:
+    """Trains ``model`` to reconstruct ``x_train`` under ``likelihood`` with Adam (or plain SGD).
+
+    Each epoch visits every training image once, in an order drawn from
+    ``np.random.default_rng(seed)``; the last mini-batch may be smaller. The same seed, data
+    and initial weights give a bit-identical history (``aecore.set_seed(seed, tensorflow=False)``
+    is called first, which also turns on TensorFlow's op determinism). Models built by
+    :func:`aecore.models.build_model` share one traced program per architecture and setting
+    (:mod:`aecore.programs`); the results are the same as with a program traced afresh.
+
+    Args:
+      model: a Keras model mapping images ``[B, 28, 28, 1]`` to logits of the same shape
+        (e.g. from :func:`aecore.models.build_model`), already built.
+      likelihood: an ``aecore.losses.Likelihood`` or its name/alias (``"mse"``, ``"bce"``, ...).
+      x_train: float32 training images ``[N, 28, 28, 1]`` in [0, 1]; they are both input and
+        target.
+      x_val: optional held-out images, used as given (never binarised here: pass the
+        targets you want); their loss is computed after every epoch, in inference mode.
+      epochs: number of passes over ``x_train``.
+      batch_size: images per gradient step.
+      seed: non-negative int for the shuffling order and the dynamic binarisation.
+      learning_rate: step size of the optimizer.
+      binarize: ``None``, or ``"dynamic"``: every mini-batch is replaced by a fresh Bernoulli
+        sample with ``p = x`` (a new sample every epoch, drawn from ``(seed, step)``).
+        Thresholding is a property of the data: use ``aecore.data.load(binarize="threshold")``.
+      reduction: ``"per_pixel"`` (nats per pixel) or ``"per_image"`` (nats per image).
+      progress: print one line per epoch with the losses.
+      progress_prefix: text put before each progress line (e.g. ``"run 3/12: "``).
+      jit_compile: XLA-compile the steps; None uses the model's measured preference
+        (``model.prefers_jit_compile``, False if absent). With op determinism on (as
+        ``set_seed`` leaves it), TensorFlow cannot XLA-compile max-pooling gradients, so
+        the convolutional models must keep False.
+      optimizer: ``"adam"`` or ``"sgd"`` (plain gradient descent, no momentum); None uses
+        the model's ``preferred_optimizer`` attribute (``"adam"`` if absent), the way
+        ``jit_compile`` follows the model: ``aecore.models.dense_ae(optimizer="sgd")``
+        records the choice in the model's hyperparameters, hence in an experiment's config.
+      on_epoch_end: ``hook(epoch, model) -> {name: float}``, called after each epoch (after
+        validation, in inference mode); its values become extra history columns; None: no hook.
+        (:func:`aecore.experiments.run` passes :class:`aecore.collapse.EpochTracker` for models
+        whose ``tracks_collapse`` is true.) Its time is not in ``seconds``.
+      steps_per_call: optimizer steps per ``tf.function`` call (a graph-side loop over that
+        many full mini-batches); None means :data:`DEFAULT_STEPS_PER_CALL`. Only the speed
+        depends on it: every value gives a bit-identical history and weights. ``1`` is the
+        original one-call-per-step loop (the reference path).
+
+    Returns:
+      A DataFrame with one row per epoch and columns ``epoch`` (1-based), ``loss`` (mean over
+      the epoch's training examples, weights changing during the epoch), ``val_loss``
+      (after the epoch; NaN without ``x_val``) and ``seconds`` (wall time of the epoch,
+      validation included), then the hook's columns, if any. ``df.attrs`` holds ``unit``,
+      ``likelihood``, ``reduction`` and ``binarize``.
+
+    Raises:
+      ValueError: invalid argument (unknown reduction or binarize mode, bad sizes, data
+        outside [0, 1] for dynamic binarisation, NaNs in the data).
+      TrainingDivergedError: the training loss became NaN/inf; the message names the epoch.
+    """
+    epochs = check_int(epochs, "epochs")
+    batch_size = check_int(batch_size, "batch_size")
+    steps_per_call = check_int(DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call,
+                                   "steps_per_call")
+    if not (isinstance(learning_rate, (int, float)) and learning_rate > 0 and math.isfinite(learning_rate)):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    if binarize not in BINARIZE_MODES:
+        raise ValueError(f"unknown binarize={binarize!r} for training; valid: "
+                         f"{', '.join(map(repr, BINARIZE_MODES))} (thresholding is done when "
+                         f"loading: aecore.data.load(..., binarize='threshold'))")
+    red = get_reduction(reduction)
+    lik = _resolve_likelihood(likelihood)
+    x_train = check_images(x_train, "x_train")
+    if x_val is not None:
+        x_val = check_images(x_val, "x_val")
+    if jit_compile is None:
+        jit_compile = bool(getattr(model, "prefers_jit_compile", False))
+    if optimizer is None:
+        optimizer = getattr(model, "preferred_optimizer", "adam")
+    check_optimizer(optimizer)
+    scale = red.scale(int(np.prod(x_train.shape[1:])))
+    dynamic = binarize == "dynamic"
+    spec = getattr(model, "build_spec", None)  # set by aecore.models.build_model
+    # Everything the traced steps bake in besides the weights: models with the same key share
+    # one traced program (aecore.programs); the results are the same as a fresh trace's.
+    key = None if spec is None else ("autoencoder", spec, lik, scale, optimizer, float(learning_rate),
+                                     bool(jit_compile), dynamic)
+
+    def build_template() -> Any:
+        from aecore import models
+
+        return models.build_from_spec(spec)
+
+    def make(net: Any) -> tuple[list[Any], dict[str, Callable]]:
+        return _make_steps(net, lik, scale, optimizer, learning_rate, jit_compile, dynamic)
+
+    with programs.bound(model, key, build_template, make) as program:
+        # After the template is built, which then does not depend on what ran before. Not TF's
+        # global seed: the steps' random ops are stateless (see aecore.set_seed).
+        aecore.set_seed(seed, tensorflow=False)
+        history = _fit_loop(model, program, x_train, x_val, epochs=epochs, batch_size=batch_size, seed=seed,
+                            steps_per_call=steps_per_call, on_epoch_end=on_epoch_end, progress=progress,
+                            progress_prefix=progress_prefix, red=red, lik=lik, learning_rate=learning_rate)
+    history.attrs.update({"unit": red.unit, "likelihood": lik.name, "reduction": red.name,
+                          "binarize": binarize})
+    return history
+
+
+def _make_steps(net: Any, lik: Any, scale: float, optimizer: str, learning_rate: float, jit_compile: bool,
+                dynamic: bool) -> tuple[list[Any], dict[str, Callable]]:
+    """The optimizer of ``net`` and the steps traced on it: ``(optimizer variables, {"train_step",
+    "train_steps", "eval_step"})``."""
+    from aecore.data import binarize_dynamic_tf
+
+    opt = make_optimizer(optimizer, learning_rate)
+    variables = net.trainable_variables
+    opt.build(variables)  # create slots outside tf.function
+    scale = tf.constant(scale, tf.float32)
+
+    # autograph=False: the steps have no tensor-dependent Python control flow to convert.
+    # reduce_retracing=False: the last, smaller mini-batch of an epoch gets its own trace with
+    # its static shape. Generalised to a [None, ...] batch, the graph computes shapes with int32
+    # ops, and TensorFlow's oneDNN pass then logs an error-level notice ("oneDNN supports
+    # DT_INT32 only on platforms with AVX-512") that ipykernel shows under the cell. Same
+    # results either way (checked bit for bit on chapter 3's runs, in fast and full).
+    @tf.function(jit_compile=jit_compile, reduce_retracing=False, autograph=False)
+    def train_step(x: tf.Tensor, step_seed: tf.Tensor) -> tf.Tensor:
+        if dynamic:
+            # Stateless: the sample is a function of (seed, step) only, new every step.
+            x = binarize_dynamic_tf(x, step_seed)  # [B, 28, 28, 1] of 0/1
+        with tf.GradientTape() as tape:
+            logits = net(x, training=True)  # [B, 28, 28, 1]
+            per_example = lik.nll(x, logits) / scale  # [B]
+            loss = tf.reduce_mean(per_example)
+        grads = tape.gradient(loss, variables)
+        opt.apply_gradients(zip(grads, variables))
+        return tf.reduce_sum(per_example)
+
+    # Never XLA-compiled itself: the loop calls ``train_step``, which XLA compiles (when
+    # asked) exactly as it does for a call from Python, so every step runs the same program as
+    # in the one-call-per-step loop. (Compiling the whole loop would let XLA fuse across steps
+    # and the binarisation, with no promise of the same rounding; measured, it also made the
+    # dynamic binarisation's RNG ~10x slower.)
+    train_steps = step_loop(train_step)  # [count] per-step sums of the per-example losses
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
+    def eval_step(x: tf.Tensor) -> tf.Tensor:
+        logits = net(x, training=False)
+        return tf.reduce_sum(lik.nll(x, logits) / scale)
+
+    # A program is traced once per architecture and setting, on purpose: TensorFlow's
+    # "frequent retracing" warning, meant for accidental retracing, does not apply.
+    for fn in (train_step, eval_step):
+        fn._omit_frequent_tracing_warning = True
+    return list(opt.variables), {"train_step": train_step, "train_steps": train_steps, "eval_step": eval_step}
+
+
+def _fit_loop(model: Any, program: "programs.Program", x_train: np.ndarray, x_val: np.ndarray | None, *,
+              epochs: int, batch_size: int, seed: int, steps_per_call: int, on_epoch_end: EpochHook | None,
+              progress: bool, progress_prefix: str, red: Reduction, lik: Any,
+              learning_rate: float) -> pd.DataFrame:
+    """:func:`fit`'s epochs, run with ``program`` (its template holds ``model``'s weights)."""
+    train_step, train_steps, eval_step = (program.functions[k] for k in ("train_step", "train_steps", "eval_step"))
+    rng = np.random.default_rng(seed)
+    n = x_train.shape[0]
+    seed_t = tf.constant(seed, tf.int64)
+    rows: list[dict[str, float]] = []
+    extra_columns: list[str] = []
+    step = 0
+    n_full = n // batch_size  # full mini-batches per epoch
+    x_all = tf.convert_to_tensor(x_train) if steps_per_call > 1 else None  # [N, 28, 28, 1]
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        if steps_per_call == 1:  # the reference path: one call per step
+            x_epoch = x_train[rng.permutation(n)]  # [N, 28, 28, 1], a fresh copy per epoch
+            total = tf.zeros((), tf.float64)  # float64: the epoch sum runs over thousands of images
+            for start in range(0, n, batch_size):
+                step_seed = tf.constant([seed, step], tf.int64)
+                total += tf.cast(train_step(x_epoch[start:start + batch_size], step_seed), tf.float64)
+                step += 1
+            loss = float(total) / n
+        else:
+            perm = rng.permutation(n)  # the same draw as the reference path's
+            order = tf.constant(perm[:n_full * batch_size].reshape(n_full, batch_size))
+            # Same float64 sum in the same order as above (Python floats are IEEE doubles).
+            epoch_sum = 0.0
+            for first in range(0, n_full, steps_per_call):
+                count = min(steps_per_call, n_full - first)
+                sums = train_steps(x_all, order, tf.constant(first, tf.int32), tf.constant(count, tf.int32),
+                                   seed_t, tf.constant(step, tf.int64))
+                for step_sum in sums.numpy():
+                    epoch_sum += float(step_sum)
+                step += count
+            if n_full * batch_size < n:  # the last, smaller mini-batch
+                x_last = x_train[perm[n_full * batch_size:]]  # [n mod B, 28, 28, 1]
+                epoch_sum += float(train_step(x_last, tf.constant([seed, step], tf.int64)))
+                step += 1
+            loss = epoch_sum / n
+        train_seconds = time.perf_counter() - t0
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(
+                f"training diverged in epoch {epoch}/{epochs}: the loss is {loss} "
+                f"({red.unit}, {lik.name} likelihood, learning rate {learning_rate:g}); "
+                f"lower the learning rate or check the data")
+        val_loss = float("nan")
+        if x_val is not None:
+            val_total = sum(float(eval_step(x_val[s:s + 1000])) for s in range(0, x_val.shape[0], 1000))
+            val_loss = val_total / x_val.shape[0]
+        seconds = time.perf_counter() - t0
+        row = {"epoch": epoch, "loss": loss, "val_loss": val_loss, "seconds": seconds}
+        program.store(model)  # the caller's model holds the weights after every epoch
+        if on_epoch_end is not None:
+            for key, value in dict(on_epoch_end(epoch, model)).items():
+                if key in row:
+                    raise ValueError(f"on_epoch_end returned {key!r}, a column fit already writes")
+                if key not in extra_columns:
+                    extra_columns.append(key)
+                row[key] = float(value)
+        rows.append(row)
+        if progress:
+            val_text = f", val_loss {val_loss:.5f}" if x_val is not None else ""
+            print(f"{progress_prefix}epoch {epoch}/{epochs}: loss {loss:.5f}{val_text} "
+                  f"[{red.unit}] ({seconds:.1f} s, {n / train_seconds:,.0f} training images/s)",
+                  flush=True)
+
+    return pd.DataFrame(rows, columns=["epoch", "loss", "val_loss", "seconds", *extra_columns])

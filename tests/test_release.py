@@ -1,0 +1,60 @@
+"""Packaging and release: the tag check, the built wheel's contents, and the generated book
+configuration that gives each chapter its Colab link."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+import aecore
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import build_pages  # noqa: E402
+import release_check  # noqa: E402
+
+
+def test_the_tag_must_name_the_version():
+    assert release_check.package_version() == aecore.__version__
+    assert release_check.problem(f"v{aecore.__version__}", aecore.__version__) is None
+    assert "does not name the package's version" in release_check.problem("v9.9.9", aecore.__version__)
+    assert "does not name" in release_check.problem(aecore.__version__, aecore.__version__)  # the v is required
+    assert "no tag" in release_check.problem("", aecore.__version__)
+
+
+def test_release_check_exits_1_on_a_wrong_tag():
+    env = {"GITHUB_REF_NAME": "v0.0.0-not-this", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "release_check.py")], env=env, capture_output=True,
+                         text=True)
+    assert out.returncode == 1 and "does not name the package's version" in out.stderr
+
+
+def test_the_wheel_holds_the_package_its_data_license_and_command(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("aecore-*.whl")
+    assert wheel.name.startswith(f"aecore-{aecore.__version__}-")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "aecore/mnist_train_fingerprints.bin" in names and "aecore/cli.py" in names
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+    meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "License-Expression: MIT" in meta and "Requires-Dist: tensorflow" in meta
+    entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "aecore = aecore.cli:main" in entry
+    assert not any(n.startswith(("tests/", "chapters/", "benchmarks/")) for n in names)
+
+
+def test_book_config_adds_launch_buttons_only_with_a_repository():
+    plain = yaml.safe_load(build_pages.book_config(None))
+    assert "launch_buttons" not in plain and "repository" not in plain
+    with_repo = yaml.safe_load(build_pages.book_config("some-owner/some-book"))
+    assert with_repo["repository"]["url"] == "https://github.com/some-owner/some-book"
+    assert with_repo["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert with_repo["sphinx"]["local_extensions"]["js_dedupe"] == "../_ext"  # resolved from _generated/
+    with pytest.raises(SystemExit, match="not an owner/name"):
+        build_pages.book_config("https://github.com/x/y; rm -rf /")
