@@ -1,0 +1,129 @@
+"""aecore.archive and `python -m aecore cache`: export -> import reproduces the runs without
+training; corrupt, truncated or foreign archives are refused and leave the cache as it was; an
+entry already in the cache is never overwritten; an archive downloads from an http address."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from aecore import archive, cli, experiments
+
+DATA = Path(os.environ.get("AECORE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+pytestmark = pytest.mark.skipif(not (DATA / "mnist").is_dir(), reason=f"offline MNIST not found in {DATA}")
+
+
+def _configs():
+    base = experiments.Config(dataset="mnist", model="dense_ae", loss="bce", n_train=64, n_test=64, n_val=0,
+                              epochs=1, batch_size=32, model_kwargs={"jit_compile": False})
+    return [base.replace(seed=s) for s in (0, 1)]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A cache with two trained runs, and its archive."""
+    mp = pytest.MonkeyPatch()
+    src = tmp_path_factory.mktemp("src")
+    mp.setenv("AECORE_DATA_DIR", str(DATA))
+    mp.setenv(experiments.CACHE_ENV_VAR, str(src))
+    table = experiments.sweep(_configs(), progress=False)
+    path = tmp_path_factory.mktemp("out") / "runs.tar.gz"
+    manifest = archive.export(path)
+    mp.undo()
+    return src, path, manifest, table
+
+
+def _entries(root: Path) -> set[str]:
+    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.is_dir() else set()
+
+
+def test_export_then_import_reads_every_run_back_without_training(exported, tmp_path, monkeypatch):
+    src, path, manifest, table = exported
+    assert manifest["entries"] == 2 and manifest["skipped"] == []
+    monkeypatch.setenv("AECORE_DATA_DIR", str(DATA))
+    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path))
+    assert archive.import_(path) == {"added": 2, "kept": 0, "replaced": 0, "entries": 2}
+    assert _entries(tmp_path) == _entries(src)
+    monkeypatch.setattr(experiments, "_train_and_evaluate", lambda *a, **k: pytest.fail("it trained"))
+    again = experiments.sweep(_configs(), progress=False)
+    assert again["from_cache"].all()
+    assert again["mse_per_pixel"].tolist() == table["mse_per_pixel"].tolist()
+
+
+def test_an_entry_already_there_is_never_overwritten(exported, tmp_path):
+    _, path, _, _ = exported
+    archive.import_(path, root=tmp_path)
+    entry = sorted(_entries(tmp_path))[0]
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / entry).iterdir()}
+    assert archive.import_(path, root=tmp_path) == {"added": 0, "kept": 2, "replaced": 0, "entries": 2}
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / entry).iterdir()} == before
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_a_corrupt_or_truncated_archive_is_refused_and_the_cache_untouched(exported, tmp_path, damage):
+    _, path, _, _ = exported
+    bad = tmp_path / "bad.tar.gz"
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":
+        data[len(data) // 2] ^= 0xFF
+    else:
+        data = bytearray(b"<html>not found</html>")
+    bad.write_bytes(bytes(data))
+    cache = tmp_path / "cache"
+    with pytest.raises(archive.ArchiveError, match=r"truncated|corrupt|checksums"):
+        archive.import_(bad, root=cache)
+    assert _entries(cache) == set() and not any(cache.glob(".tmp-*"))
+
+
+def test_a_foreign_archive_is_refused(tmp_path):
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        (tmp_path / "x").write_text("x")
+        tar.add(tmp_path / "x", arcname="../../outside.txt")
+    with pytest.raises(archive.ArchiveError, match="not an entry file of a run cache archive"):
+        archive.import_(evil, root=tmp_path / "cache")
+    assert not (tmp_path.parent / "outside.txt").exists()
+    plain = tmp_path / "plain.tar.gz"
+    with tarfile.open(plain, "w:gz") as tar:
+        tar.add(tmp_path / "x", arcname="entries/e/metrics.json")
+    with pytest.raises(archive.ArchiveError, match="no MANIFEST.json"):
+        archive.import_(plain, root=tmp_path / "cache")
+
+
+def test_import_downloads_from_a_local_http_server(exported, tmp_path):
+    _, path, _, _ = exported
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(path.parent))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
+        assert archive.import_(url, root=tmp_path)["added"] == 2
+        with pytest.raises(archive.ArchiveError, match="could not download .*/missing.tar.gz"):
+            archive.import_(url.replace(path.name, "missing.tar.gz"), root=tmp_path)
+    finally:
+        server.shutdown()
+
+
+def test_the_command_line(exported, tmp_path, monkeypatch, capsys):
+    src, path, _, _ = exported
+    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(src))
+    assert cli.main(["cache", "export", str(tmp_path / "runs.zip")]) == 2
+    assert "must be a .tar.gz" in capsys.readouterr().err
+    assert cli.main(["cache", "export", str(tmp_path / "again.tar.gz")]) == 0
+    assert "exported 2 runs" in capsys.readouterr().err
+    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path / "dest"))
+    assert cli.main(["cache", "import", str(tmp_path / "again.tar.gz")]) == 0
+    assert "2 runs added" in capsys.readouterr().err
+    (tmp_path / "broken.tar.gz").write_bytes(b"\x1f\x8b broken")
+    assert cli.main(["cache", "import", str(tmp_path / "broken.tar.gz")]) == 1
+    assert "error: " in capsys.readouterr().err
