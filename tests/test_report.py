@@ -39,3 +39,11 @@ def test_decide_by_count_reaches_every_word():
     for bad in ((5, 4), (-1, 4), (0, 0)):
         with pytest.raises(ValueError):
             report.decide_by_count(*bad)
+
+
+def test_source_ids_link_to_the_sources_page():
+    assert report.source_link("001 answer") == "{ref}`001 <source-001>` answer"
+    assert report.source_link("000") == "{ref}`000 <source-000>`"
+    assert report.source_link("the data") == "the data"
+    table = report.VerdictTable([report.Verdict("c", "004", "Supported", "e", "ch6-x")]).markdown()
+    assert "{ref}`004 <source-004>`" in table and "{ref}`ch6-x`" in table and "{ref}`the protocol <verdict-protocol>`" in table

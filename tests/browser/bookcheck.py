@@ -78,6 +78,14 @@ def screenshot_name(rel: Path) -> str:
     return rel.with_suffix("").as_posix().replace("/", "__") + ".png"
 
 
+RAW_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")  # a Markdown table's delimiter row, "|---|"
+
+
+def raw_markdown_table(text: str) -> bool:
+    """Whether ``text`` (what a reader sees) holds Markdown table syntax that was not rendered."""
+    return bool(RAW_TABLE.search(text))
+
+
 def error_text(text: str) -> str | None:
     """The first error pattern found in output text, as a short quote; None when clean."""
     for pattern in ERROR_PATTERNS:
@@ -345,6 +353,8 @@ def audit_page(browser: object, rel: Path, base_url: str, root: Path,
             why = error_text(text)
             if why:
                 problems.append(f"error text in output #{i + 1}: {why}")
+            if raw_markdown_table(text):
+                problems.append(f"raw Markdown table in output #{i + 1}: rendered as text, not as a table")
         if screenshot_dir is not None:
             Path(screenshot_dir).mkdir(parents=True, exist_ok=True)
             shot = Path(screenshot_dir) / screenshot_name(rel)

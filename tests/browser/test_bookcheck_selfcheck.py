@@ -43,7 +43,8 @@ SITE = {
         "<a href='#also-missing'>bad local fragment</a>"
         "<div class='cell_output'><pre>Traceback (most recent call last):\n  File \"x\", line 1\n"
         "KeyError: 'mnist'</pre></div>"
-        "<div class='output stream'><pre>ValueError: unknown loss 'l3'</pre></div></main>"
+        "<div class='output stream'><pre>ValueError: unknown loss 'l3'</pre></div>"
+        "<div class='cell_output'><p>| claim | verdict | |---|---| | BCE helps | Refuted |</p></div></main>"
         "<script>undefinedFunction();</script><script>console.error('boom from the page');</script>",
         head="<link rel='stylesheet' href='missing.css'>"),
     "empty.html": "<html><head><title>empty</title></head><body></body></html>",
@@ -105,6 +106,13 @@ def test_error_text_ignores_ordinary_output(text):
     assert bookcheck.error_text(text) is None
 
 
+def test_raw_markdown_table_is_seen_and_rendered_tables_are_not():
+    assert bookcheck.raw_markdown_table("| a | b | |---|---| | 1 | 2 |")
+    assert bookcheck.raw_markdown_table("|:---:|")
+    assert not bookcheck.raw_markdown_table("a\tb\n1\t2 -- a rendered table's text")
+    assert not bookcheck.raw_markdown_table("x | y")
+
+
 # --------------------------------------------------------------------------- in Chromium
 
 
@@ -135,6 +143,7 @@ def test_clean_pages_pass(reports, page):
     "error text in output #2: 'ValueError:'",
     "JavaScript error: undefinedFunction is not defined",
     "JavaScript console error: boom from the page",
+    "raw Markdown table in output #3",
 ])
 def test_broken_page_reports_each_problem(reports, expected):
     assert any(p.startswith(expected) for p in reports["broken.html"]), reports["broken.html"]

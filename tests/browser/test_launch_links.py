@@ -1,10 +1,10 @@
 """Every chapter page of the built book links to the chapter on Colab and to its source, when the
 build knew the repository (``BOOK_REPOSITORY``, as ``make test`` and the publishing workflow
-set it); a build without one shows no such link. Reads the HTML that ``make html`` wrote."""
+set it; recorded in ``_generated/_config.yml``); a build without one shows no such link. Reads
+the HTML that ``make html`` wrote."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -30,8 +30,17 @@ def pages() -> dict[str, str]:
     return {nb.stem: (HTML / "chapters" / f"{nb.stem}.html").read_text(encoding="utf-8") for nb in CHAPTERS}
 
 
+def built_for() -> str:
+    """The ``owner/name`` the last ``make html`` was built for, ``""`` for none."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_generated" / "_config.yml").read_text(encoding="utf-8"))
+    url = (config.get("repository") or {}).get("url", "")
+    return url.removeprefix("https://github.com/")
+
+
 def test_every_chapter_opens_in_colab_from_the_repository_it_was_built_for(pages):
-    repository = os.environ.get("BOOK_REPOSITORY", "").strip()
+    repository = built_for()
     for stem, page in pages.items():
         if not repository:
             assert not launch_links(page), f"{stem}: a Colab link without a known repository"
