@@ -128,3 +128,11 @@ def test_setup_cell_installs_this_versions_package_where_it_is_missing():
     assert pins == [aecore.__version__], f"the setup cell must pin aecore=={aecore.__version__}, found {pins}"
     assert 'importlib.util.find_spec("aecore") is None' in setup  # only where it is missing
     assert not re.search(r"tensorflow|numpy|keras", setup.split("%pip", 1)[1].splitlines()[0])
+
+
+def test_no_chapter_asks_get_profile_for_a_fixed_profile():
+    # aecore.get_profile("fast") returns the profile of $AECORE_PROFILE when it is set (as papermill
+    # and nbval set it), so a chapter that needs the fast profile itself must use PROFILES["fast"].
+    for path in CHAPTERS:
+        src = "".join(_src(c) for c in _code_cells(_load(path)))
+        assert not re.search(r"get_profile\(\s*[\"'](fast|full)[\"']", src), path.name
