@@ -88,11 +88,22 @@ def claims_page(chapters: list[pathlib.Path]) -> str:
             "{ref}`sources`.\n\n" + "\n\n".join(sections) + "\n")
 
 
+def _times_table(rec: dict) -> list[str]:
+    lines = ["| notebook | seconds | runs trained in this build |", "|---|---|---|"]
+    trained = rec.get("runs_trained", {})
+    lines += [f"| `{name}` | {sec:.1f} | {trained.get(name, 'not recorded')} |"
+              for name, sec in rec.get("seconds", {}).items()]
+    lines += [f"| **total** | **{rec.get('total_seconds', 0):.1f}** | "
+              f"**{sum(trained.values()) if trained else 'not recorded'}** |", ""]
+    return lines
+
+
 def build_info_page() -> str:
     path = ROOT / "chapters" / "execution.json"
     lines = ["# Build information", "",
              "Generated from `chapters/execution.json`, which the last `make book` wrote while it "
-             "executed the chapters. Nothing on this page is typed by hand.", ""]
+             "executed the chapters, and `chapters/execution-cold.json`, the last build that started "
+             "from an empty run cache. Nothing on this page is typed by hand.", ""]
     if not path.exists():
         return "\n".join(lines + ["No `make book` run has been recorded yet.", ""])
     rec = json.loads(path.read_text(encoding="utf-8"))
@@ -100,17 +111,20 @@ def build_info_page() -> str:
               f"- finished: {rec.get('finished_utc', '?')}",
               f"- machine: {rec.get('machine', '?')}",
               f"- Python: {rec.get('python', '?')}", "",
-              "## Execution time of each notebook", "",
+              "## The build these pages come from", "",
               "Each chapter was executed top to bottom on a fresh kernel, one after another. Runs "
               "trained during the build are counted; every other run the chapter shows was read from "
               "the run cache (trained earlier by the same code: the cache key holds a fingerprint of "
-              "it), which is why such a chapter takes seconds.", "",
-              "| notebook | seconds | runs trained in this build |", "|---|---|---|"]
-    trained = rec.get("runs_trained", {})
-    lines += [f"| `{name}` | {sec:.1f} | {trained.get(name, 'not recorded')} |"
-              for name, sec in rec.get("seconds", {}).items()]
-    lines += [f"| **total** | **{rec.get('total_seconds', 0):.1f}** | "
-              f"**{sum(trained.values()) if trained else 'not recorded'}** |", ""]
+              "it), which is why such a chapter takes seconds.", ""]
+    lines += _times_table(rec)
+    cold_path = ROOT / "chapters" / "execution-cold.json"
+    if cold_path.exists():
+        cold = json.loads(cold_path.read_text(encoding="utf-8"))
+        lines += ["## The last build from an empty cache", "",
+                  f"Every run trained, profile `{cold.get('profile', '?')}`, finished "
+                  f"{cold.get('finished_utc', '?')} on {cold.get('machine', '?')}: what the book costs "
+                  f"from scratch (wall time {cold.get('wall_seconds', 0) / 60:.0f} minutes).", ""]
+        lines += _times_table(cold)
     if rec.get("versions"):
         lines += ["## Package versions", "", "| package | version |", "|---|---|"]
         lines += [f"| `{k}` | {v} |" for k, v in rec["versions"].items()]

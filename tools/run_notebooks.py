@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     t_start = time.perf_counter()
     trained: dict[str, int] = {}
+    cold = not _cache_entries()  # an empty cache: every run the chapters show is trained in this build
     if args.jobs == 1:
         results = []
         for nb, out in jobs:  # one at a time: the entries a notebook adds to the cache are the runs it trained
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "profile": args.profile,
         "jobs": args.jobs,
+        "cold": cold,
         "seconds": times,
         "runs_trained": {name: trained[name] for name in times if name in trained},
         "total_seconds": round(sum(times.values()), 1),
@@ -163,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     args.record.write_text(json.dumps(record, indent=2))
     if args.inplace and not failed and len(notebooks) == len(chapters_in_toc_order()):
         (ROOT / "chapters" / "execution.json").write_text(json.dumps(record, indent=2) + "\n")
+        if cold:  # kept until the next cold build: what the whole book costs from scratch
+            (ROOT / "chapters" / "execution-cold.json").write_text(json.dumps(record, indent=2) + "\n")
     if failed:
         print(f"[run_notebooks] {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
