@@ -56,8 +56,9 @@ def _run(cfg: Any) -> Any:
 def _summary(result: Any) -> dict[str, Any]:
     history = result.history.drop(columns=[c for c in ("seconds",) if c in result.history.columns])
     metrics = {k: v for k, v in result.metrics.items() if k != "train_seconds"}
-    return {"history": json.loads(history.to_json(orient="split", double_precision=17)),
-            "metrics": json.loads(json.dumps(metrics))}
+    # Python floats through json: repr round-trips every bit (pandas' to_json stops at 15 digits).
+    columns = {c: [v.item() if hasattr(v, "item") else v for v in history[c].tolist()] for c in history.columns}
+    return {"history": json.loads(json.dumps(columns)), "metrics": json.loads(json.dumps(metrics))}
 
 
 def record() -> int:

@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "print a results table.",
         epilog="Cache: $AECORE_CACHE_DIR, else <repo>/.aecore_cache. Offline data: $AECORE_DATA_DIR.")
     parser.add_argument("--version", action="version", version=f"aecore {aecore.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{list,run}")
+    sub = parser.add_subparsers(dest="command", metavar="{list,run,cache}")
 
     sub.add_parser("list", help="list the experiments and how many runs each has",
                    description="List the experiments (names for `run -e NAME`).")
@@ -190,6 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also print what each run does, one line per epoch (on stderr)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(command_parser=run)  # usage errors found after parsing print run's usage
+    cache = sub.add_parser("cache", help="export the run cache to one archive, or import one",
+                           description="Export every verified run of the cache to a checksummed .tar.gz, or "
+                                       "import such an archive (a file or an http(s) address): everything is "
+                                       "checked first, and an entry already in the cache is never overwritten.")
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="{export,import}", required=True)
+    exp = cache_sub.add_parser("export", help="write the cache's runs to ARCHIVE (.tar.gz)")
+    exp.add_argument("archive", type=Path, metavar="ARCHIVE")
+    imp = cache_sub.add_parser("import", help="add the runs of ARCHIVE (a file or an http(s) address)")
+    imp.add_argument("archive", metavar="ARCHIVE")
     return parser
 
 
@@ -414,6 +423,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    from aecore import archive, experiments
+
+    try:
+        if args.cache_command == "export":
+            if args.archive.is_dir() or not args.archive.name.endswith((".tar.gz", ".tgz")):
+                print(f"error: the archive must be a .tar.gz file, got {str(args.archive)!r}", file=sys.stderr)
+                return 2
+            problem = _unwritable(args.archive)
+            if problem:
+                print(f"error: {args.archive}: {problem}", file=sys.stderr)
+                return 2
+            manifest = archive.export(args.archive)
+            size = args.archive.stat().st_size
+            print(f"exported {manifest['entries']} runs ({len(manifest['files'])} files, {size / 2**20:.1f} MiB) from "
+                  f"{experiments.cache_dir()} to {args.archive}"
+                  + (f"; skipped {len(manifest['skipped'])} unusable entries" if manifest["skipped"] else ""),
+                  file=sys.stderr)
+        else:
+            counts = archive.import_(args.archive)
+            print(f"imported {args.archive}: {counts['added']} runs added, {counts['kept']} already in the cache "
+                  f"(kept), {counts['replaced']} unusable ones replaced, into {experiments.cache_dir()}",
+                  file=sys.stderr)
+    except archive.ArchiveError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Inside the block SIGTERM unwinds like Ctrl-C (KeyboardInterrupt), so that a cache entry
@@ -440,6 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with sigterm_as_interrupt():
             if args.command == "list":
                 return cmd_list()
+            if args.command == "cache":
+                return cmd_cache(args)
             return cmd_run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

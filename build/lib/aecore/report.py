@@ -149,7 +149,7 @@ class VerdictTable:
             link = f"{{ref}}`{v.where}`" if v.where else ""
             evidence = v.evidence + (f" Margin ±{v.margin:.4g}: {v.margin_reason}." if v.margin is not None else "")
             evidence += f" To decide: {v.to_decide}." if v.to_decide else ""
-            lines.append(f"| {cell(v.claim)} | {cell(v.source)} | **{v.verdict}** | {cell(v.effect_text())} | "
+            lines.append(f"| {cell(v.claim)} | {source_link(cell(v.source))} | **{v.verdict}** | {cell(v.effect_text())} | "
                          f"{cell(evidence)} | {link} |")
         lines.append("")
         lines.append(f"How each verdict is decided: {{ref}}`the protocol <{PROTOCOL_LABEL}>`.")
@@ -167,6 +167,14 @@ class VerdictTable:
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"text/markdown": self.markdown(), "text/plain": format_verdicts(self.verdicts),
                 VERDICTS_MIME: self.records()}
+
+
+def source_link(source: str) -> str:
+    """A verdict's source (``"001 answer"``) with its id linked to the Sources page's section
+    (``{ref}`001 <source-001>` answer``); text without an id is returned as it is."""
+    import re
+
+    return re.sub(r"^(\d{3})\b", lambda m: f"{{ref}}`{m.group(1)} <source-{m.group(1)}>`", str(source))
 
 
 def verdict_markdown(verdicts: list[Verdict]) -> VerdictTable:

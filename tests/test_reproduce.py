@@ -1,0 +1,28 @@
+"""benchmarks/reproduce.py: the reference it compares against is the full build's, and its
+comparison is exact (a one-ulp change is a difference; NaN equals NaN)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from benchmarks import reproduce
+
+
+def test_comparison_is_bit_exact():
+    x = 0.017490831426639125
+    assert reproduce._equal({"a": [x, math.nan]}, {"a": [x, math.nan]})
+    assert not reproduce._equal({"a": [x]}, {"a": [math.nextafter(x, 1.0)]})  # one ulp: different
+    assert not reproduce._equal({"a": [x]}, {"a": [x, x]})
+    assert not reproduce._equal({"a": 1}, {"b": 1})
+
+
+def test_the_reference_holds_the_sample_of_every_training_chapter():
+    ref = json.loads(Path(reproduce.REFERENCE).read_text())
+    sample = reproduce.sample()
+    assert set(ref) == set(sample) == {"chapter 3", "chapter 4", "chapter 5", "chapter 6"}
+    for name, cfg in sample.items():
+        assert ref[name]["config"] == json.loads(json.dumps(cfg.to_dict())), name
+        assert ref[name]["cache_key"] == cfg.cache_key(), f"{name}: re-record the reference after `make book`"
+        assert len(ref[name]["history"]["epoch"]) == cfg.epochs
