@@ -83,6 +83,9 @@ def export(path: str | os.PathLike, *, root: Path | None = None) -> dict[str, An
                     manifest["files"][member] = _sha256(data)
                     _add(tar, member, data)
             _add(tar, ARCHIVE_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; an archive is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 ``run(cfg)`` loads the data, builds the model, trains it, evaluates it on held-out test
 images and stores everything on disk; the next ``run(cfg)`` with an equal config (and the
-same ``aecore.__version__``) reads it back in about a second. ``sweep(configs)`` runs many
+same code: see :mod:`aecore.fingerprint`) reads it back in about a second. ``sweep(configs)`` runs many
 and returns a tidy table, one row per run.
 
 The cache
@@ -10,16 +10,19 @@ The cache
 Location: ``$AECORE_CACHE_DIR`` if set; else ``<repo>/.aecore_cache`` when ``aecore`` is
 imported from a source checkout (``pyproject.toml`` beside the package); else
 ``~/.cache/aecore``. One directory per run, named ``<readable slug>-<key prefix>``, where
-the key is the SHA-256 of the canonical JSON of the full config plus the aecore version.
+the key is the SHA-256 of the canonical JSON of the full config, the aecore version and the
+fingerprint of the code that computes a run (so an entry trained by older code is never served).
 Each entry holds ``config.json``, ``metrics.json``, ``history.csv``, ``model.weights.h5``
 and ``manifest.json`` (the SHA-256 of each of the other four).
 
 - Writes are atomic: the entry is written into a hidden temporary directory
-  (``.tmp-*``) in the cache directory and renamed into place only when complete, so an
-  interrupted run leaves no entry.
+  (``.tmp-aecore-*``, with a marker file) in the cache directory and renamed into place only
+  when complete, so an interrupted run leaves no entry; only such marked folders are ever
+  cleaned up.
 - Reads are verified: every checksum in the manifest, and ``config.json`` must equal the
-  requested config exactly. A corrupt or mismatched entry raises a :class:`CacheWarning`
-  naming the entry and the problem, is deleted, and the run is retrained.
+  requested config exactly, and the content must have the shape a run writes. A corrupt,
+  mismatched or unreadable entry raises a :class:`CacheWarning` naming the entry and the
+  problem, is deleted where it can be (the warning says whether), and the run is retrained.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """VAE experiments as values: one frozen :class:`VAEConfig` -> one cached :class:`VAEResult`.
 
 The same contract as :mod:`aecore.experiments` (and the same cache directory): entries
-keyed by the SHA-256 of the canonical config JSON plus ``aecore.__version__`` (and
-:data:`aecore.vae.FIT_PROGRAM` for the runs :func:`aecore.vae.fit` trains), written
+keyed by the SHA-256 of the canonical config JSON plus ``aecore.__version__`` and the code
+fingerprint (and :data:`aecore.vae.FIT_PROGRAM` for the runs :func:`aecore.vae.fit` trains), written
 atomically (temp dir + rename, manifest last), verified on read (checksums, config, data
 fingerprint), and a corrupt entry is deleted and retrained with a :class:`CacheWarning`.
 A run that diverges raises :class:`aecore.training.TrainingDivergedError` and writes nothing.
