@@ -147,7 +147,10 @@ class VerdictTable:
                  "|---|---|---|---|---|---|"]
         for v in self.verdicts:
             link = f"{{ref}}`{v.where}`" if v.where else ""
-            evidence = v.evidence + (f" Margin ±{v.margin:.4g}: {v.margin_reason}." if v.margin is not None else "")
+            evidence = v.evidence.rstrip()
+            if v.margin is not None or v.to_decide:
+                evidence += "" if evidence.endswith(".") else "."
+            evidence += f" Margin ±{v.margin:.4g}: {v.margin_reason}." if v.margin is not None else ""
             evidence += f" To decide: {v.to_decide}." if v.to_decide else ""
             lines.append(f"| {cell(v.claim)} | {source_link(cell(v.source))} | **{v.verdict}** | {cell(v.effect_text())} | "
                          f"{cell(evidence)} | {link} |")

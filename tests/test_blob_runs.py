@@ -60,3 +60,83 @@ def test_the_command_line_runs_chapter_4():
     assert cli.EXPERIMENTS["blob"].configs(p, p.seeds) == blob_runs.configs(p)
     assert len(cli.EXPERIMENTS["blob-sgd-rates"].configs(p, [0, 1])) == 12
     assert all(isinstance(c, Config) for c in cli.EXPERIMENTS["blob-sgd-rates"].configs(p, [0]))
+
+
+# --------------------------------------------------------------------------- verdicts_for (the protocol)
+
+
+def _run_rows(setting, *, collapsed=False, ratio=0.25, escape=2.0, w1=1.0, bright=100, iou=0.05, seeds=3,
+              noise=(0.0, 0.004, -0.004)):
+    return [{"setting": setting, "seed": s, "collapsed": collapsed, "mse_ratio_to_mean_image": ratio + noise[s],
+             "escape_epoch": escape, "first_layer_norm_min_ratio": w1, "bright_pixels": bright, "bright_iou": iou}
+            for s in range(seeds)]
+
+
+def _tables(**over):
+    spec = {name: {} for name in blob_runs.SETTINGS}
+    spec.update({"double sigmoid": {"collapsed": True}, "targets 0–255": {"collapsed": True},
+                 "categorical CE": {"collapsed": True}, "BCE, ReLU": {"ratio": 0.2, "escape": 1.0},
+                 "MNIST, BCE": {"ratio": 0.28}})
+    for name, kw in over.items():
+        spec[name.replace("_", " ")] = {**spec.get(name.replace("_", " "), {}), **kw}
+    runs = pd.DataFrame([r for name, kw in spec.items() if name in blob_runs.SETTINGS for r in _run_rows(name, **kw)])
+    sgd = pd.DataFrame([r for name in ("SGD, MSE, mean", "SGD, BCE, mean", "SGD, BCE, sum", "SGD, BCE, mean, its own rate")
+                        for r in _run_rows(name, collapsed=name in ("SGD, BCE, mean", "SGD, BCE, sum"),
+                                           **spec.get(name, {}))])
+    return runs, sgd
+
+
+FACTS = {"bce_09": 0.0444, "bce_07": 0.0257, "bce_argmin": 0.8, "mid_fashion": 45.0, "mn_bright": 15}
+
+
+def _v(runs, sgd, facts=FACTS):
+    return {v.claim: v for v in blob_runs.verdicts_for(runs, sgd, facts)}
+
+
+def test_blob_verdicts_on_the_chapters_pattern():
+    v = _v(*_tables())
+    assert v["With cross-entropy the output is a blob; with MSE it works"].verdict == "Depends"
+    assert v["The first-layer weights converge to zero"].verdict == "Not reproduced"
+    assert v["Cross-entropy is not suited to this task"].verdict == "Refuted"
+    assert v["As a likelihood, cross-entropy assumes binary data"].verdict == "Supported"
+    assert v["So cross-entropy cannot train an autoencoder on grey images"].verdict == "Refuted"
+    assert v["For target 0.8, cross-entropy penalises 0.9 more than 0.7"].verdict == "Supported"
+    assert v["The blob comes from mean intensities above 0.5 in that region"].verdict == "Refuted"
+    relu = v["Use ReLUs instead of sigmoids"]
+    assert relu.verdict == "Supported" and relu.effect.mean == pytest.approx(-0.08) and relu.effect.n == 3
+
+
+def test_blob_verdicts_other_branches():
+    runs, sgd = _tables(MNIST__BCE={"collapsed": True})
+    runs.loc[runs["setting"] == "MNIST, BCE", "collapsed"] = True
+    v = _v(runs, sgd)
+    assert v["With cross-entropy the output is a blob; with MSE it works"].verdict == "Supported"
+    assert v["Cross-entropy is not suited to this task"].verdict == "Supported"
+    assert v["So cross-entropy cannot train an autoencoder on grey images"].verdict == "Inconclusive"
+    runs, sgd = _tables()
+    runs["collapsed"] = False
+    sgd["collapsed"] = False
+    assert _v(runs, sgd)["With cross-entropy the output is a blob; with MSE it works"].verdict == "Refuted"
+    runs, sgd = _tables()
+    runs.loc[runs["setting"] == "double sigmoid", "first_layer_norm_min_ratio"] = 0.01  # the weights vanish once
+    assert _v(runs, sgd)["The first-layer weights converge to zero"].verdict == "Supported"
+    runs, sgd = _tables()
+    runs.loc[runs["setting"] == "targets 0–255", "bright_iou"] = 0.9
+    assert _v(runs, sgd)["The blob comes from mean intensities above 0.5 in that region"].verdict == "Inconclusive"
+    assert _v(*_tables(), facts={**FACTS, "bce_09": 0.01})[
+        "For target 0.8, cross-entropy penalises 0.9 more than 0.7"].verdict == "Refuted"
+
+
+def test_relu_verdict_follows_the_protocol():
+    runs, sgd = _tables()
+    runs.loc[runs["setting"] == "BCE, ReLU", "mse_ratio_to_mean_image"] = [0.40, 0.41, 0.39]  # worse: opposite
+    assert _v(runs, sgd)["Use ReLUs instead of sigmoids"].verdict == "Refuted"
+    runs.loc[runs["setting"] == "BCE, ReLU", "mse_ratio_to_mean_image"] = [0.20, 0.35, 0.30]  # noisy
+    v = _v(runs, sgd)["Use ReLUs instead of sigmoids"]
+    assert v.verdict == "Inconclusive" and "seeds" in v.to_decide
+
+
+def test_blob_verdicts_need_every_setting():
+    runs, sgd = _tables()
+    with pytest.raises(ValueError, match="no run of the setting 'BCE, ReLU'"):
+        blob_runs.verdicts_for(runs[runs["setting"] != "BCE, ReLU"], sgd, FACTS)
