@@ -142,3 +142,29 @@ def test_no_chapter_asks_get_profile_for_a_fixed_profile():
     for path in CHAPTERS:
         src = "".join(_src(c) for c in _code_cells(_load(path)))
         assert not re.search(r"get_profile\(\s*[\"'](fast|full)[\"']", src), path.name
+
+
+def _stray_values(path: pathlib.Path) -> list[str]:
+    """Bare values a cell displays because its last line returns one (e.g. report.glue's)."""
+    out = []
+    for cell in _code_cells(_load(path)):
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if o.get("output_type") == "execute_result" and not set(data) & {"image/png", "text/html", "text/markdown"}:
+                text = "".join(data.get("text/plain", ""))
+                if re.fullmatch(r"'[^'\n]{0,60}'|-?[\d.e+-]+", text.strip()):
+                    out.append(text)
+    return out
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_cell_shows_a_stray_return_value(path):
+    assert _stray_values(path) == [], f"{path.name}: a cell shows a bare value (end it with `_ = ...`)"
+
+
+def test_the_stray_value_check_sees_a_planted_one(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "source": ["report.glue('x', 0.5)"],
+                     "outputs": [{"output_type": "execute_result", "data": {"text/plain": "0.03647114114481198"}}]}]}
+    planted = tmp_path / "p.ipynb"
+    planted.write_text(json.dumps(nb))
+    assert _stray_values(planted) == ["0.03647114114481198"]
