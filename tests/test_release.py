@@ -35,7 +35,14 @@ def test_release_check_exits_1_on_a_wrong_tag():
 
 
 def test_the_wheel_holds_the_package_its_data_license_and_command(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+    # Built from a copy of what the sdist holds, so the checkout gets no build/ folder.
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "aecore", src / "aecore", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(src)],
                    check=True, capture_output=True)
     (wheel,) = tmp_path.glob("aecore-*.whl")
     assert wheel.name.startswith(f"aecore-{aecore.__version__}-")
