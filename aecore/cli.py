@@ -54,6 +54,12 @@ ConfigsFn = Callable[[Profile, Sequence[int]], "list[Config]"]
 OUT_FORMATS = (".csv", ".json")
 DEFAULT_METRICS = ("mse_per_pixel", "bce_excess_per_pixel", "psnr_db", "ssim", "dead_units")
 VAE_METRICS = ("neg_elbo", "recon", "kl", "active_units", "mse_per_pixel", "iwae_nll")
+# Every metric a run can report, so that --metrics is checked before anything trains
+# (tests/test_cli.py holds these lists to the columns real runs give).
+_EVALUATED = ("mse_per_pixel", "bce_per_pixel", "bce_excess_per_pixel", "psnr_db", "ssim", "n_images",
+              "mean_image_mse_per_pixel", "pca16_mse_per_pixel", "mse_ratio_to_mean_image", "mse_ratio_to_pca16")
+AE_METRIC_NAMES = (*_EVALUATED, *(f"vs_grey_{m}" for m in _EVALUATED if m != "n_images"), "dead_units",
+                   "latent_dim", "train_seconds", "final_loss", "final_val_loss")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -379,6 +385,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: experiment {args.experiment!r} cannot be set up: {err}", file=sys.stderr)
         return 1
+    is_vae = bool(configs) and isinstance(configs[0], vae_runs.VAEConfig)
+    known = vae_runs.SCALAR_METRICS if is_vae else AE_METRIC_NAMES
+    unknown = [m for m in (args.metrics or ()) if m not in known]
+    if unknown:  # before anything trains
+        print(f"error: unknown metric(s) {', '.join(unknown)}; valid: {', '.join(known)}", file=sys.stderr)
+        return 2
     print(f"{args.experiment}: {len(configs)} runs; profile {profile.name!r}, seeds "
           f"{' '.join(map(str, seeds))}", file=sys.stderr)
     if args.dry_run:
@@ -393,7 +405,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
     table = raw
-    is_vae = isinstance(configs[0], vae_runs.VAEConfig)
     if not is_vae and (raw["binarize"].notna() & (raw["binarize"].astype(str) != "none")).any():
         try:
             table = tables.score_binarised_on_grey(raw)

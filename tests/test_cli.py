@@ -8,6 +8,7 @@ temporary cache (AECORE_CACHE_DIR).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -237,6 +238,26 @@ def test_unknown_metric_exits_2_and_lists_the_valid_ones(smoke, capsys, monkeypa
     assert code == 2 and "unknown metric(s) nope; valid:" in err and "mse_per_pixel" in err
     code, _, err = _main(capsys, "run", "-e", "smoke", "--seeds", "0", "--no-progress", "-m", "label")
     assert code == 2 and "unknown metric(s) label" in err
+
+
+def test_unknown_metric_is_refused_before_anything_trains(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "empty"))
+    monkeypatch.setattr(experiments, "_train_and_evaluate", lambda *a, **k: pytest.fail("it trained"))
+    code, _, err = _main(capsys, "run", "-e", "smoke", "--seeds", "0", "--no-progress", "-m", "nope")
+    assert code == 2 and "unknown metric(s) nope" in err
+
+
+def test_the_known_metric_names_are_the_columns_real_runs_give(smoke, capsys, monkeypatch, tmp_path):
+    env, *_ = smoke
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "r.json"
+    assert _main(capsys, "run", "-e", "smoke", "--seeds", "0", "--no-progress", "--out", str(out))[0] == 0
+    row = json.loads(out.read_text())[0]
+    fields = {f.name for f in dataclasses.fields(experiments.Config)} | {"experiment", "profile", "label", "setting",
+                                                                        "loss_name", "from_cache", "model_kwargs"}
+    reported = {k for k, v in row.items() if k not in fields and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    assert reported <= set(cli.AE_METRIC_NAMES), sorted(reported - set(cli.AE_METRIC_NAMES))
 
 
 def test_a_vae_experiment_runs_and_prints_vae_metrics(capsys, monkeypatch, tmp_path):
