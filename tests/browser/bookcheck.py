@@ -245,7 +245,14 @@ async (sel) => {
       new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r);
                          setTimeout(r, 10000); })));
   const main = sel.main.map(s => document.querySelector(s)).find(e => e) || document.body;
+  // MathJax typesets after load: wait for it (served with the book, so no network is needed).
+  if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
+    await Promise.race([window.MathJax.startup.promise, new Promise(r => setTimeout(r, 10000))]);
+  }
+  const maths = Array.from(document.querySelectorAll('span.math, div.math'));
   return {
+    mathTotal: maths.length,
+    mathRaw: maths.filter(m => !m.querySelector('mjx-container')).length,
     mainText: main ? main.innerText.trim().length : 0,
     bodyText: document.body ? document.body.innerText.trim().length : 0,
     images: imgs.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0})),
@@ -347,6 +354,8 @@ def audit_page(browser: object, rel: Path, base_url: str, root: Path,
             why = check_link(href, page.url, base_url, root)
             if why:
                 problems.append(why)
+        if info["mathRaw"]:
+            problems.append(f"math not rendered: {info['mathRaw']} of {info['mathTotal']} formula(s) show raw TeX")
         if info["tracebacks"]:
             problems.append(f"{info['tracebacks']} error/traceback output(s) ({TRACEBACK_SELECTOR})")
         for i, text in enumerate(info["outputs"]):

@@ -44,7 +44,8 @@ SITE = {
         "<div class='cell_output'><pre>Traceback (most recent call last):\n  File \"x\", line 1\n"
         "KeyError: 'mnist'</pre></div>"
         "<div class='output stream'><pre>ValueError: unknown loss 'l3'</pre></div>"
-        "<div class='cell_output'><p>| claim | verdict | |---|---| | BCE helps | Refuted |</p></div></main>"
+        "<div class='cell_output'><p>| claim | verdict | |---|---| | BCE helps | Refuted |</p></div>"
+        "<p>The loss is <span class='math notranslate nohighlight'>\\(\\sigma(\\ell)\\)</span>.</p></main>"
         "<script>undefinedFunction();</script><script>console.error('boom from the page');</script>",
         head="<link rel='stylesheet' href='missing.css'>"),
     "empty.html": "<html><head><title>empty</title></head><body></body></html>",
@@ -144,6 +145,7 @@ def test_clean_pages_pass(reports, page):
     "JavaScript error: undefinedFunction is not defined",
     "JavaScript console error: boom from the page",
     "raw Markdown table in output #3",
+    "math not rendered: 1 of 1 formula(s) show raw TeX",
 ])
 def test_broken_page_reports_each_problem(reports, expected):
     assert any(p.startswith(expected) for p in reports["broken.html"]), reports["broken.html"]
