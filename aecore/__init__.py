@@ -65,7 +65,8 @@ def silenced_fd2():
 # Submodules load on first use (PEP 562): ``import aecore`` stays cheap and TensorFlow-free
 # (``tests/test_layout.py`` checks it); ``aecore.models`` imports TensorFlow when first touched.
 _SUBMODULES = frozenset({
-    "adam", "analysis", "archive", "bias", "blob_runs", "cli", "collapse", "conv_runs", "data", "datastats", "experiments",
+    "adam", "analysis", "archive", "bias", "blob_runs", "cli", "collapse", "conv_runs", "data", "data_study",
+    "datastats", "experiments",
     "fingerprint", "keras_vae", "losses", "metrics", "models", "optim", "plotting", "profiles", "programs",
     "report", "seeding", "tables", "training", "vae", "vae_runs", "vae_study", "validate", "verdicts",
 })

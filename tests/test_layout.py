@@ -147,7 +147,7 @@ LAYERS: dict[str, set[str]] = {
     "training": {"training", "vae", "keras_vae"},  # vae holds the VAE and its fit (issue: one loop)
     "runs": {"experiments", "vae_runs", "archive"},
     "presentation": {"verdicts", "report", "plotting", "tables"},
-    "studies": {"conv_runs", "blob_runs", "bias", "vae_study"},
+    "studies": {"data_study", "conv_runs", "blob_runs", "bias", "vae_study"},
     "command line": {"cli", "__main__"},
 }
 

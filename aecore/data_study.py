@@ -1,0 +1,87 @@
+"""Chapters 1 and 2's verdicts: claims decided by a computation on the data or on the losses,
+not by training (``verdicts-protocol``: such a claim states its computation, no interval).
+
+Chapter 1 computes the likelihood identities and per-pixel curves; chapter 2 the pixel
+statistics and the PCA baselines of both datasets. The notebooks compute those numbers with
+:mod:`aecore.analysis` and :mod:`aecore.datastats` and pass them here; the rules that turn them
+into verdict words live here, with tests that reach every outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pandas as pd
+
+from aecore import report
+
+MID = "fraction mid (0.05–0.95)"
+VARIANCE = "variance across images (MSE of mean image)"
+
+
+def chapter2_verdicts(summary: Mapping[str, Mapping[str, float]], pca_tables: Mapping[str, pd.DataFrame], *,
+                      k: int = 16) -> list[report.Verdict]:
+    """Chapter 2's verdicts on source 000's claims about the data.
+
+    Args:
+      summary: per dataset (``"mnist"``, ``"fashion_mnist"``), the pixel statistics of
+        :func:`aecore.datastats.summary_table` by label (``"std"``, :data:`MID`, :data:`VARIANCE`).
+      pca_tables: per dataset, the PCA table (columns ``k``, ``mse``, ``ratio_to_mean_image``).
+      k: the PCA code size the simplicity claim is judged at (16, the autoencoders' code).
+    """
+    s_mn, s_fa = summary["mnist"], summary["fashion_mnist"]
+    mid_mn, mid_fa = s_mn[MID], s_fa[MID]
+    var_mn, var_fa = s_mn[VARIANCE], s_fa[VARIANCE]
+    row = {name: pca_tables[name].set_index("k").loc[k] for name in ("mnist", "fashion_mnist")}
+    r_mn, r_fa = row["mnist"]["ratio_to_mean_image"], row["fashion_mnist"]["ratio_to_mean_image"]
+    m_mn, m_fa = row["mnist"]["mse"], row["fashion_mnist"]["mse"]
+    return [
+        report.Verdict("Fashion-MNIST has a broader range of pixel intensities", "000",
+                       report.decide(mid_fa > 2 * mid_mn),
+                       f"not in min–max (both span [0, 1]) but in use: mid-grey pixels {100 * mid_fa:.1f}% "
+                       f"(Fashion) vs {100 * mid_mn:.1f}% (MNIST)",
+                       "ch2-intensities"),
+        report.Verdict("Fashion-MNIST has a higher variance in pixel values", "000",
+                       report.decide(s_fa["std"] > s_mn["std"] and var_fa > var_mn),
+                       f"pixel std {s_fa['std']:.3f} vs {s_mn['std']:.3f}; variance across images "
+                       f"{var_fa:.4f} vs {var_mn:.4f}", "ch2-intensities"),
+        report.Verdict("MNIST's simpler digits allow a high accuracy of pixel-wise reconstruction", "000",
+                       report.decide(m_mn < m_fa and r_mn < r_fa, if_false="Refuted"),
+                       f"PCA-{k} held-out MSE {m_mn:.4f} (MNIST) vs {m_fa:.4f} (Fashion); unexplained variance "
+                       f"{r_mn:.2f} vs {r_fa:.2f}", "ch2-pca"),
+    ]
+
+
+def chapter1_verdicts(facts: Mapping[str, float]) -> list[report.Verdict]:
+    """Chapter 1's verdicts on the likelihood claims of sources 001, 002 and 003.
+
+    ``facts`` holds what the chapter computed: ``max_gap`` (largest |Gaussian NLL − (SSE/2 +
+    const)| on real images, nats per image), ``floor_mnist`` (BCE's entropy floor on MNIST,
+    nats per image), ``log_c_min`` (smallest −log C of the continuous Bernoulli, nats per
+    pixel), ``bce_09``/``bce_07`` (excess BCE of 0.9 and 0.7 for a target of 0.8) and
+    ``asym_ratio`` (their ratio), ``unbounded`` (BCE at p = 0.999 for a target of 255),
+    ``sat_logit`` (the logit beyond which BCE from probabilities is inf in float32) and
+    ``bce_argmin`` (BCE's minimiser for a target of 0.8).
+    """
+    f = facts
+    return [
+        report.Verdict("MSE is maximum likelihood under a Gaussian (fixed σ)", "003, 002",
+                       report.decide(f["max_gap"] < 1e-2),
+                       f"Gaussian NLL − (SSE/2 + const) ≤ {f['max_gap']:.1e} nats/image on real images",
+                       "ch1-derivations"),
+        report.Verdict("BCE is maximum likelihood under a Bernoulli", "003, 002", "Depends",
+                       f"exact for binary targets; for grey ones BCE's minimum is the entropy "
+                       f"({f['floor_mnist']:.0f} nats/image on MNIST) and it drops log C ≥ {f['log_c_min']:.3f} "
+                       f"nats/pixel", "ch1-cb"),
+        report.Verdict("For target 0.8, cross-entropy penalises 0.9 more than 0.7", "001",
+                       report.decide(f["bce_09"] > f["bce_07"]),
+                       f"excess BCE {f['bce_09']:.4f} vs {f['bce_07']:.4f} nats (×{f['asym_ratio']:.2f}); MSE equal",
+                       "ch1-curves"),
+        report.Verdict("BCE on data outside [0, 1] leads to numerical instability", "003", "Depends",
+                       f"out-of-range targets make BCE unbounded below ({f['unbounded']:.0f} nats at p=0.999, "
+                       f"target 255): a modelling error; the numerical failure (inf beyond logit "
+                       f"{f['sat_logit']:.1f}) comes from using probabilities, and logits fix it", "ch1-stability"),
+        report.Verdict("BCE's minimum is at the target (it is unbiased at its optimum)", "001",
+                       report.decide(abs(f["bce_argmin"] - 0.8) < 1e-3), f"argmin for target 0.8 = {f['bce_argmin']:.4f}",
+                       "ch1-curves"),
+    ]

@@ -1,0 +1,46 @@
+"""aecore.data_study: chapters 1 and 2's verdict rules, every outcome reached with constructed inputs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from aecore import data_study
+
+
+def _summary(mid_mn=0.1, mid_fa=0.45, std_mn=0.31, std_fa=0.35, var_mn=0.067, var_fa=0.087):
+    return {"mnist": {data_study.MID: mid_mn, "std": std_mn, data_study.VARIANCE: var_mn},
+            "fashion_mnist": {data_study.MID: mid_fa, "std": std_fa, data_study.VARIANCE: var_fa}}
+
+
+def _pca(mse_mn=0.027, mse_fa=0.021, r_mn=0.40, r_fa=0.24):
+    return {"mnist": pd.DataFrame({"k": [8, 16], "mse": [0.04, mse_mn], "ratio_to_mean_image": [0.6, r_mn]}),
+            "fashion_mnist": pd.DataFrame({"k": [8, 16], "mse": [0.03, mse_fa], "ratio_to_mean_image": [0.3, r_fa]})}
+
+
+def _words(summary, pca):
+    return [v.verdict for v in data_study.chapter2_verdicts(summary, pca)]
+
+
+def test_chapter2_outcomes():
+    assert _words(_summary(), _pca()) == ["Supported", "Supported", "Refuted"]
+    assert _words(_summary(mid_fa=0.15), _pca()) == ["Refuted", "Supported", "Refuted"]  # not twice MNIST's
+    assert _words(_summary(var_fa=0.05), _pca()) == ["Supported", "Refuted", "Refuted"]
+    assert _words(_summary(), _pca(mse_mn=0.01, r_mn=0.1)) == ["Supported", "Supported", "Supported"]
+    assert _words(_summary(), _pca(mse_mn=0.01)) == ["Supported", "Supported", "Refuted"]  # both measures needed
+    v = data_study.chapter2_verdicts(_summary(), _pca())[2]
+    assert "PCA-16 held-out MSE 0.0270 (MNIST) vs 0.0210" in v.evidence and v.where == "ch2-pca"
+
+
+FACTS = {"max_gap": 2e-4, "floor_mnist": 46.0, "log_c_min": 0.693, "bce_09": 0.0444, "bce_07": 0.0257,
+         "asym_ratio": 1.73, "unbounded": -1750.0, "sat_logit": 16.6, "bce_argmin": 0.8}
+
+
+def test_chapter1_outcomes():
+    words = [v.verdict for v in data_study.chapter1_verdicts(FACTS)]
+    assert words == ["Supported", "Depends", "Supported", "Depends", "Supported"]
+    flipped = [v.verdict for v in data_study.chapter1_verdicts(
+        {**FACTS, "max_gap": 0.5, "bce_09": 0.01, "bce_argmin": 0.75})]
+    assert flipped == ["Refuted", "Depends", "Refuted", "Depends", "Refuted"]
+    with pytest.raises(KeyError):
+        data_study.chapter1_verdicts({k: v for k, v in FACTS.items() if k != "sat_logit"})
