@@ -55,6 +55,28 @@ def minimiser(name: str, target: float) -> tuple[float, float]:
     return float(1.0 / (1.0 + np.exp(-res.x))), float(res.fun)
 
 
+def bce_weights(targets, *, delta: float = 1e-3) -> pd.DataFrame:
+    """BCE near its minimum as a weighted squared error: ``BCE(t, x) - BCE(t, t) ≈ w(t) (x - t)^2``.
+
+    ``measured`` is ``w`` from the loss itself, a symmetric second difference of
+    :func:`pixel_loss` (``(L(t + delta) + L(t - delta) - 2 L(t)) / (2 delta^2)``, float64);
+    ``1 / (2t(1-t))`` is the closed form (a Gaussian of variance ``t(1 - t)``); MSE's weight is
+    1 for every target.
+
+    Returns:
+      A table indexed by ``target`` with both columns.
+    """
+    rows = {}
+    for t in targets:
+        t = float(t)
+        if not delta < t < 1.0 - delta:
+            raise ValueError(f"targets must lie in ({delta}, {1 - delta}) for a difference of {delta}, got {t}")
+        v = pixel_loss("bernoulli", t, np.array([t - delta, t, t + delta]))
+        rows[t] = {"measured": float((v[0] + v[2] - 2.0 * v[1]) / (2.0 * delta ** 2)),
+                   "1 / (2t(1−t))": 1.0 / (2.0 * t * (1.0 - t))}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("target")
+
+
 def excess_loss(name: str, target: float, prediction: float) -> float:
     """Loss at ``prediction`` minus the loss's minimum for this target (nats per pixel)."""
     return float(pixel_loss(name, target, np.array([prediction]))[0]) - minimiser(name, target)[1]

@@ -24,7 +24,7 @@ import pandas as pd
 
 from aecore import experiments, losses, metrics, report, verdicts
 from aecore.experiments import Config
-from aecore.profiles import PROFILES, Profile
+from aecore.profiles import COMPARISON_SEEDS, PROFILES, Profile, comparison_seeds
 
 BATCH_SIZE = 32  # the question's
 # The question's training length: ``model.fit(x_train, x_train, epochs=10, batch_size=32)``. Its
@@ -57,15 +57,13 @@ def _grid(settings: Sequence[tuple], profile: Profile, seeds: Sequence[int]) -> 
             for (d, m, loss, b) in settings for seed in seeds]
 
 
-# Seeds per setting. The verdicts compare paired runs (aecore.verdicts), and an interval over three
-# seeds has t = 4.30 for its 95% half-width against 2.78 over five: the full profile trains five
-# (its cold cost measured in the README's profile table). The fast profile keeps its three (CI).
-FULL_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
+# Seeds per setting: five in the full profile (aecore.profiles.comparison_seeds).
+FULL_SEEDS: tuple[int, ...] = COMPARISON_SEEDS
 
 
 def seeds(profile: Profile) -> tuple[int, ...]:
     """The chapter's seeds in ``profile``: :data:`FULL_SEEDS` in ``full``, the profile's otherwise."""
-    return FULL_SEEDS if profile.name == "full" else tuple(profile.seeds)
+    return comparison_seeds(profile)
 
 
 def configs(profile: Profile, seeds_: Sequence[int] | None = None) -> list[Config]:
@@ -129,9 +127,9 @@ def epochs_to_learn(curves: pd.DataFrame, threshold: float = LEARNED_RATIO) -> p
 # decided"). MSE: 5% of the baseline arm's mean MSE, i.e. 0.2 dB of PSNR (10 log10 1.05), a
 # difference no reader can see in a reconstruction. SSIM: 0.01 on its 0-1 scale, the book's
 # convention for an immaterial difference in structure.
-MSE_MARGIN_FRACTION = 0.05
+MSE_MARGIN_FRACTION = verdicts.MSE_MARGIN_FRACTION
 SSIM_MARGIN = 0.01
-MSE_REASON = "5% of the baseline's MSE (0.2 dB of PSNR), too small to see in a reconstruction"
+MSE_REASON = verdicts.MSE_MARGIN_REASON
 SSIM_REASON = "0.01 of SSIM (0-1 scale), the book's threshold for an immaterial difference"
 
 
@@ -153,25 +151,9 @@ def _finding(table: pd.DataFrame, condition: str, claimed: dict, baseline: dict,
     return verdicts.Finding(condition, outcome, effect, f"margin ±{margin.value:.4g}"), margin
 
 
-def _to_decide(findings: Sequence["verdicts.Finding"], margins: Sequence["verdicts.Margin"]) -> str:
-    needs = []
-    for f, m in zip(findings, margins):
-        if f.outcome == "Inconclusive" and f.effect is not None:
-            n = verdicts.seeds_to_decide(f.effect, margin=m)
-            needs.append(f"{f.condition}: " + (f"about {n} seeds" if n else f"more than {verdicts.MAX_SEEDS} seeds"))
-    return "; ".join(needs)
-
-
 def _combined(claim: str, where: str, findings: list, margins: list, evidence: str, *,
               checked: bool = True) -> report.Verdict:
-    outcome = verdicts.combine(findings)
-    single = len(findings) == 1
-    return report.Verdict(
-        claim, "000", outcome,
-        evidence if single else evidence + " " + "; ".join(f"{f.condition}: {f.outcome}" for f in findings) + ".",
-        where, checked=checked, effect=findings[0].effect if single else None,
-        margin=margins[0].value if single else None, margin_reason=margins[0].reason if single else "",
-        findings=() if single else tuple(findings), to_decide=_to_decide(findings, margins))
+    return report.Verdict.from_findings(claim, "000", where, findings, margins, evidence, checked=checked)
 
 
 def verdicts_for(table: pd.DataFrame, short_table: pd.DataFrame, pixels: dict[str, dict],

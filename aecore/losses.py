@@ -180,7 +180,7 @@ def cb_mean(logits) -> tf.Tensor:
 
     ``mu(lambda) = lambda / (2 lambda - 1) + 1 / (2 artanh(1 - 2 lambda))``, which in the logit
     is ``1 / (1 - exp(-eta)) - 1 / eta``; near 0 it is ``1/2 + eta/12 - eta^3/720``.
-    The mean is *not* lambda: it is pulled toward 1/2 (mu(0.9) ~ 0.79).
+    The mean is *not* lambda: it is pulled toward 1/2 (mu(0.9) ~ 0.670).
     """
     eta = tf.convert_to_tensor(logits)
     if not eta.dtype.is_floating:

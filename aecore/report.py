@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from aecore.verdicts import OUTCOMES, Effect, Finding
+from aecore.verdicts import OUTCOMES, Effect, Finding, combine, to_decide
 
 VERDICTS = OUTCOMES  # Supported, Refuted, Inconclusive, Depends, Not reproduced
 PROTOCOL_LABEL = "verdict-protocol"  # the MyST label of the page that states the protocol
@@ -56,6 +56,26 @@ class Verdict:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
         object.__setattr__(self, "findings", tuple(self.findings))
+
+    @classmethod
+    def from_findings(cls, claim: str, source: str, where: str, findings, margins, evidence: str, *,
+                      checked: bool = True, outcome: str | None = None) -> "Verdict":
+        """A verdict over one or more conditions, each a :class:`~aecore.verdicts.Finding` with
+        its :class:`~aecore.verdicts.Margin`: the outcome is :func:`~aecore.verdicts.combine`'s
+        (or ``outcome`` where the claim combines its conditions otherwise, as stated in
+        ``evidence``); one condition's effect and margin go in their own columns, several are
+        listed each with its outcome; Inconclusive ones say how many seeds would decide them."""
+        findings, margins = list(findings), list(margins)
+        if not findings or len(findings) != len(margins):
+            raise ValueError(f"need one margin per finding, got {len(findings)} and {len(margins)}")
+        single = len(findings) == 1
+        if not single:
+            evidence = evidence.rstrip() + " " + "; ".join(f"{f.condition}: {f.outcome}" for f in findings) + "."
+        return cls(claim, source, outcome or combine(findings), evidence, where, checked=checked,
+                   effect=findings[0].effect if single else None,
+                   margin=margins[0].value if single else None,
+                   margin_reason=margins[0].reason if single else "",
+                   findings=() if single else tuple(findings), to_decide=to_decide(findings, margins))
 
     def effect_text(self, fmt: str = ".4f") -> str:
         """The effect column: ``"+0.0004 [-0.0011, +0.0019], n = 3"`` (unit in the evidence), one
@@ -183,3 +203,17 @@ def source_link(source: str) -> str:
 def verdict_markdown(verdicts: list[Verdict]) -> VerdictTable:
     """The verdict table of a chapter (see :class:`VerdictTable`)."""
     return VerdictTable(verdicts)
+
+
+def findings_table(verdict: Verdict, fmt: str = ".4f") -> pd.DataFrame:
+    """One row per condition of a verdict: the effect with its 95% interval, ``n`` and the
+    condition's outcome (what a section shows beside its own table; the verdict table lists
+    the same findings)."""
+    findings = verdict.findings or ((Finding("all", verdict.verdict, verdict.effect),) if verdict.effect else ())
+    if not findings:
+        raise ValueError(f"the verdict on {verdict.claim!r} has no measured effect (a computed claim)")
+    rows = {f.condition: {"effect": format(f.effect.mean, "+" + fmt) if f.effect else "",
+                          "95% interval": (f"[{f.effect.low:+{fmt}}, {f.effect.high:+{fmt}}]" if f.effect else ""),
+                          "seeds": f.effect.n if f.effect else "", "outcome": f.outcome}
+            for f in findings}
+    return pd.DataFrame.from_dict(rows, orient="index")

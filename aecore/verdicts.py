@@ -31,6 +31,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+# The book's margin for a difference in test MSE, used wherever a chapter compares two ways of
+# training by their reconstructions' MSE (chapters 3 and 5).
+MSE_MARGIN_FRACTION = 0.05
+MSE_MARGIN_REASON = "5% of the baseline's MSE (0.2 dB of PSNR), too small to see in a reconstruction"
+
 OUTCOMES: tuple[str, ...] = ("Supported", "Refuted", "Inconclusive", "Depends", "Not reproduced")
 CONFIDENCE = 0.95
 MAX_SEEDS = 200  # seeds_to_decide looks no further
@@ -130,6 +135,17 @@ def decide(effect: Effect, *, direction: int, margin: Margin, size: float = 0.0)
     return "Inconclusive"
 
 
+def decide_absent(effect: Effect, *, margin: Margin) -> str:
+    """The outcome for a claim that an effect is **absent** ("MSE is unbiased"): Supported when
+    the whole interval lies inside ``(-margin, +margin)`` (any effect is too small to matter),
+    Refuted when the interval excludes zero (an effect is shown), Inconclusive otherwise."""
+    if -margin.value < effect.low and effect.high < margin.value:
+        return "Supported"
+    if effect.low > 0 or effect.high < 0:
+        return "Refuted"
+    return "Inconclusive"
+
+
 def seeds_to_decide(effect: Effect, *, margin: Margin) -> int | None:
     """How many seeds would decide an Inconclusive comparison if the mean and the spread of
     the differences stayed as measured: the smallest ``n`` whose interval excludes zero or
@@ -171,6 +187,19 @@ def combine(findings: Sequence[Finding]) -> str:
     if {"Supported", "Refuted"} <= outcomes:
         return "Depends"
     return "Inconclusive"
+
+
+def to_decide(findings: Sequence[Finding], margins: Sequence[Margin]) -> str:
+    """What would decide each Inconclusive finding (its :func:`seeds_to_decide`), as one line:
+    ``"MNIST: about 9 seeds; Fashion: more than 200 seeds"``; ``""`` when none is Inconclusive."""
+    if len(findings) != len(margins):
+        raise ValueError(f"one margin per finding: got {len(findings)} findings and {len(margins)} margins")
+    needs = []
+    for f, m in zip(findings, margins):
+        if f.outcome == "Inconclusive" and f.effect is not None:
+            n = seeds_to_decide(f.effect, margin=m)
+            needs.append(f"{f.condition}: " + (f"about {n} seeds" if n else f"more than {MAX_SEEDS} seeds"))
+    return "; ".join(needs)
 
 
 def not_reproduced(times_seen: int, conditions: Sequence[str]) -> str:

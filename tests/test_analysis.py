@@ -119,3 +119,12 @@ def test_expected_minimisers_are_the_mean_or_the_median():
     assert rec < 1e-6  # the median of a mostly-black pixel is black
     with pytest.raises(ValueError, match="weights"):
         analysis.expected_minimiser("mse", [0.1, 0.2], [1.0])
+
+
+def test_bce_is_a_squared_error_weighted_by_the_bernoulli_variance():
+    w = analysis.bce_weights((0.05, 0.2, 0.5, 0.8, 0.95))
+    assert np.allclose(w["measured"], w["1 / (2t(1−t))"], rtol=1e-3)
+    assert w.loc[0.5, "measured"] == pytest.approx(2.0, rel=1e-3)  # the answer's "2 x MSE at 1/2"
+    assert w.loc[0.05, "measured"] / w.loc[0.5, "measured"] == pytest.approx(1 / (4 * 0.05 * 0.95), rel=1e-3)
+    with pytest.raises(ValueError, match="targets must lie"):
+        analysis.bce_weights((0.0,))

@@ -72,8 +72,10 @@ def test_measure_runs_scores_the_continuous_bernoulli_by_its_mean():
     assert runs.loc[0, "mse"] == pytest.approx(float(np.mean((mu - x[:5]) ** 2)), rel=1e-4)
     lam = 1.0 / (1.0 + np.exp(-eta))
     assert abs(runs.loc[0, "mse"] - float(np.mean((lam - x[:5]) ** 2))) > 1e-4  # not lambda
-    assert runs.loc[0, "loss"] == "CB" and len(bins) == 10 and bins["count"].sum() == 5 * 784
-    np.testing.assert_allclose(bins["mean_error"], metrics.signed_error_by_target(
+    assert runs.loc[0, "loss"] == "CB" and len(bins) == 20
+    for on in ("target", "reconstruction"):  # each pixel once per binning
+        assert bins.loc[bins["binned_on"] == on, "count"].sum() == 5 * 784
+    np.testing.assert_allclose(bins.loc[bins["binned_on"] == "target", "mean_error"], metrics.signed_error_by_target(
         x[:5], result.reconstruct(x[:5])).mean_error, equal_nan=True)
 
 

@@ -19,7 +19,7 @@ def test_every_setting_is_the_questions_mlp_with_its_recipe(profile):
     assert list(grid) == list(blob_runs.SETTINGS)
     for name, cfgs in grid.items():
         dataset, loss, options = blob_runs.SETTINGS[name]
-        assert [c.seed for c in cfgs] == list(p.seeds)
+        assert [c.seed for c in cfgs] == ([0, 1, 2, 3, 4] if profile == "full" else list(p.seeds))
         for c in cfgs:
             assert (c.dataset, c.model, c.loss) == (dataset, "dense_ae", losses.get_loss(loss).name)
             assert (c.batch_size, c.learning_rate) == (64, 1e-2)
@@ -39,6 +39,12 @@ def test_the_sgd_grid_and_the_reduction_settings():
     first = {name: cfgs[0] for name, cfgs in settings.items()}
     assert first["SGD, MSE, mean"].learning_rate == first["SGD, BCE, mean"].learning_rate == 1000.0
     assert first["SGD, BCE, sum"].reduction == "per_image" and first["SGD, BCE, sum"].learning_rate == 1000.0
+    for mistake, control in blob_runs.SGD_MSE_CONTROLS.items():  # the same recipe with MSE
+        assert first[control] == first[mistake].replace(loss=first[control].loss)
+        assert first[control].loss == "gaussian"
+    ordinary = blob_runs.sgd_ordinary_configs(p, seeds=[0, 1])
+    assert sorted(ordinary) == sorted(f"SGD {lr:g}, {loss}" for lr in blob_runs.SGD_ORDINARY_RATES for loss in ("MSE", "BCE"))
+    assert {c.learning_rate for cfgs in ordinary.values() for c in cfgs} == set(blob_runs.SGD_ORDINARY_RATES)
     assert first["SGD, BCE, mean, its own rate"].learning_rate == 300.0
     assert first["SGD, BCE, mean"].reduction == "per_pixel"
     assert [c.seed for c in settings["SGD, BCE, sum"]] == [0, 1]
@@ -80,9 +86,11 @@ def _tables(**over):
     for name, kw in over.items():
         spec[name.replace("_", " ")] = {**spec.get(name.replace("_", " "), {}), **kw}
     runs = pd.DataFrame([r for name, kw in spec.items() if name in blob_runs.SETTINGS for r in _run_rows(name, **kw)])
-    sgd = pd.DataFrame([r for name in ("SGD, MSE, mean", "SGD, BCE, mean", "SGD, BCE, sum", "SGD, BCE, mean, its own rate")
-                        for r in _run_rows(name, collapsed=name in ("SGD, BCE, mean", "SGD, BCE, sum"),
-                                           **spec.get(name, {}))])
+    sgd_names = ("SGD, MSE, mean", "SGD, BCE, mean", "SGD, MSE, sum", "SGD, BCE, sum", "SGD, BCE, mean, its own rate",
+                 "SGD 0.01, MSE", "SGD 0.01, BCE")
+    sgd = pd.DataFrame([r for name in sgd_names
+                        for r in _run_rows(name, collapsed=name in ("SGD, BCE, mean", "SGD, BCE, sum", "SGD 0.01, MSE",
+                                                                    "SGD 0.01, BCE"), **spec.get(name, {}))])
     return runs, sgd
 
 
@@ -104,6 +112,17 @@ def test_blob_verdicts_on_the_chapters_pattern():
     assert v["The blob comes from mean intensities above 0.5 in that region"].verdict == "Refuted"
     relu = v["Use ReLUs instead of sigmoids"]
     assert relu.verdict == "Supported" and relu.effect.mean == pytest.approx(-0.08) and relu.effect.n == 3
+
+
+def test_a_blob_that_mse_gets_too_is_not_counted_as_bces():
+    v = _v(*_tables())["With cross-entropy the output is a blob; with MSE it works"]
+    assert "specific to BCE (its MSE control trained): SGD, BCE, mean / SGD, BCE, sum" in v.evidence
+    assert "SGD 0.01, MSE 3/3" in v.evidence  # ordinary rates: a blob with MSE too
+    runs, sgd = _tables()
+    sgd.loc[sgd["setting"] == "SGD, MSE, sum", "collapsed"] = True  # the control blobs as well
+    v = _v(runs, sgd)["With cross-entropy the output is a blob; with MSE it works"]
+    assert "specific to BCE (its MSE control trained): SGD, BCE, mean;" in v.evidence
+    assert "also with MSE: SGD, BCE, sum" in v.evidence
 
 
 def test_blob_verdicts_other_branches():

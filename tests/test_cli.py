@@ -129,7 +129,10 @@ def test_conv_ae_is_chapter_3s_sweep():
     assert len(full) == 7 * 5 and len(set(full)) == len(full)  # five seeds in full (the paired verdicts)
     assert cli.EXPERIMENTS["conv-ae"].default_seeds(PROFILES["full"]) == [0, 1, 2, 3, 4]
     assert cli.EXPERIMENTS["conv-ae"].default_seeds(PROFILES["fast"]) == [0, 1, 2]
-    assert cli.EXPERIMENTS["blob"].default_seeds(PROFILES["full"]) == [0, 1, 2]
+    # Every chapter whose verdicts compare runs trains five seeds in full (aecore.profiles).
+    for name in ("blob", "bce-bias", "vae-article", "vae-quality"):
+        assert cli.EXPERIMENTS[name].default_seeds(PROFILES["full"]) == [0, 1, 2, 3, 4]
+        assert cli.EXPERIMENTS[name].default_seeds(PROFILES["fast"]) == [0, 1, 2]
     # The short BatchNorm check is the fast grid's own runs (one cache entry each).
     assert set(conv_runs.bn_short_configs([0, 1, 2])) <= set(conv_runs.configs(PROFILES["fast"]))
 
@@ -139,7 +142,7 @@ def test_bce_bias_is_chapter_5s_sweep():
 
     nb = json.loads((ROOT / "chapters" / "05_bce_bias_toward_half.ipynb").read_text())
     src = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    assert "bias.configs(profile, profile.seeds)" in src  # the chapter runs aecore.bias's grid
+    assert "bias.configs(profile, bias.seeds(profile))" in src  # the chapter runs aecore.bias's grid
     for profile in PROFILES.values():
         assert cli.EXPERIMENTS["bce-bias"].configs(profile, [0, 4]) == bias.configs(profile, [0, 4])
 

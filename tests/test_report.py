@@ -47,3 +47,17 @@ def test_source_ids_link_to_the_sources_page():
     assert report.source_link("the data") == "the data"
     table = report.VerdictTable([report.Verdict("c", "004", "Supported", "e", "ch6-x")]).markdown()
     assert "{ref}`004 <source-004>`" in table and "{ref}`ch6-x`" in table and "{ref}`the protocol <verdict-protocol>`" in table
+
+
+def test_findings_table_lists_each_condition_with_its_interval():
+    from aecore import verdicts
+
+    e = verdicts.paired_effect([1.0, 2.0, 3.0], [0.0, 0.5, 1.0], unit="u")
+    v = report.Verdict("c", "000", "Depends", "ev", findings=[verdicts.Finding("A", "Supported", e),
+                                                             verdicts.Finding("B", "Refuted", None)])
+    t = report.findings_table(v, ".2f")
+    assert list(t.index) == ["A", "B"] and list(t["outcome"]) == ["Supported", "Refuted"]
+    assert t.loc["A", "effect"] == f"{e.mean:+.2f}" and t.loc["A", "95% interval"] == f"[{e.low:+.2f}, {e.high:+.2f}]"
+    assert t.loc["A", "seeds"] == 3 and t.loc["B", "effect"] == ""
+    with pytest.raises(ValueError, match="computed claim"):
+        report.findings_table(report.Verdict("c", "000", "Supported", "computed"))
