@@ -99,14 +99,17 @@ def curvature_at_minimum(name: str, target: float, h: float = 1e-4) -> float:
 
 
 def stability_table(target: float, logits) -> pd.DataFrame:
-    """BCE for one target in float32, three ways, against the float64 exact value.
+    """BCE for one target in float32, four ways, against the float64 exact value.
 
     Columns: ``logit``, ``p_float32`` (sigmoid in float32), ``naive_probabilities`` (the
-    textbook formula on float32 probabilities), ``keras_probabilities`` (Keras' BCE on
-    probabilities, which clips them to [1e-7, 1 - 1e-7]), ``from_logits_float32``
-    (:func:`aecore.losses.bernoulli_pixel_nll`) and ``exact_float64``, plus the gradient
-    with respect to the logit of the Keras and the from-logits versions (``keras_grad``,
-    ``from_logits_grad``; exact value ``sigmoid(l) - target``).
+    textbook formula on float32 probabilities), ``keras_probabilities`` (Keras' BCE on plain
+    probabilities, which it clips to [1e-7, 1 - 1e-7]), ``keras_sigmoid_layer`` (Keras' BCE on
+    the output of a Keras sigmoid, ``keras.activations.sigmoid``, what a ``Dense(...,
+    activation="sigmoid")`` layer returns: the TensorFlow backend keeps that output's logits
+    and computes from them, so nothing is clipped), ``from_logits_float32``
+    (:func:`aecore.losses.bernoulli_pixel_nll`) and ``exact_float64``, plus the gradient with
+    respect to the logit of the three Keras-or-ours versions (``keras_grad``,
+    ``keras_sigmoid_grad``, ``from_logits_grad``; exact value ``sigmoid(l) - target``).
     """
     from aecore._tf import tf  # before keras, which imports TensorFlow
     import keras
@@ -124,13 +127,17 @@ def stability_table(target: float, logits) -> pd.DataFrame:
     lv = tf.Variable(l32[:, None])
     with tf.GradientTape(persistent=True) as tape:
         keras_sum = tf.reduce_sum(keras.losses.binary_crossentropy(x32[:, None], tf.sigmoid(lv)))
+        layer_each = keras.losses.binary_crossentropy(x32[:, None], keras.activations.sigmoid(lv))
+        layer_sum = tf.reduce_sum(layer_each)
         ours_sum = tf.reduce_sum(losses.bernoulli_nll(x32[:, None], lv))
     keras_grad = tape.gradient(keras_sum, lv).numpy()[:, 0]
+    layer_grad = tape.gradient(layer_sum, lv).numpy()[:, 0]
     ours_grad = tape.gradient(ours_sum, lv).numpy()[:, 0]
     exact = losses.bernoulli_pixel_nll(np.full_like(logits, target), logits).numpy()
     return pd.DataFrame({"logit": logits, "p_float32": p32, "naive_probabilities": naive,
-                         "keras_probabilities": keras_bce, "from_logits_float32": stable,
-                         "exact_float64": exact, "keras_grad": keras_grad, "from_logits_grad": ours_grad})
+                         "keras_probabilities": keras_bce, "keras_sigmoid_layer": layer_each.numpy(),
+                         "from_logits_float32": stable, "exact_float64": exact, "keras_grad": keras_grad,
+                         "keras_sigmoid_grad": layer_grad, "from_logits_grad": ours_grad})
 
 
 def saturating_logit_float32() -> float:

@@ -55,12 +55,15 @@ def line(x, ys: dict[str, np.ndarray], *, xlabel: str, ylabel: str, title: str =
 
 
 def stability(table: pd.DataFrame, *, target: float) -> plt.Figure:
-    """BCE against the logit, computed three ways in float32 and exactly in float64."""
+    """BCE against the logit, computed four ways in float32 and exactly in float64."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(table["logit"], table["exact_float64"], color="k", lw=3, alpha=0.3, label="exact (float64)")
     ax.plot(table["logit"], table["from_logits_float32"], color="tab:red", label="from logits (aecore, float32)")
+    if "keras_sigmoid_layer" in table:
+        ax.plot(table["logit"], table["keras_sigmoid_layer"], color="tab:green", ls="-.",
+                label="Keras after a Keras sigmoid (logits kept, float32)")
     ax.plot(table["logit"], table["keras_probabilities"], color="tab:orange", ls="--",
-            label="Keras on probabilities (clipped, float32)")
+            label="Keras on plain probabilities (clipped, float32)")
     naive = table["naive_probabilities"].to_numpy()
     finite = np.isfinite(naive)
     ax.plot(table["logit"][finite], naive[finite], color="tab:blue", ls=":", label="naive on probabilities (float32)")

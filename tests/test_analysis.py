@@ -57,6 +57,10 @@ def test_stability_table_gradients_and_failures():
     assert not np.isfinite(table["naive_probabilities"].iloc[-1])
     assert table["from_logits_float32"].iloc[-1] == pytest.approx(table["exact_float64"].iloc[-1], rel=1e-6)
     assert table["keras_grad"].iloc[-1] == 0.0  # clipped: no gradient once saturated
+    # A Keras sigmoid layer keeps its logits, and Keras' BCE computes from them: exact, no clip.
+    np.testing.assert_allclose(table["keras_sigmoid_grad"], exact_grad, atol=1e-6)
+    assert table["keras_sigmoid_layer"].iloc[-1] == pytest.approx(table["exact_float64"].iloc[-1], rel=1e-5)
+    assert table["keras_probabilities"].iloc[-1] < 0.5 * table["exact_float64"].iloc[-1]  # plain probabilities: capped
 
 
 # --------------------------------------------------------------------------- bias toward 1/2 (chapter 5)
