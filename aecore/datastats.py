@@ -6,6 +6,8 @@ errors are per pixel (intensity units squared), averaged over pixels and images.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -148,3 +150,48 @@ CLASS_NAMES = {
     "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                       "Sneaker", "Bag", "Ankle boot"],
 }
+
+
+def residual_stats(x_train: np.ndarray, x_test: np.ndarray, *, k: int = 16,
+                   pca: metrics.PCA | None = None) -> dict:
+    """What the Gaussian assumption behind MSE says about the errors, checked on the residuals
+    of the best linear autoencoder (PCA with ``k`` components, fitted on ``x_train``).
+
+    MSE is the Gaussian NLL of *independent errors of one variance*. If that held, the residuals
+    ``x - x_hat`` of a good model would be normal (excess kurtosis 0) with the same variance
+    at every pixel.
+
+    Returns:
+      ``residuals`` (every test residual, flat), ``variance_map`` (residual variance per pixel,
+      ``[28, 28]`` for MNIST-sized images), ``excess_kurtosis`` (of the pooled residuals; 0 for
+      a normal), ``variance_ratio`` (90th over 10th percentile of the per-pixel residual
+      variances, over the pixels where the *images* vary, their variance at least a tenth of the
+      largest pixel's, so that the always-empty border does not count: 1 for one variance),
+      ``sigma`` (the pooled residual standard deviation) and ``k``.
+    """
+    from scipy import stats
+
+    fitted = pca if pca is not None else metrics.pca_fit(x_train, k)
+    x_hat = metrics.pca_reconstruct(metrics.pca_truncate(fitted, k) if pca is not None else fitted, x_test)
+    r = (np.asarray(x_test, np.float64) - np.asarray(x_hat, np.float64)).reshape(len(x_test), -1)
+    var = r.var(axis=0)
+    data_var = np.asarray(x_test, np.float64).reshape(len(x_test), -1).var(axis=0)
+    used = data_var >= 0.1 * data_var.max()
+    lo, hi = np.percentile(var[used], [10, 90])
+    side = int(round(math.sqrt(r.shape[1])))
+    return {"residuals": r.ravel(), "variance_map": var.reshape(side, side) if side * side == r.shape[1] else var,
+            "excess_kurtosis": float(stats.kurtosis(r.ravel(), fisher=True)),
+            "variance_ratio": float(hi / lo), "sigma": float(r.std()), "k": k}
+
+
+def residual_histograms(residuals: np.ndarray, *, bins: int = 81, span: float = 0.8) -> dict:
+    """Histograms of residuals and of a normal with their standard deviation, on the same bins
+    of ``[-span, span]``: ``{"residuals": (edges, fractions), "normal, same σ": (edges, fractions)}``
+    (for :func:`aecore.plotting.histograms`; a log scale shows the tails)."""
+    from scipy import stats
+
+    r = np.asarray(residuals, np.float64).ravel()
+    edges = np.linspace(-span, span, bins + 1)
+    counts, _ = np.histogram(r, bins=edges)
+    normal = np.diff(stats.norm.cdf(edges, loc=0.0, scale=r.std()))
+    return {"residuals": (edges, counts / r.size), "normal, same σ": (edges, normal)}

@@ -33,14 +33,22 @@ def test_chapter2_outcomes():
 
 
 FACTS = {"max_gap": 2e-4, "floor_mnist": 46.0, "log_c_min": 0.693, "bce_09": 0.0444, "bce_07": 0.0257,
-         "asym_ratio": 1.73, "unbounded": -1750.0, "sat_logit": 16.6, "bce_argmin": 0.8}
+         "asym_ratio": 1.73, "unbounded": -1750.0, "sat_logit": 16.6, "bce_argmin": 0.8,
+         "residuals": {"mnist": {"excess_kurtosis": 5.4, "variance_ratio": 2.7},
+                       "fashion_mnist": {"excess_kurtosis": 3.6, "variance_ratio": 1.9}}}
+GAUSS = {"excess_kurtosis": 0.05, "variance_ratio": 1.1}
 
 
 def test_chapter1_outcomes():
     words = [v.verdict for v in data_study.chapter1_verdicts(FACTS)]
-    assert words == ["Supported", "Depends", "Supported", "Depends", "Supported"]
+    assert words == ["Supported", "Refuted", "Depends", "Supported", "Depends", "Supported"]
     flipped = [v.verdict for v in data_study.chapter1_verdicts(
-        {**FACTS, "max_gap": 0.5, "bce_09": 0.01, "bce_argmin": 0.75})]
-    assert flipped == ["Refuted", "Depends", "Refuted", "Depends", "Refuted"]
+        {**FACTS, "max_gap": 0.5, "bce_09": 0.01, "bce_argmin": 0.75,
+         "residuals": {"mnist": GAUSS, "fashion_mnist": GAUSS}})]
+    assert flipped == ["Refuted", "Supported", "Depends", "Refuted", "Depends", "Refuted"]
+    mixed = data_study.chapter1_verdicts({**FACTS, "residuals": {"mnist": FACTS["residuals"]["mnist"], "fashion_mnist": GAUSS}})
+    assert mixed[1].verdict == "Depends" and "MNIST excess kurtosis 5.4" in mixed[1].evidence
+    one_variance_only = {"excess_kurtosis": 0.1, "variance_ratio": 3.0}  # normal, but heteroscedastic
+    assert data_study.chapter1_verdicts({**FACTS, "residuals": {"mnist": one_variance_only}})[1].verdict == "Refuted"
     with pytest.raises(KeyError):
         data_study.chapter1_verdicts({k: v for k, v in FACTS.items() if k != "sat_logit"})

@@ -71,3 +71,33 @@ def test_pca_errors_fall_with_k_and_vanish_on_low_rank_data():
                                table["mse"], rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(datastats.classwise_errors(x[:200], x[200:], np.arange(100) % 2, k=2, pca=full)["mse_pca2"],
                                per_class["mse_pca2"], rtol=1e-6)
+
+
+def _low_rank_plus_noise(noise, seed=0, n=3000, d=64, rank=4):
+    rng = np.random.default_rng(seed)
+    basis = rng.standard_normal((rank, d))
+    def draw(m):
+        return (0.5 + 0.05 * rng.standard_normal((m, rank)) @ basis + noise(rng, (m, d))).reshape(m, 8, 8, 1)
+    return draw(n), draw(n)
+
+
+def test_residual_stats_see_gaussian_noise_of_one_variance_as_such():
+    train, test = _low_rank_plus_noise(lambda rng, shape: 0.02 * rng.standard_normal(shape))
+    r = datastats.residual_stats(train, test, k=4)
+    assert abs(r["excess_kurtosis"]) < 0.1 and r["variance_ratio"] < 1.2
+    assert r["variance_map"].shape == (8, 8) and r["sigma"] == pytest.approx(0.02, rel=0.1)
+
+
+def test_residual_stats_catch_heavy_tails_and_unequal_variances():
+    heavy, test = _low_rank_plus_noise(lambda rng, shape: 0.02 * rng.laplace(size=shape))
+    assert datastats.residual_stats(heavy, test, k=4)["excess_kurtosis"] > 2  # Laplace: 3
+    scale = np.where(np.arange(64) < 32, 0.01, 0.03)  # half the pixels three times noisier
+    train, test = _low_rank_plus_noise(lambda rng, shape: scale * rng.standard_normal(shape))
+    assert datastats.residual_stats(train, test, k=4)["variance_ratio"] > 5
+
+
+def test_residual_histograms_are_fractions_on_shared_bins():
+    h = datastats.residual_histograms(np.random.default_rng(0).standard_normal(100000) * 0.1)
+    (e1, f1), (e2, f2) = h["residuals"], h["normal, same σ"]
+    assert np.array_equal(e1, e2) and f1.sum() == pytest.approx(f2.sum(), abs=1e-3)
+    assert np.abs(f1 - f2).max() < 0.003
