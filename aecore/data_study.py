@@ -70,7 +70,8 @@ def chapter1_verdicts(facts: Mapping[str, float]) -> list[report.Verdict]:
     ``asym_ratio`` (their ratio), ``unbounded`` (BCE at p = 0.999 for a target of 255),
     ``sat_logit`` (the logit beyond which BCE from probabilities is inf in float32) and
     ``bce_argmin`` (BCE's minimiser for a target of 0.8), and ``residuals``: per dataset, the
-    ``excess_kurtosis`` and ``variance_ratio`` of :func:`aecore.datastats.residual_stats`.
+    ``excess_kurtosis`` and ``variance_ratio`` of :func:`aecore.datastats.residual_stats`, and
+    ``dynamic_z`` (:func:`aecore.analysis.binarisation_identity`'s ``z``).
     """
     f = facts
     res = f["residuals"]
@@ -94,7 +95,8 @@ def chapter1_verdicts(facts: Mapping[str, float]) -> list[report.Verdict]:
         report.Verdict("BCE is maximum likelihood under a Bernoulli", "003, 002", "Depends",
                        f"exact for binary targets; for grey ones BCE's minimum is the entropy "
                        f"({f['floor_mnist']:.0f} nats/image on MNIST) and it drops log C ≥ {f['log_c_min']:.3f} "
-                       f"nats/pixel", "ch1-cb"),
+                       f"nats/pixel: no likelihood of the grey image, but exactly the expected Bernoulli NLL of "
+                       f"its random binarisations (checked: {f['dynamic_z']:+.1f} standard errors)", "ch1-cb"),
         report.Verdict("For target 0.8, cross-entropy penalises 0.9 more than 0.7", "001",
                        report.decide(f["bce_09"] > f["bce_07"]),
                        f"excess BCE {f['bce_09']:.4f} vs {f['bce_07']:.4f} nats (×{f['asym_ratio']:.2f}); MSE equal",

@@ -132,3 +132,14 @@ def test_bce_is_a_squared_error_weighted_by_the_bernoulli_variance():
     assert w.loc[0.05, "measured"] / w.loc[0.5, "measured"] == pytest.approx(1 / (4 * 0.05 * 0.95), rel=1e-3)
     with pytest.raises(ValueError, match="targets must lie"):
         analysis.bce_weights((0.0,))
+
+
+def test_bce_on_grey_targets_is_the_expected_bce_of_their_binarisations():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(20, 28, 28, 1))
+    logits = rng.normal(-1.0, 1.0, size=(20, 28, 28, 1))  # mostly dark outputs
+    r = analysis.binarisation_identity(x, logits, n_samples=100)
+    assert abs(r["z"]) < 4 and r["standard_error"] > 0
+    # A planted fault: targets pushed toward 1 before drawing are not the same expectation.
+    biased = analysis.binarisation_identity(np.clip(x + 0.1, 0, 1), logits, n_samples=100)
+    assert abs((biased["sampled"] - r["grey"]) / biased["standard_error"]) > 10

@@ -33,7 +33,7 @@ def test_chapter2_outcomes():
 
 
 FACTS = {"max_gap": 2e-4, "floor_mnist": 46.0, "log_c_min": 0.693, "bce_09": 0.0444, "bce_07": 0.0257,
-         "asym_ratio": 1.73, "unbounded": -1750.0, "sat_logit": 16.6, "bce_argmin": 0.8,
+         "asym_ratio": 1.73, "unbounded": -1750.0, "sat_logit": 16.6, "bce_argmin": 0.8, "dynamic_z": 0.4,
          "residuals": {"mnist": {"excess_kurtosis": 5.4, "variance_ratio": 2.7},
                        "fashion_mnist": {"excess_kurtosis": 3.6, "variance_ratio": 1.9}}}
 GAUSS = {"excess_kurtosis": 0.05, "variance_ratio": 1.1}
