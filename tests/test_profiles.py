@@ -42,4 +42,8 @@ def test_readme_profile_table_matches_the_profiles():
         row = re.search(rf"^\| `{name}` \|(.*)$", readme, re.M)
         assert row, f"no README row for profile {name!r}"
         numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", row.group(1))]
-        assert numbers == [prof.n_train, prof.n_test, prof.epochs, prof.n_val], (name, row.group(0))
+        compared = [profiles.COMPARISON_SEEDS[0], profiles.COMPARISON_SEEDS[-1]] if name == "full" else []
+        expected = [prof.n_train, prof.n_test, prof.epochs, *compared, *prof.seeds, prof.n_val]
+        assert numbers == expected, (name, row.group(0))
+    assert profiles.comparison_seeds(profiles.PROFILES["full"]) == tuple(range(5))
+    assert profiles.comparison_seeds(profiles.PROFILES["fast"]) == profiles.PROFILES["fast"].seeds
