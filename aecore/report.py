@@ -69,8 +69,9 @@ class Verdict:
         if not findings or len(findings) != len(margins):
             raise ValueError(f"need one margin per finding, got {len(findings)} and {len(margins)}")
         single = len(findings) == 1
-        if not single:
-            evidence = evidence.rstrip() + " " + "; ".join(f"{f.condition}: {f.outcome}" for f in findings) + "."
+        unmeasured = [f for f in findings if f.effect is None]  # the effect column lists the others
+        if not single and unmeasured:
+            evidence = evidence.rstrip() + " " + "; ".join(f"{f.condition}: {f.outcome}" for f in unmeasured) + "."
         return cls(claim, source, outcome or combine(findings), evidence, where, checked=checked,
                    effect=findings[0].effect if single else None,
                    margin=margins[0].value if single else None,
@@ -78,14 +79,22 @@ class Verdict:
                    findings=() if single else tuple(findings), to_decide=to_decide(findings, margins))
 
     def effect_text(self, fmt: str = ".4f") -> str:
-        """The effect column: ``"+0.0004 [-0.0011, +0.0019], n = 3"`` (unit in the evidence), one
-        line per condition for a combined verdict, ``""`` for a computed claim."""
+        """The effect column: ``"+0.0004 [-0.0011, +0.0019], n = 3"`` (unit in the evidence); for a
+        combined verdict one entry per condition with its outcome, ``"A: +0.0040 [+0.0018,
+        +0.0062] Supported; B: ..."``, and the seeds once when every condition has the same;
+        ``""`` for a computed claim."""
         def one(e: Effect) -> str:
-            return f"{e.mean:+{fmt}} [{e.low:+{fmt}}, {e.high:+{fmt}}], n = {e.n}"
+            return f"{e.mean:+{fmt}} [{e.low:+{fmt}}, {e.high:+{fmt}}]"
 
         if self.effect is not None:
-            return one(self.effect)
-        return "; ".join(f"{f.condition}: {one(f.effect)}" for f in self.findings if f.effect is not None)
+            return f"{one(self.effect)}, n = {self.effect.n}"
+        measured = [f for f in self.findings if f.effect is not None]
+        if not measured:
+            return ""
+        ns = {f.effect.n for f in measured}
+        text = "; ".join(f"{f.condition}: {one(f.effect)}" + ("" if len(ns) == 1 else f", n = {f.effect.n}")
+                         + f" {f.outcome}" for f in measured)
+        return text + (f" (n = {ns.pop()} each)" if len(ns) == 1 else "")
 
 
 def decide(condition: bool, *, if_true: str = "Supported", if_false: str = "Refuted") -> str:
@@ -163,17 +172,17 @@ class VerdictTable:
         def cell(text: str) -> str:
             return str(text).replace("|", "\\|").replace("\n", " ")
 
-        lines = ["| claim | source | verdict | effect [95% interval], seeds | evidence | shown in |",
-                 "|---|---|---|---|---|---|"]
+        lines = ["| claim (source, section) | verdict | effect [95% interval] | evidence |",
+                 "|---|---|---|---|"]
         for v in self.verdicts:
-            link = f"{{ref}}`{v.where}`" if v.where else ""
+            link = f", {{ref}}`{v.where}`" if v.where else ""
             evidence = v.evidence.rstrip()
             if v.margin is not None or v.to_decide:
                 evidence += "" if evidence.endswith(".") else "."
             evidence += f" Margin ±{v.margin:.4g}: {v.margin_reason}." if v.margin is not None else ""
             evidence += f" To decide: {v.to_decide}." if v.to_decide else ""
-            lines.append(f"| {cell(v.claim)} | {source_link(cell(v.source))} | **{v.verdict}** | {cell(v.effect_text())} | "
-                         f"{cell(evidence)} | {link} |")
+            lines.append(f"| {cell(v.claim)} ({source_link(cell(v.source))}{link}) | **{v.verdict}** | "
+                         f"{cell(v.effect_text())} | {cell(evidence)} |")
         lines.append("")
         lines.append(f"How each verdict is decided: {{ref}}`the protocol <{PROTOCOL_LABEL}>`.")
         return "\n".join(lines)

@@ -61,3 +61,22 @@ def test_findings_table_lists_each_condition_with_its_interval():
     assert t.loc["A", "seeds"] == 3 and t.loc["B", "effect"] == ""
     with pytest.raises(ValueError, match="computed claim"):
         report.findings_table(report.Verdict("c", "000", "Supported", "computed"))
+
+
+def test_a_combined_verdict_lists_each_conditions_effect_and_outcome_once():
+    from aecore import verdicts
+
+    e1 = verdicts.paired_effect([1.0, 2.0, 3.0], [0.0, 0.5, 1.0], unit="u")
+    e2 = verdicts.paired_effect([1.0, 1.1, 0.9], [1.0, 1.0, 1.0], unit="u")
+    m = verdicts.Margin(0.5, "r")
+    v = report.Verdict.from_findings("c", "000", "ch3-x", [verdicts.Finding("A", "Supported", e1),
+                                                          verdicts.Finding("B", "Refuted", e2),
+                                                          verdicts.Finding("C", "Supported", None)],
+                                     [m, m, m], "ev.")
+    assert v.verdict == "Depends"
+    text = v.effect_text(".2f")
+    assert text.startswith(f"A: {e1.mean:+.2f} [{e1.low:+.2f}, {e1.high:+.2f}] Supported; B: ")
+    assert text.endswith("Refuted (n = 3 each)")
+    assert v.evidence == "ev. C: Supported."  # only the unmeasured condition's outcome is added
+    row = report.VerdictTable([v]).markdown().splitlines()[2]
+    assert row.startswith("| c ({ref}`000 <source-000>`, {ref}`ch3-x`) | **Depends** | A: ")

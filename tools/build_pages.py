@@ -70,14 +70,14 @@ def claims_page(chapters: list[pathlib.Path]) -> str:
             missing.append(nb.name)
             continue
         doc = nb.relative_to(ROOT).with_suffix("").as_posix()
-        rows = ["| claim (links to the deciding section) | source | verdict | effect [95% interval], seeds | evidence |",
-                "|---|---|---|---|---|"]
+        rows = ["| claim (source; links to the deciding section) | verdict | effect [95% interval] | evidence |",
+                "|---|---|---|---|"]
         for v in verdicts:
             claim = f"{{ref}}`{_cell(v['claim'])} <{v['where']}>`" if v.get("where") else _cell(v["claim"])
             verdict = f"**{v['verdict']}**" + ("" if v.get("checked", True) else " (not checked across profiles)")
             evidence = v["evidence"] + (f" To decide: {v['to_decide']}." if v.get("to_decide") else "")
             source = re.sub(r"^(\d{3})\b", lambda m: f"{{ref}}`{m.group(1)} <source-{m.group(1)}>`", _cell(v["source"]))
-            rows.append(f"| {claim} | {source} | {verdict} | {_cell(v.get('effect_text', ''))} | "
+            rows.append(f"| {claim} ({source}) | {verdict} | {_cell(v.get('effect_text', ''))} | "
                         f"{_cell(evidence)} |")
         sections.append(f"**{{doc}}`/{doc}`**\n\n" + "\n".join(rows))
     if missing:
