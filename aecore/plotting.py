@@ -11,14 +11,24 @@ import pandas as pd
 LOSS_COLORS = {"MSE": "tab:blue", "BCE": "tab:red", "MAE": "tab:green", "CB": "tab:purple"}
 
 
+# Panels per row by default. The book's text column is about 690 px wide, and a figure wider than
+# about 7.5 inches (at 100 dpi) is shrunk into it, its 8-9 pt labels down to 5-6 px: two panels of
+# about 3.5 inches keep them at their size.
+MAX_COLS = 2
+
+
 def loss_curves(curves: pd.DataFrame, *, ylim: float | None = None) -> plt.Figure:
     """One panel per target: normalised per-pixel loss against the prediction.
 
     ``curves`` is :func:`aecore.analysis.loss_curves` output.
     """
     targets = sorted(curves["target"].unique())
-    fig, axes = plt.subplots(1, len(targets), figsize=(3.4 * len(targets), 3.2), sharey=True)
-    axes = np.atleast_1d(axes)
+    ncols = min(len(targets), MAX_COLS)
+    nrows = -(-len(targets) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 3.0 * nrows), sharey=True, squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(targets):]:
+        ax.axis("off")
     for ax, t in zip(axes, targets):
         for loss, part in curves[curves["target"] == t].groupby("loss", sort=False):
             ax.plot(part["prediction"], part["value"], label=loss, color=LOSS_COLORS.get(loss))
@@ -27,8 +37,9 @@ def loss_curves(curves: pd.DataFrame, *, ylim: float | None = None) -> plt.Figur
         ax.set_xlabel("prediction")
         if ylim is not None:
             ax.set_ylim(0, ylim)
-    axes[0].set_ylabel("loss − its minimum (nats per pixel)")
-    axes[-1].legend(frameon=False)
+    for r in range(nrows):
+        grid[r, 0].set_ylabel("loss − its minimum\n(nats per pixel)")
+    axes[len(targets) - 1].legend(frameon=False)
     fig.tight_layout()
     return fig
 
@@ -119,7 +130,8 @@ def image_grid(rows: dict[str, np.ndarray], *, n: int = 8, row_label_width: floa
     The first row is usually the originals, the others reconstructions of the same images.
     """
     labels = list(rows)
-    fig, axes = plt.subplots(len(labels), n, figsize=(row_label_width + 1.0 * n, 1.05 * len(labels)),
+    side = min(0.75, (7.5 - row_label_width) / n)  # inches per image: the whole grid fits the book's column
+    fig, axes = plt.subplots(len(labels), n, figsize=(row_label_width + side * n, (side + 0.05) * len(labels)),
                              squeeze=False)
     for r, label in enumerate(labels):
         imgs = np.asarray(rows[label])
@@ -129,7 +141,8 @@ def image_grid(rows: dict[str, np.ndarray], *, n: int = 8, row_label_width: floa
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.subplots_adjust(left=row_label_width / (row_label_width + 1.0 * n), wspace=0.05, hspace=0.05)
+    fig.subplots_adjust(left=row_label_width / (row_label_width + side * n), right=0.99, top=0.99, bottom=0.01,
+                        wspace=0.05, hspace=0.05)
     return fig
 
 
@@ -167,9 +180,9 @@ def epoch_bands(frame: pd.DataFrame, *, columns: dict[str, str], group: str, x: 
       x: the horizontal axis column.
       logy: the columns drawn on a log scale.
       hlines: ``{column: value}`` dotted reference lines (e.g. a collapse threshold).
-      ncols: panels per row (default: all in one row).
+      ncols: panels per row (default: :data:`MAX_COLS`, so that the figure fits the book's column).
     """
-    ncols = ncols or len(columns)
+    ncols = ncols or min(len(columns), MAX_COLS)
     nrows = -(-len(columns) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows + 0.5), squeeze=False)
     flat = axes.ravel()
@@ -212,13 +225,13 @@ def panel_lines(frame: pd.DataFrame, *, x: str, y: str, panel: str, group: str, 
       group: the column whose values get one line each.
       xlabel, ylabel: axis labels, with units.
       hline: a dotted horizontal reference line (e.g. 0 for a signed error).
-      ncols: panels per row (default: all in one row).
+      ncols: panels per row (default: :data:`MAX_COLS`, so that the figure fits the book's column).
       sharey: one y scale for every panel.
       marker: matplotlib marker for the lines.
       ylim: the y range of every panel (None: matplotlib's choice).
     """
     panels = list(dict.fromkeys(frame[panel]))
-    ncols = ncols or len(panels)
+    ncols = ncols or min(len(panels), MAX_COLS)
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 2.9 * nrows + 0.45), squeeze=False,
                              sharey=sharey)
@@ -252,15 +265,20 @@ def panel_lines(frame: pd.DataFrame, *, x: str, y: str, panel: str, group: str, 
 
 def kl_per_dim_bars(kl: dict[str, np.ndarray], *, threshold: float | None = None) -> plt.Figure:
     """One panel per setting: mean KL of each latent dimension (nats), sorted, largest first."""
-    fig, axes = plt.subplots(1, len(kl), figsize=(2.6 * len(kl), 2.6), sharey=True, squeeze=False)
-    for ax, (label, values) in zip(axes[0], kl.items()):
+    ncols = min(len(kl), MAX_COLS)
+    nrows = -(-len(kl) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 2.6 * nrows), sharey=True, squeeze=False)
+    for ax in axes.ravel()[len(kl):]:
+        ax.axis("off")
+    for ax, (label, values) in zip(axes.ravel(), kl.items()):
         values = np.sort(np.asarray(values, float))[::-1]
         ax.bar(np.arange(1, len(values) + 1), values, color="C0")
         if threshold is not None:
             ax.axhline(threshold, color="0.4", ls=":", lw=1)
         ax.set_title(label, fontsize=8)
         ax.set_xlabel("latent dimension (sorted)", fontsize=8)
-    axes[0, 0].set_ylabel("KL per dimension [nats]")
+    for r in range(nrows):
+        axes[r, 0].set_ylabel("KL per dimension [nats]")
     fig.tight_layout()
     return fig
 

@@ -80,3 +80,25 @@ def test_a_combined_verdict_lists_each_conditions_effect_and_outcome_once():
     assert v.evidence == "ev. C: Supported."  # only the unmeasured condition's outcome is added
     row = report.VerdictTable([v]).markdown().splitlines()[2]
     assert row.startswith("| c ({ref}`000 <source-000>`, {ref}`ch3-x`) | **Depends** | A: ")
+
+
+def test_multi_panel_figures_fit_the_books_column():
+    # The text column is about 690 px; at 100 dpi a figure over 7.5 in is shrunk and its labels
+    # become unreadable. Four panels wrap into two rows of two.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    import pandas as pd
+    from aecore import analysis, plotting
+
+    frame = pd.DataFrame({"x": np.tile([0, 1], 8), "y": np.arange(16.0), "panel": np.repeat(list("abcd"), 4),
+                          "group": np.tile(["MSE", "MSE", "BCE", "BCE"], 4)})
+    figs = [plotting.panel_lines(frame, x="x", y="y", panel="panel", group="group", xlabel="x", ylabel="y"),
+            plotting.epoch_bands(frame.rename(columns={"x": "epoch"}).assign(z=1.0, w=2.0, v=3.0),
+                                 columns={"y": "y", "z": "z", "w": "w", "v": "v"}, group="group"),
+            plotting.loss_curves(analysis.loss_curves([0.3, 0.5, 0.8, 1.0], n=9)),
+            plotting.kl_per_dim_bars({k: np.arange(4.0) for k in "abcd"}),
+            plotting.image_grid({k: np.zeros((8, 28, 28, 1)) for k in "abc"}, n=8, row_label_width=2.0)]
+    for fig in figs:
+        assert fig.get_size_inches()[0] <= 7.5, fig.get_size_inches()
