@@ -167,3 +167,13 @@ def test_the_stray_value_check_sees_a_planted_one(tmp_path):
     planted = tmp_path / "p.ipynb"
     planted.write_text(json.dumps(nb))
     assert _stray_values(planted) == ["0.03647114114481198"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_committed_outputs_show_no_machine_path(path):
+    # tools/run_notebooks.py replaces the build machine's data folder, cache and checkout by
+    # $AECORE_DATA_DIR, $AECORE_CACHE_DIR and "." (scrub_machine_paths).
+    nb = _load(path)
+    texts = [json.dumps(o) for c in _code_cells(nb) for o in c.get("outputs", [])]
+    assert not [t for t in texts if re.search(r"IDX files in /|/home/|/work/|/tmp/", t)], path.name
+    assert not str(nb["metadata"].get("papermill", {}).get("input_path", "")).startswith("/")

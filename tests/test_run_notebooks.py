@@ -92,3 +92,25 @@ def test_in_place_a_terminated_run_leaves_no_temp_file(tmp_path):
     assert proc.wait(timeout=60) != 0
     assert not temp.exists()
     assert slow.read_bytes() == before
+
+
+def test_machine_paths_are_scrubbed_from_outputs_and_nothing_else():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "tools" / "run_notebooks.py")
+    run_notebooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_notebooks)
+    nb = {"cells": [{"cell_type": "code", "source": ["print(d.describe())"], "outputs": [
+              {"output_type": "stream", "name": "stdout",
+               "text": ["MNIST: 5,000 images, offline IDX files in /srv/data/mnist; not binarised.\n"]},
+              {"output_type": "execute_result", "data": {"text/plain": ["'/srv/book/chapters' 0.0137"],
+                                                         "image/png": "/srv/data"}}]}],
+          "metadata": {"papermill": {"input_path": "/srv/book/chapters/x.ipynb"}}}
+    n = run_notebooks.scrub_machine_paths(nb, {"/srv/data": "$AECORE_DATA_DIR", "/srv/book": "."})
+    outs = nb["cells"][0]["outputs"]
+    assert n == 3
+    assert outs[0]["text"] == "MNIST: 5,000 images, offline IDX files in $AECORE_DATA_DIR/mnist; not binarised.\n"
+    assert outs[1]["data"]["text/plain"] == "'./chapters' 0.0137"  # the number is untouched
+    assert outs[1]["data"]["image/png"] == "/srv/data"  # binary data is never rewritten
+    assert nb["metadata"]["papermill"]["input_path"] == "./chapters/x.ipynb"
+    assert nb["cells"][0]["source"] == ["print(d.describe())"]

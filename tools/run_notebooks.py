@@ -59,6 +59,46 @@ def _cache_entries() -> set[str]:
     return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.is_dir() else set()
 
 
+def scrub_machine_paths(notebook: dict, paths: dict[str, str]) -> int:
+    """Replaces this machine's paths in a notebook's text outputs and papermill metadata by
+    neutral names (``{"/work/shared/data": "$AECORE_DATA_DIR", ...}``), longest path first, so
+    that committed outputs and the published book do not show where the build ran. Returns how
+    many strings changed. Only paths are rewritten; no number or other text is touched."""
+    order = sorted(((k, v) for k, v in paths.items() if k), key=lambda kv: -len(kv[0]))
+
+    def fix(text: str) -> str:
+        for old, new in order:
+            text = text.replace(old, new)
+        return text
+
+    changed = 0
+    for cell in notebook.get("cells", []):
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                text = "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
+                if fix(text) != text:
+                    out["text"], changed = fix(text), changed + 1
+            for mime, value in out.get("data", {}).items():
+                if mime.startswith("text/") and isinstance(value, (str, list)):
+                    text = "".join(value) if isinstance(value, list) else value
+                    if fix(text) != text:
+                        out["data"][mime], changed = fix(text), changed + 1
+    pm_meta = notebook.get("metadata", {}).get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if isinstance(pm_meta.get(key), str) and fix(pm_meta[key]) != pm_meta[key]:
+            pm_meta[key], changed = fix(pm_meta[key]), changed + 1
+    return changed
+
+
+def _machine_paths() -> dict[str, str]:
+    """This machine's paths a build can print: the data folder, the cache and the checkout."""
+    paths = {str(ROOT): "."}
+    for var in ("AECORE_DATA_DIR", "AECORE_CACHE_DIR"):
+        if os.environ.get(var):
+            paths[str(pathlib.Path(os.environ[var]).expanduser().resolve())] = f"${var}"
+    return paths
+
+
 def _execute(nb: pathlib.Path, out: pathlib.Path, params: dict, profile: str,
              inplace: bool) -> tuple[str, float, str | None]:
     """Executes one notebook into ``out`` (in place: then replaces ``nb``); returns its name,
@@ -82,6 +122,9 @@ def _execute(nb: pathlib.Path, out: pathlib.Path, params: dict, profile: str,
         raise
     dt = time.perf_counter() - t0
     if inplace:
+        executed = json.loads(out.read_text(encoding="utf-8"))
+        if scrub_machine_paths(executed, _machine_paths()):
+            out.write_text(json.dumps(executed, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(out, nb)
     print(f"[run_notebooks] {nb.name}: {dt:.1f} s", flush=True)
     return nb.name, round(dt, 1), None
