@@ -20,7 +20,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv book execute html test test-unit test-papermill test-nbval test-build test-browser \
+.PHONY: venv book execute html test test-unit test-papermill test-nbval test-build test-browser test-colab \
         browser-deps chromium clean bench bench-deps reproduce release-check dist
 
 venv: $(VENV)/.installed
@@ -51,6 +51,7 @@ test: venv
 	@$(STAGE) nbval      $(MAKE) --no-print-directory test-nbval
 	@$(STAGE) book-build $(MAKE) --no-print-directory test-build
 	@$(STAGE) browser    $(MAKE) --no-print-directory test-browser
+	@$(STAGE) colab      $(MAKE) --no-print-directory test-colab
 
 test-unit: venv
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider --ignore=tests/browser
@@ -65,6 +66,11 @@ test-nbval: venv
 	  --sanitize-with tests/nbval_sanitize.cfg -q -n 2 --dist loadscope
 
 test-build: html
+
+# Every chapter on Colab's stack (Python 3.13, TensorFlow 2.20, in .venv-colab), installed from a
+# wheel of this checkout and run from the notebook file alone, fast profile (tools/colab_check.py).
+test-colab: venv
+	$(BIN)/python tools/colab_check.py
 
 # Every page of _build/html in headless Chromium (tests/browser). Installs what it needs:
 # Debian's chromium (apt, as root or with sudo; skipped when $(CHROMIUM) exists) and
