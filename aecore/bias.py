@@ -309,6 +309,22 @@ def _paired(runs: pd.DataFrame, model: str, dataset: str, column: str, *, unit: 
     return verdicts.paired_effect(a, b, unit=unit), float(np.mean(b))
 
 
+def _bce_vs_mse(runs: pd.DataFrame, settings, column: str, unit: str, *, direction: int, fraction: float,
+                reason: str, prefix: str = "") -> tuple[list, list]:
+    """One finding per (model, dataset): ``column`` of BCE minus MSE training, paired over
+    seeds, claimed of sign ``direction``, against a margin of ``fraction`` of MSE's value."""
+    from aecore import verdicts
+
+    findings, margins = [], []
+    for m, d in settings:
+        effect, base = _paired(runs, m, d, column, unit=unit)
+        margin = verdicts.Margin.relative(fraction, base, reason)
+        findings.append(verdicts.Finding(prefix + _label(m, d), verdicts.decide(effect, direction=direction, margin=margin),
+                                         effect))
+        margins.append(margin)
+    return findings, margins
+
+
 def _absent(values, condition: str, unit: str):
     """A finding on a claim that a quantity is 0, from its per-seed values."""
     from aecore import verdicts
@@ -349,12 +365,8 @@ def verdicts_for(runs: pd.DataFrame, epochs: pd.DataFrame, facts_: Mapping[str, 
         f"(tolerance 1e-6); the asymmetry is in what an error costs, not where the minimum is", "ch5-theory"))
 
     # 1b. ... and in trained autoencoders, beyond the pull MSE shows (paired over seeds).
-    findings, margins = [], []
-    for m, d in settings:
-        effect, base = _paired(runs, m, d, "pull_grey", unit="intensity")
-        margin = verdicts.Margin.relative(PULL_MARGIN_FRACTION, base, PULL_MARGIN_REASON)
-        findings.append(verdicts.Finding(_label(m, d), verdicts.decide(effect, direction=1, margin=margin), effect))
-        margins.append(margin)
+    findings, margins = _bce_vs_mse(runs, settings, "pull_grey", "intensity", direction=1,
+                                    fraction=PULL_MARGIN_FRACTION, reason=PULL_MARGIN_REASON)
     out.append(report.Verdict.from_findings(
         "Cross-entropy is biased toward 0.5 whenever the ground truth is not binary: in trained "
         "autoencoders, beyond MSE's pull", SOURCE, "ch5-bias", findings, margins,
@@ -362,12 +374,8 @@ def verdicts_for(runs: pd.DataFrame, epochs: pd.DataFrame, facts_: Mapping[str, 
         "dataset; margin a tenth of MSE's pull, which any loss that returns a mean shows."))
 
     # 2. "BCE trains blurrier images than MSE": gradient energy, BCE minus MSE (claimed lower).
-    findings, margins = [], []
-    for m, d in settings:
-        effect, base = _paired(runs, m, d, "gradient_ratio", unit="gradient energy ÷ data's")
-        margin = verdicts.Margin.relative(SHARPNESS_MARGIN_FRACTION, base, SHARPNESS_MARGIN_REASON)
-        findings.append(verdicts.Finding(_label(m, d), verdicts.decide(effect, direction=-1, margin=margin), effect))
-        margins.append(margin)
+    findings, margins = _bce_vs_mse(runs, settings, "gradient_ratio", "gradient energy ÷ data's", direction=-1,
+                                    fraction=SHARPNESS_MARGIN_FRACTION, reason=SHARPNESS_MARGIN_REASON)
     out.append(report.Verdict.from_findings(
         "BCE trains networks to produce blurrier images than MSE does", SOURCE, "ch5-sharpness", findings, margins,
         "Gradient energy of the reconstructions ÷ the data's, BCE minus MSE training (claimed lower); margin a "
@@ -428,12 +436,10 @@ def verdicts_for(runs: pd.DataFrame, epochs: pd.DataFrame, facts_: Mapping[str, 
         findings.append(verdicts.Finding(f"after epoch 1, dense_ae, {NAMES.get(d, d)}",
                                          verdicts.decide(effect, direction=-1, margin=margin), effect))
         margins.append(margin)
-    for m, d in settings:
-        effect, base = _paired(runs, m, d, "mse", unit="MSE per pixel")
-        margin = verdicts.Margin.relative(verdicts.MSE_MARGIN_FRACTION, base, verdicts.MSE_MARGIN_REASON)
-        findings.append(verdicts.Finding(f"at the end, {_label(m, d)}",
-                                         verdicts.decide(effect, direction=-1, margin=margin), effect))
-        margins.append(margin)
+    end, end_margins = _bce_vs_mse(runs, settings, "mse", "MSE per pixel", direction=-1,
+                                   fraction=verdicts.MSE_MARGIN_FRACTION, reason=verdicts.MSE_MARGIN_REASON,
+                                   prefix="at the end, ")
+    findings, margins = findings + end, margins + end_margins
     ratio = float(facts_["saturated_gradient_ratio"])
     out.append(report.Verdict.from_findings(
         "BCE is used in VAEs mainly for better optimisation behaviour", SOURCE_2, "ch5-optimisation",
