@@ -20,6 +20,7 @@ cannot be built (no Python 3.13, no package index), with what to do.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--chapters", nargs="*", help="notebook file names (default: every chapter)")
     p.add_argument("--record", type=pathlib.Path, default=ROOT / "_build" / "colab.json")
+    p.add_argument("--jobs", type=int, default=2, help="chapters at a time (default 2, as make test's papermill stage)")
     args = p.parse_args(argv)
     chapters = sorted((ROOT / "chapters").glob("[0-9]*.ipynb"))
     if args.chapters:
@@ -156,14 +158,19 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         env.update({"AECORE_PROFILE": "fast", "AECORE_CACHE_DIR": str(pathlib.Path(tmp) / "cache"),
                     "PATH": f"{py.parent}{os.pathsep}{env.get('PATH', '')}"})
-        for nb in chapters:
+        def one(nb: pathlib.Path):
             work = pathlib.Path(tmp) / nb.stem
             work.mkdir()
             ok, seconds, error = run_chapter(py, nb, work, env)
-            results[nb.name] = {"ok": ok, "seconds": round(seconds, 1)}
             print(f"[colab] {nb.name}: {'ok' if ok else 'FAILED'} ({seconds:.0f} s)", flush=True)
             if not ok:
-                print(error, file=sys.stderr)
+                print(error, file=sys.stderr, flush=True)
+            return nb.name, {"ok": ok, "seconds": round(seconds, 1)}
+
+        # Each chapter is its own process (a kernel); the later chapters train most, so they go first.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            done = dict(pool.map(one, list(reversed(chapters))))
+        results = {nb.name: done[nb.name] for nb in chapters}
     args.record.parent.mkdir(parents=True, exist_ok=True)
     args.record.write_text(json.dumps({"stack": stack, "python": list(PYTHON_VERSION), "chapters": results},
                                       indent=2) + "\n")
