@@ -51,8 +51,11 @@ def _python() -> str | None:
     candidates += sorted(str(p) for p in pathlib.Path("~/.pyenv/versions").expanduser().glob(
         f"{PYTHON_VERSION[0]}.{PYTHON_VERSION[1]}.*/bin/{name}"))
     for c in candidates:
-        if c and _run([c, "--version"]).returncode == 0:
-            return c
+        try:
+            if c and _run([c, "--version"]).returncode == 0:
+                return c
+        except OSError:  # not there, or not a program
+            continue
     return None
 
 
