@@ -105,7 +105,7 @@ def chapter1_verdicts(facts: Mapping[str, float]) -> list[report.Verdict]:
                        f"out-of-range targets make BCE unbounded below ({f['unbounded']:.0f} nats at p=0.999, "
                        f"target 255): a modelling error; the numerical failure (inf beyond logit "
                        f"{f['sat_logit']:.1f}) comes from using probabilities, and logits fix it", "ch1-stability"),
-        report.Verdict("BCE's minimum is at the target (it is unbiased at its optimum)", "001",
+        report.Verdict("BCE's minimum is at the target (it is unbiased at its optimum)", "this chapter, on 001's asymmetry",
                        report.decide(abs(f["bce_argmin"] - 0.8) < 1e-3), f"argmin for target 0.8 = {f['bce_argmin']:.4f}",
                        "ch1-curves"),
     ]
