@@ -117,14 +117,17 @@ def sgd_setting_configs(profile: Profile, rates: Mapping[str, float],
 # Ordinary plain-SGD rates (Keras' default 0.01, and 1): what a reader who never tuned the rate
 # gets, with either loss averaged over pixels.
 SGD_ORDINARY_RATES: tuple[float, ...] = (0.01, 1.0)
+SGD_ORDINARY: tuple[str, ...] = tuple(f"SGD {lr:g}, {loss.upper()}" for lr in SGD_ORDINARY_RATES
+                                      for loss in ("mse", "bce"))  # the settings' names
 
 
 def sgd_ordinary_configs(profile: Profile, seeds: Sequence[int] | None = None) -> dict[str, list[Config]]:
     """MSE and BCE (mean over pixels) with plain SGD at :data:`SGD_ORDINARY_RATES` on MNIST,
     once per seed: ``"SGD 0.01, MSE"`` and so on."""
     seeds = comparison_seeds(profile) if seeds is None else seeds
-    return {f"SGD {lr:g}, {loss.upper()}": [config(profile, "mnist", loss, s, SGD, learning_rate=lr) for s in seeds]
-            for lr in SGD_ORDINARY_RATES for loss in ("mse", "bce")}
+    return {name: [config(profile, "mnist", loss, s, SGD, learning_rate=lr) for s in seeds]
+            for name, (lr, loss) in zip(SGD_ORDINARY, [(lr, loss) for lr in SGD_ORDINARY_RATES
+                                                       for loss in ("mse", "bce")])}
 
 
 def configs(profile: Profile, seeds: Sequence[int] | None = None) -> list[Config]:
@@ -195,7 +198,7 @@ def verdicts_for(runs: pd.DataFrame, sgd_runs: pd.DataFrame, facts: Mapping[str,
         blob = "Depends"  # no blob when BCE is right; a blob with some mistakes of BCE's own
     else:
         blob = "Refuted"
-    ordinary = [n for n in sgd_runs["setting"].unique() if str(n).startswith("SGD ") and not str(n).startswith("SGD,")]
+    ordinary = [n for n in SGD_ORDINARY if not part(sgd_runs, [n]).empty]
     ordinary_text = "; ".join(f"{n} {collapsed(sgd_runs, [n])[0]}/{collapsed(sgd_runs, [n])[1]}" for n in sorted(ordinary))
     out.append(report.Verdict(
         "With cross-entropy the output is a blob; with MSE it works", "001 question", blob,
