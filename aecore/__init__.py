@@ -5,20 +5,22 @@ imports only from the layers above it; ``tests/test_layout.py`` checks there is 
 
 - core: ``validate`` (argument checks), ``profiles`` (the ``fast`` and ``full`` run profiles),
   ``data`` (MNIST / Fashion-MNIST in [0, 1], online or offline), ``losses`` (per-example
-  negative log-likelihoods in nats, one registry by name), ``metrics`` (MSE, PSNR, SSIM, ...),
-  ``datastats`` (pixel statistics, PCA baselines), ``analysis`` (per-pixel loss curves,
-  minima, float32 stability), ``collapse`` (did a model collapse to the mean image?),
-  ``optim`` (optimisers by name), ``adam`` (fused Adam), ``programs`` (traced programs shared
-  by a sweep), ``seeding``, ``fingerprint`` (the code a cache key covers);
+  negative log-likelihoods in nats, the one registry by name that autoencoders and VAE decoders
+  share), ``metrics`` (MSE, PSNR, SSIM, ...), ``datastats`` (pixel statistics, PCA baselines),
+  ``analysis`` (per-pixel loss curves, minima, float32 stability), ``collapse`` (did a model
+  collapse to the mean image?), ``optim`` (optimisers by name), ``adam`` (fused Adam),
+  ``programs`` (traced programs shared by a sweep), ``seeding``, ``fingerprint`` (the code a
+  cache key covers);
 - models: ``models`` (the autoencoders);
-- training: ``training`` (``fit``), ``vae`` (the VAE and its own fit, objective, KL schedules,
-  IWAE), ``keras_vae`` (keras-io's example);
-- runs: ``experiments`` (``Config``, ``run``, ``sweep``, the cache), ``vae_runs`` (the same
-  for VAEs);
-- presentation: ``report`` (verdicts, glue), ``plotting`` (figures, never shown or saved),
-  ``tables`` (mean and spread across seeds, comparisons of settings);
-- studies: ``conv_runs`` (chapter 3), ``blob_runs`` (chapter 4), ``bias`` (chapter 5),
-  ``vae_study`` (chapter 6);
+- training: ``training`` (``fit`` and the epoch loop both fits run on), ``vae`` (the VAE, its
+  objective, KL schedules, IWAE, and its ``fit``), ``keras_vae`` (keras-io's example);
+- runs: ``cache`` (the run cache), ``runner`` (one ``run``, ``sweep`` and ``Result`` for every
+  kind of experiment), ``experiments`` (``Config``, the autoencoder kind), ``vae_runs``
+  (``VAEConfig``, the VAE kind), ``archive`` (the cache as one file);
+- presentation: ``verdicts``, ``report`` (verdicts, glue), ``plotting`` (figures, never shown or
+  saved), ``tables`` (mean and spread across seeds, comparisons of settings);
+- studies: ``data_study`` (chapters 1 and 2), ``conv_runs`` (chapter 3), ``blob_runs``
+  (chapter 4), ``bias`` (chapter 5), ``vae_study`` (chapter 6);
 - command line: ``cli`` (``python -m aecore``).
 
 ``import aecore`` loads none of them: each submodule is imported when first used
@@ -65,10 +67,10 @@ def silenced_fd2():
 # Submodules load on first use (PEP 562): ``import aecore`` stays cheap and TensorFlow-free
 # (``tests/test_layout.py`` checks it); ``aecore.models`` imports TensorFlow when first touched.
 _SUBMODULES = frozenset({
-    "adam", "analysis", "archive", "bias", "blob_runs", "cli", "collapse", "conv_runs", "data", "data_study",
+    "adam", "analysis", "archive", "bias", "blob_runs", "cache", "cli", "collapse", "conv_runs", "data", "data_study",
     "datastats", "experiments",
     "fingerprint", "keras_vae", "losses", "metrics", "models", "optim", "plotting", "profiles", "programs",
-    "report", "seeding", "tables", "training", "vae", "vae_runs", "vae_study", "validate", "verdicts",
+    "report", "runner", "seeding", "tables", "training", "vae", "vae_runs", "vae_study", "validate", "verdicts",
 })
 _NAMES = {"Profile": "profiles", "PROFILES": "profiles", "get_profile": "profiles", "set_seed": "seeding"}
 

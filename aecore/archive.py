@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import aecore
-from aecore.experiments import MANIFEST, _EntryError, cache_dir, verify_manifest
+from aecore.cache import MANIFEST, EntryError, cache_dir, verify_manifest
 from aecore.fingerprint import code_fingerprint
 
 ARCHIVE_MANIFEST = "MANIFEST.json"
@@ -54,7 +54,7 @@ def _sha256(data: bytes) -> str:
 
 
 def export(path: str | os.PathLike, *, root: Path | None = None) -> dict[str, Any]:
-    """Writes every valid entry of the cache at ``root`` (default: :func:`aecore.experiments.cache_dir`)
+    """Writes every valid entry of the cache at ``root`` (default: :func:`aecore.cache.cache_dir`)
     to the archive ``path`` (atomically: a temp file renamed into place); returns its manifest.
     Entries that do not verify are skipped and counted (``skipped``)."""
     root = cache_dir() if root is None else Path(root)
@@ -65,7 +65,7 @@ def export(path: str | os.PathLike, *, root: Path | None = None) -> dict[str, An
     for entry in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
             entries.append((entry, _entry_files(entry)))
-        except (OSError, ValueError, KeyError, TypeError, _EntryError):
+        except (OSError, ValueError, KeyError, TypeError, EntryError):
             skipped.append(entry.name)
     if not entries:
         raise ArchiveError(f"the run cache at {root} holds no valid entry to export")
@@ -167,7 +167,7 @@ def import_(source: str | os.PathLike, *, root: Path | None = None) -> dict[str,
                 (folder / fname).write_bytes(data)
             try:
                 _entry_files(folder)  # the entry's own manifest verifies too
-            except (OSError, ValueError, KeyError, TypeError, _EntryError) as err:
+            except (OSError, ValueError, KeyError, TypeError, EntryError) as err:
                 raise ArchiveError(f"{path}: entry {entry} does not verify ({err}); nothing was imported") from None
             staged.append(folder)
         for folder in staged:  # every entry checked: now move them in
@@ -177,7 +177,7 @@ def import_(source: str | os.PathLike, *, root: Path | None = None) -> dict[str,
                     _entry_files(final)
                     counts["kept"] += 1
                     continue
-                except (OSError, ValueError, KeyError, TypeError, _EntryError):
+                except (OSError, ValueError, KeyError, TypeError, EntryError):
                     shutil.rmtree(final, ignore_errors=True)
                     counts["replaced"] += 1
             umask = os.umask(0)

@@ -274,11 +274,11 @@ def _run_output(verbose: bool) -> Iterator[None]:
 
 def run_configs(configs: Sequence[Config], *, cache: bool = True, verbose: bool = False,
                 progress: bool = True, desc: str = "runs") -> pd.DataFrame:
-    """``experiments.sweep`` one config at a time under a progress bar; the same table."""
+    """``runner.sweep`` one config at a time under a progress bar; the same table."""
     import pandas as pd
     from tqdm import tqdm
 
-    from aecore import experiments, vae_runs
+    from aecore import runner
 
     tables = []
     trained = 0
@@ -286,9 +286,8 @@ def run_configs(configs: Sequence[Config], *, cache: bool = True, verbose: bool 
               dynamic_ncols=True) as bar:
         for cfg in configs:
             bar.set_postfix_str(cfg.label(), refresh=True)
-            runner = vae_runs.sweep if isinstance(cfg, vae_runs.VAEConfig) else experiments.sweep
             with _run_output(verbose):
-                table = runner([cfg], cache=cache, progress=verbose)
+                table = runner.sweep([cfg], cache=cache, progress=verbose)
             trained += int(not table["from_cache"].iloc[0])
             tables.append(table)
             bar.update(1)
@@ -380,7 +379,8 @@ def cmd_list(out=None) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from aecore import experiments, tables, vae_runs
+    from aecore import cache as cache_mod
+    from aecore import tables, vae_runs
     from aecore.experiments import Config
 
     exp, profile, seeds = _resolve(args)
@@ -389,7 +389,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: experiment {args.experiment!r} cannot be set up: {err}", file=sys.stderr)
         return 1
-    is_vae = bool(configs) and isinstance(configs[0], vae_runs.VAEConfig)
+    kind = type(configs[0]) if configs else Config  # every experiment's configs are of one kind
+    is_vae = kind.KIND == "vae"
     known = vae_runs.SCALAR_METRICS if is_vae else AE_METRIC_NAMES
     unknown = [m for m in (args.metrics or ()) if m not in known]
     if unknown:  # before anything trains
@@ -418,7 +419,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     table.insert(1, "profile", profile.name)
     if args.out is not None:
         write_results(table, args.out)
-    fields = {f.name for f in dataclasses.fields(vae_runs.VAEConfig if is_vae else Config)}
+    fields = {f.name for f in dataclasses.fields(kind)}
     metrics = args.metrics or (VAE_METRICS if is_vae else DEFAULT_METRICS)
     numeric = [c for c in table.columns if c not in fields and not pd.api.types.is_bool_dtype(table[c])
                and pd.api.types.is_numeric_dtype(table[c])]
@@ -432,14 +433,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(summary_table(table, metrics).to_string(index=False))
     n_cached = int(table["from_cache"].sum())
     print(f"{len(table)} runs: {len(table) - n_cached} trained, {n_cached} from the cache "
-          f"({experiments.cache_dir() if not args.no_cache else 'cache off'})", file=sys.stderr)
+          f"({cache_mod.cache_dir() if not args.no_cache else 'cache off'})", file=sys.stderr)
     if args.out is not None:
         print(f"wrote {len(table)} rows to {args.out}", file=sys.stderr)
     return 0
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from aecore import archive, experiments
+    from aecore import archive
+    from aecore import cache as cache_mod
 
     try:
         if args.cache_command == "export":
@@ -453,13 +455,13 @@ def cmd_cache(args: argparse.Namespace) -> int:
             manifest = archive.export(args.archive)
             size = args.archive.stat().st_size
             print(f"exported {manifest['entries']} runs ({len(manifest['files'])} files, {size / 2**20:.1f} MiB) from "
-                  f"{experiments.cache_dir()} to {args.archive}"
+                  f"{cache_mod.cache_dir()} to {args.archive}"
                   + (f"; skipped {len(manifest['skipped'])} unusable entries" if manifest["skipped"] else ""),
                   file=sys.stderr)
         else:
             counts = archive.import_(args.archive)
             print(f"imported {args.archive}: {counts['added']} runs added, {counts['kept']} already in the cache "
-                  f"(kept), {counts['replaced']} unusable ones replaced, into {experiments.cache_dir()}",
+                  f"(kept), {counts['replaced']} unusable ones replaced, into {cache_mod.cache_dir()}",
                   file=sys.stderr)
     except archive.ArchiveError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -470,7 +472,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Inside the block SIGTERM unwinds like Ctrl-C (KeyboardInterrupt), so that a cache entry
-    being written is removed (:func:`aecore.experiments.write_entry_atomically`) instead of
+    being written is removed (:func:`aecore.cache.write_entry_atomically`) instead of
     leaving its temp folder behind, as the default action (an immediate exit) would."""
     def on_sigterm(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

@@ -24,8 +24,8 @@ from pathlib import Path
 
 # Every module whose code can change a stored result (history, weights, metrics) of a run.
 RUN_MODULES: tuple[str, ...] = (
-    "adam", "collapse", "data", "experiments", "keras_vae", "losses", "metrics", "models", "optim",
-    "programs", "seeding", "training", "vae", "vae_runs", "validate",
+    "adam", "cache", "collapse", "data", "experiments", "keras_vae", "losses", "metrics", "models", "optim",
+    "programs", "runner", "seeding", "training", "vae", "vae_runs", "validate",
 )
 STACK: tuple[str, ...] = ("tensorflow", "keras", "numpy")
 

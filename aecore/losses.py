@@ -40,6 +40,11 @@ from aecore._tf import tf  # first: TensorFlow, quietly (keras imports it too)
 import numpy as np
 
 LOG_2PI = math.log(2.0 * math.pi)
+MIN_LOG_SIGMA = -6.0  # sigma-VAE's floor: a batch reconstructed perfectly must not give log(0)
+# How a likelihood's scale is set: "none" (no scale: the Bernoulli family), "fixed" (a constant),
+# "learned" (one trainable scalar, VAEs only) or "optimal" (the batch's maximum-likelihood
+# value, sigma-VAE, VAEs only).
+SIGMA_KINDS: tuple[str, ...] = ("none", "fixed", "learned", "optimal")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -134,6 +139,31 @@ def gaussian_pixel_nll(x, logits, *, sigma: float = 1.0) -> tf.Tensor:
     _validate("gaussian", x, logits, unit_interval=False)
     mu = tf.sigmoid(logits)
     return 0.5 * tf.square((x - mu) / sigma) + math.log(sigma) + 0.5 * LOG_2PI
+
+
+def gaussian_pixel_nll_log_sigma(x: tf.Tensor, logits: tf.Tensor, log_sigma: tf.Tensor) -> tf.Tensor:
+    """Elementwise Gaussian NLL with mean ``sigmoid(logits)`` and scale ``exp(log_sigma)``, for a
+    ``log_sigma`` that may be a (trainable) tensor: a VAE decoder's fixed, learned or per-batch
+    optimal sigma (:data:`SIGMA_KINDS`). Tensors in, no eager checks (it runs inside training).
+
+    Formula: ``(x - mu)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2``, written with
+    ``exp(-2 log_sigma)`` so that the gradient reaches ``log_sigma``.
+    """
+    mu = tf.sigmoid(logits)
+    return 0.5 * tf.square(x - mu) * tf.exp(-2.0 * log_sigma) + log_sigma + 0.5 * LOG_2PI
+
+
+def optimal_log_sigma(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Maximum-likelihood log sigma of a shared Gaussian: ``log sqrt(mean (x - mu)^2)``,
+    the mean over the batch and every pixel (sigma-VAE), floored at :data:`MIN_LOG_SIGMA`."""
+    mse = tf.reduce_mean(tf.square(x - tf.sigmoid(logits)))
+    return tf.maximum(0.5 * tf.math.log(mse + 1e-12), MIN_LOG_SIGMA)
+
+
+def _needs_a_sigma(x, logits) -> tf.Tensor:
+    raise ValueError("this Gaussian's sigma is learned or fitted per batch, which only a VAE decoder has "
+                     "(aecore.vae.build_vae(decoder=...)); for an autoencoder use the 'gaussian' likelihood "
+                     "(fixed sigma = 1, i.e. MSE)")
 
 
 def bernoulli_pixel_nll(x, logits) -> tf.Tensor:
@@ -364,6 +394,9 @@ class Likelihood:
       mean: ``logits -> x_hat``, the reconstruction (the distribution's mean).
       loss_name: the name practitioners use for it ("MSE", "BCE", ...).
       description: one line for tables.
+      sigma: how its scale is set, one of :data:`SIGMA_KINDS`. "learned" and "optimal" need a
+        scale that lives in a model: they are VAE decoders only (:mod:`aecore.vae`), and their
+        ``pixel_nll`` without a scale raises ValueError.
     """
 
     name: str
@@ -371,6 +404,19 @@ class Likelihood:
     mean: Callable
     loss_name: str
     description: str
+    sigma: str = "none"
+
+    @property
+    def needs_model_sigma(self) -> bool:
+        """True for the Gaussians whose sigma a VAE learns or fits per batch."""
+        return self.sigma in ("learned", "optimal")
+
+    def pixel_nll_given_log_sigma(self, x, logits, log_sigma) -> tf.Tensor:
+        """Elementwise NLL with the scale ``exp(log_sigma)`` (a tensor: a VAE's fixed, learned or
+        optimal sigma); without a scale (``sigma == "none"``) ``log_sigma`` is ignored."""
+        if self.sigma == "none":
+            return self.pixel_nll(x, logits)
+        return gaussian_pixel_nll_log_sigma(x, logits, log_sigma)
 
     def nll(self, x, logits) -> tf.Tensor:
         """Per-example NLL in nats per image, shape [B]."""
@@ -385,7 +431,7 @@ class Likelihood:
 
 LOSSES: dict[str, Likelihood] = {
     "gaussian": Likelihood("gaussian", gaussian_pixel_nll, tf.sigmoid, "MSE",
-                           "Gaussian, fixed sigma = 1: MSE / 2 + const"),
+                           "Gaussian, fixed sigma (1 for an autoencoder): MSE / 2 + const", sigma="fixed"),
     "bernoulli": Likelihood("bernoulli", bernoulli_pixel_nll, tf.sigmoid, "BCE",
                             "Bernoulli: binary cross-entropy from logits"),
     "continuous_bernoulli": Likelihood("continuous_bernoulli", continuous_bernoulli_pixel_nll,
@@ -393,6 +439,11 @@ LOSSES: dict[str, Likelihood] = {
                                        "continuous Bernoulli: BCE - log C(lambda)"),
     "laplace": Likelihood("laplace", laplace_pixel_nll, tf.sigmoid, "MAE",
                           "Laplace, fixed scale = 1: MAE + const"),
+    # VAE decoders only: the scale lives in the model (aecore.vae).
+    "gaussian_learned": Likelihood("gaussian_learned", _needs_a_sigma, tf.sigmoid, "MSE, learned sigma",
+                                   "Gaussian, one learned sigma (calibrated decoder)", sigma="learned"),
+    "gaussian_optimal": Likelihood("gaussian_optimal", _needs_a_sigma, tf.sigmoid, "MSE, optimal sigma",
+                                   "Gaussian, sigma = batch RMSE (sigma-VAE, calibrated)", sigma="optimal"),
     # Mistakes, reproduced on purpose (see the "mistakes" section above); the reconstruction
     # is what the mistaken code displays: its network's sigmoid output.
     "bce_on_probabilities": Likelihood("bce_on_probabilities", bce_on_probabilities_pixel_nll,
@@ -414,6 +465,7 @@ ALIASES: dict[str, str] = {
     "bce": "bernoulli", "binary_crossentropy": "bernoulli", "cross_entropy": "bernoulli",
     "cb": "continuous_bernoulli",
     "mae": "laplace",
+    "sigma_vae": "gaussian_optimal",
 }
 
 

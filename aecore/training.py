@@ -124,6 +124,57 @@ def step_loop(train_step: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
     return train_steps
 
 
+def check_fit_arguments(epochs: Any, batch_size: Any, steps_per_call: Any,
+                        learning_rate: Any) -> tuple[int, int, int, float]:
+    """The arguments every ``fit`` shares (this module's and :func:`aecore.vae.fit`), checked:
+    positive whole ``epochs``, ``batch_size`` and ``steps_per_call`` (None: the default), and a
+    positive finite ``learning_rate``; ValueError naming the argument otherwise."""
+    steps = DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call
+    if isinstance(learning_rate, bool) or not (isinstance(learning_rate, (int, float)) and learning_rate > 0
+                                               and math.isfinite(learning_rate)):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    return (check_int(epochs, "epochs"), check_int(batch_size, "batch_size"), check_int(steps, "steps_per_call"),
+            learning_rate)
+
+
+def epoch_steps(functions: Mapping[str, Callable], x_train: np.ndarray, x_all: tf.Tensor | None,
+                order: np.ndarray, *, batch_size: int, seed: int, step: int, steps_per_call: int,
+                per_batch: np.ndarray | None = None) -> np.ndarray:
+    """One epoch of optimiser steps, the loop shared by this module's and :mod:`aecore.vae`'s
+    ``fit``: what each step's ``train_step`` returned, stacked ``[steps, ...]`` (float32).
+
+    The epoch's mini-batches are ``x_train[order[j B:(j + 1) B]]``, the last one smaller when
+    ``B`` does not divide ``N``; step ``j`` gets the step seed ``[seed, step + j]`` and, with
+    ``per_batch`` (``[steps]``, e.g. a VAE's beta), ``per_batch[j]`` as a float32 scalar.
+    ``steps_per_call == 1`` is the reference loop, one ``train_step`` call per step; larger
+    values run the full mini-batches through ``train_steps`` (:func:`step_loop`) from ``x_all``
+    (``x_train`` as one tensor) that many at a time, then the last, smaller one through
+    ``train_step``. Both paths run the same compiled step on the same batches with the same
+    seeds, so they return the same values (tested bit for bit).
+    """
+    train_step, train_steps = functions["train_step"], functions["train_steps"]
+    n = x_train.shape[0]
+    n_full = n // batch_size  # full mini-batches per epoch
+    extras = () if per_batch is None else (np.asarray(per_batch, np.float32),)
+    outs: list[tf.Tensor] = []
+    if steps_per_call == 1:  # the reference path: one call per step
+        for j, start in enumerate(range(0, n, batch_size)):
+            outs.append(train_step(x_train[order[start:start + batch_size]], tf.constant([seed, step + j], tf.int64),
+                                   *[tf.constant(a[j], tf.float32) for a in extras]))
+        return tf.stack(outs).numpy()
+    full_order = tf.constant(order[:n_full * batch_size].reshape(n_full, batch_size))
+    full_extras = [tf.constant(a[:n_full], tf.float32) for a in extras]
+    seed_t = tf.constant(seed, tf.int64)
+    for first in range(0, n_full, steps_per_call):
+        count = min(steps_per_call, n_full - first)
+        outs.append(train_steps(x_all, full_order, tf.constant(first, tf.int32), tf.constant(count, tf.int32),
+                                seed_t, tf.constant(step + first, tf.int64), *full_extras))
+    if n_full * batch_size < n:  # the last, smaller mini-batch
+        outs.append(train_step(x_train[order[n_full * batch_size:]], tf.constant([seed, step + n_full], tf.int64),
+                               *[tf.constant(a[n_full], tf.float32) for a in extras])[None])
+    return tf.concat(outs, 0).numpy()
+
+
 def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray | None = None,
         epochs: int, batch_size: int, seed: int, learning_rate: float = 1e-3,
         binarize: str | None = None, reduction: str = "per_pixel", progress: bool = True,
@@ -185,12 +236,8 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         outside [0, 1] for dynamic binarisation, NaNs in the data).
       TrainingDivergedError: the training loss became NaN/inf; the message names the epoch.
     """
-    epochs = check_int(epochs, "epochs")
-    batch_size = check_int(batch_size, "batch_size")
-    steps_per_call = check_int(DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call,
-                                   "steps_per_call")
-    if not (isinstance(learning_rate, (int, float)) and learning_rate > 0 and math.isfinite(learning_rate)):
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    epochs, batch_size, steps_per_call, learning_rate = check_fit_arguments(epochs, batch_size, steps_per_call,
+                                                                            learning_rate)
     if binarize not in BINARIZE_MODES:
         raise ValueError(f"unknown binarize={binarize!r} for training; valid: "
                          f"{', '.join(map(repr, BINARIZE_MODES))} (thresholding is done when "
@@ -287,42 +334,22 @@ def _fit_loop(model: Any, program: "programs.Program", x_train: np.ndarray, x_va
               progress: bool, progress_prefix: str, red: Reduction, lik: Any,
               learning_rate: float) -> pd.DataFrame:
     """:func:`fit`'s epochs, run with ``program`` (its template holds ``model``'s weights)."""
-    train_step, train_steps, eval_step = (program.functions[k] for k in ("train_step", "train_steps", "eval_step"))
+    eval_step = program.functions["eval_step"]
     rng = np.random.default_rng(seed)
     n = x_train.shape[0]
-    seed_t = tf.constant(seed, tf.int64)
     rows: list[dict[str, float]] = []
     extra_columns: list[str] = []
     step = 0
-    n_full = n // batch_size  # full mini-batches per epoch
     x_all = tf.convert_to_tensor(x_train) if steps_per_call > 1 else None  # [N, 28, 28, 1]
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        if steps_per_call == 1:  # the reference path: one call per step
-            x_epoch = x_train[rng.permutation(n)]  # [N, 28, 28, 1], a fresh copy per epoch
-            total = tf.zeros((), tf.float64)  # float64: the epoch sum runs over thousands of images
-            for start in range(0, n, batch_size):
-                step_seed = tf.constant([seed, step], tf.int64)
-                total += tf.cast(train_step(x_epoch[start:start + batch_size], step_seed), tf.float64)
-                step += 1
-            loss = float(total) / n
-        else:
-            perm = rng.permutation(n)  # the same draw as the reference path's
-            order = tf.constant(perm[:n_full * batch_size].reshape(n_full, batch_size))
-            # Same float64 sum in the same order as above (Python floats are IEEE doubles).
-            epoch_sum = 0.0
-            for first in range(0, n_full, steps_per_call):
-                count = min(steps_per_call, n_full - first)
-                sums = train_steps(x_all, order, tf.constant(first, tf.int32), tf.constant(count, tf.int32),
-                                   seed_t, tf.constant(step, tf.int64))
-                for step_sum in sums.numpy():
-                    epoch_sum += float(step_sum)
-                step += count
-            if n_full * batch_size < n:  # the last, smaller mini-batch
-                x_last = x_train[perm[n_full * batch_size:]]  # [n mod B, 28, 28, 1]
-                epoch_sum += float(train_step(x_last, tf.constant([seed, step], tf.int64)))
-                step += 1
-            loss = epoch_sum / n
+        sums = epoch_steps(program.functions, x_train, x_all, rng.permutation(n), batch_size=batch_size,
+                           seed=seed, step=step, steps_per_call=steps_per_call)  # [steps] per-step sums
+        step += sums.shape[0]
+        epoch_sum = 0.0  # float64 (Python floats are IEEE doubles), in step order
+        for step_sum in sums:
+            epoch_sum += float(step_sum)
+        loss = epoch_sum / n
         train_seconds = time.perf_counter() - t0
         if not math.isfinite(loss):
             raise TrainingDivergedError(

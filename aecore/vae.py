@@ -46,84 +46,35 @@ from keras import layers
 import aecore
 from aecore import losses, programs
 from aecore.data import IMAGE_SHAPE
-from aecore.training import DEFAULT_STEPS_PER_CALL, TrainingDivergedError, step_loop
-from aecore.validate import check_images, check_int
+from aecore.training import TrainingDivergedError, check_fit_arguments, epoch_steps, step_loop
+from aecore.validate import check_images
 from aecore.adam import FusedAdam
 
 N_PIXELS = int(np.prod(IMAGE_SHAPE))
-LOG_2PI = math.log(2.0 * math.pi)
-MIN_LOG_SIGMA = -6.0  # sigma-VAE's floor: a batch reconstructed perfectly must not give log(0)
+LOG_2PI = losses.LOG_2PI
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): Var_x(E_q[z_u]) above this = active
 
 
 # --------------------------------------------------------------------------- decoders
 
 
-def gaussian_pixel_nll(x: tf.Tensor, logits: tf.Tensor, log_sigma: tf.Tensor) -> tf.Tensor:
-    """Elementwise Gaussian NLL with mean ``sigmoid(logits)`` and scale ``exp(log_sigma)``.
-
-    Formula: ``(x - mu)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2``. Unlike
-    :func:`aecore.losses.gaussian_pixel_nll`, ``log_sigma`` may be a (trainable) tensor.
-    """
-    mu = tf.sigmoid(logits)
-    return 0.5 * tf.square(x - mu) * tf.exp(-2.0 * log_sigma) + log_sigma + 0.5 * LOG_2PI
+# The likelihoods a VAE's decoder can have: entries of the one registry, aecore.losses.LOSSES.
+DECODER_NAMES: tuple[str, ...] = ("bernoulli", "gaussian", "gaussian_learned", "gaussian_optimal",
+                                  "continuous_bernoulli")
+DECODERS: dict[str, losses.Likelihood] = {name: losses.LOSSES[name] for name in DECODER_NAMES}
 
 
-def optimal_log_sigma(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    """Maximum-likelihood log sigma of a shared Gaussian: ``log sqrt(mean (x - mu)^2)``,
-    the mean over the batch and every pixel (sigma-VAE), floored at ``MIN_LOG_SIGMA``."""
-    mse = tf.reduce_mean(tf.square(x - tf.sigmoid(logits)))
-    return tf.maximum(0.5 * tf.math.log(mse + 1e-12), MIN_LOG_SIGMA)
-
-
-@dataclasses.dataclass(frozen=True)
-class Decoder:
-    """A per-pixel observation model ``p(x | z)`` for the decoder's logits.
-
-    Attributes:
-      name: registry key.
-      loss_name: what practitioners call its reconstruction loss.
-      mean: ``logits -> x_hat`` in [0, 1], the distribution's mean (the reconstruction).
-      sigma: ``"none"``, ``"fixed"`` (the ``sigma`` hyperparameter), ``"learned"`` (a
-        trainable scalar) or ``"optimal"`` (the batch's maximum-likelihood value).
-      description: one line for tables.
-    """
-
-    name: str
-    loss_name: str
-    mean: Callable[[tf.Tensor], tf.Tensor]
-    sigma: str
-    description: str
-
-    def pixel_nll(self, x: tf.Tensor, logits: tf.Tensor, log_sigma: tf.Tensor) -> tf.Tensor:
-        """Elementwise NLL in nats ``[B, 28, 28, 1]``; ``log_sigma`` is ignored when sigma is "none"."""
-        if self.sigma == "none":
-            return losses.get_loss(self.name).pixel_nll(x, logits)
-        return gaussian_pixel_nll(x, logits, log_sigma)
-
-
-DECODERS: dict[str, Decoder] = {
-    "bernoulli": Decoder("bernoulli", "BCE", tf.sigmoid, "none", "Bernoulli: binary cross-entropy"),
-    "gaussian": Decoder("gaussian", "MSE", tf.sigmoid, "fixed",
-                        "Gaussian, fixed sigma: squared error / (2 sigma^2) + const"),
-    "gaussian_learned": Decoder("gaussian_learned", "MSE, learned sigma", tf.sigmoid, "learned",
-                                "Gaussian, one learned sigma (calibrated decoder)"),
-    "gaussian_optimal": Decoder("gaussian_optimal", "MSE, optimal sigma", tf.sigmoid, "optimal",
-                                "Gaussian, sigma = batch RMSE (sigma-VAE, calibrated)"),
-    "continuous_bernoulli": Decoder("continuous_bernoulli", "CB", losses.cb_mean, "none",
-                                    "continuous Bernoulli: BCE - log C(lambda)"),
-}
-DECODER_ALIASES = {"bce": "bernoulli", "mse": "gaussian", "cb": "continuous_bernoulli",
-                   "sigma_vae": "gaussian_optimal"}
-
-
-def get_decoder(name: str) -> Decoder:
-    """A :data:`DECODERS` entry by name or alias; ValueError listing the valid names."""
-    key = DECODER_ALIASES.get(str(name).strip().lower(), str(name).strip().lower())
-    if key not in DECODERS:
+def get_decoder(name: str) -> losses.Likelihood:
+    """A decoder likelihood by name or alias (:func:`aecore.losses.get_loss`: ``"bce"``,
+    ``"mse"``, ``"cb"``, ``"sigma_vae"``, ...); ValueError listing the valid names."""
+    try:
+        lik = losses.get_loss(name)
+    except ValueError:
+        lik = None
+    if lik is None or lik.name not in DECODERS:
         raise ValueError(f"unknown decoder {name!r}; valid: {', '.join(DECODERS)} "
-                         f"(aliases: {', '.join(f'{a}->{t}' for a, t in DECODER_ALIASES.items())})")
-    return DECODERS[key]
+                         f"(aliases: {', '.join(f'{a}->{t}' for a, t in losses.ALIASES.items() if t in DECODERS)})")
+    return lik
 
 
 # --------------------------------------------------------------------------- architectures
@@ -312,10 +263,10 @@ def elbo_terms(model: Any, x: tf.Tensor, seed: tf.Tensor, *, training: bool) -> 
     z = q.z_mean + tf.exp(0.5 * q.z_log_var) * eps  # reparameterisation: gradients reach the encoder
     logits = model.decode(z, training=training)
     if model.obs.sigma == "optimal" and training:
-        log_sigma = optimal_log_sigma(x, logits)
+        log_sigma = losses.optimal_log_sigma(x, logits)
     else:
         log_sigma = tf.convert_to_tensor(model.log_sigma)
-    recon = tf.reduce_sum(model.obs.pixel_nll(x, logits, log_sigma), axis=[1, 2, 3])  # [B]
+    recon = tf.reduce_sum(model.obs.pixel_nll_given_log_sigma(x, logits, log_sigma), axis=[1, 2, 3])  # [B]
     return Terms(recon, kl_per_dim(q.z_mean, q.z_log_var), log_sigma)
 
 
@@ -492,7 +443,7 @@ def _iwae_fn(model: Any) -> Callable:
             z = q.z_mean[None] + std[None] * eps  # [k, B, L]
             logits = model.decode(tf.reshape(z, [-1, latent]), training=False)  # [k*B, 28, 28, 1]
             x_rep = tf.tile(x, [k, 1, 1, 1])  # [k*B, 28, 28, 1], sample-major like z
-            log_px_z = -tf.reduce_sum(model.obs.pixel_nll(x_rep, logits, tf.convert_to_tensor(model.log_sigma)),
+            log_px_z = -tf.reduce_sum(model.obs.pixel_nll_given_log_sigma(x_rep, logits, tf.convert_to_tensor(model.log_sigma)),
                                       axis=[1, 2, 3])
             log_px_z = tf.reshape(log_px_z, [k, b])
             log_pz = -0.5 * tf.reduce_sum(tf.square(z) + LOG_2PI, axis=-1)  # [k, B]
@@ -581,12 +532,8 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
     if not isinstance(objective, Objective):
         raise TypeError(f"objective must be an aecore.vae.Objective (e.g. Objective(beta=2.0)), "
                         f"got {type(objective).__name__}: {objective!r}")
-    epochs = check_int(epochs, "epochs")
-    batch_size = check_int(batch_size, "batch_size")
-    steps_per_call = check_int(DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call,
-                                   "steps_per_call")
-    if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    epochs, batch_size, steps_per_call, learning_rate = check_fit_arguments(epochs, batch_size, steps_per_call,
+                                                                            learning_rate)
     if binarize not in (None, "dynamic"):
         raise ValueError(f"unknown binarize={binarize!r}; valid: None, 'dynamic'")
     x_train = check_images(x_train, "x_train")
@@ -649,12 +596,10 @@ def _fit_loop(model: VAE, program: "programs.Program", x_train: np.ndarray, x_va
               steps_per_call: int, progress: bool, progress_prefix: str) -> History:
     """:func:`fit`'s epochs, run with ``program`` (its template holds ``model``'s weights)."""
     net = program.template
-    train_step, train_steps = program.functions["train_step"], program.functions["train_steps"]
     rng = np.random.default_rng(seed)
     n = x_train.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = steps_per_epoch * epochs
-    seed_t = tf.constant(seed, tf.int64)
     if net.obs.sigma == "optimal":  # start the running value at the first batch's optimum, not at sigma=1
         q0 = elbo_terms(net, tf.constant(x_train[:batch_size]), tf.constant([seed, 0], tf.int64),
                         training=True)
@@ -662,31 +607,14 @@ def _fit_loop(model: VAE, program: "programs.Program", x_train: np.ndarray, x_va
 
     epoch_rows, step_rows = [], []
     step = 0
-    n_full = n // batch_size  # full mini-batches per epoch
     x_all = tf.convert_to_tensor(x_train) if steps_per_call > 1 else None  # [N, 28, 28, 1]
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         order = rng.permutation(n)
         betas = [objective.beta_at(step + j, steps_per_epoch, total_steps) for j in range(steps_per_epoch)]
-        outs = []
-        if steps_per_call == 1:  # the reference path: one call per step
-            for j, start in enumerate(range(0, n, batch_size)):
-                xb = x_train[order[start:start + batch_size]]
-                outs.append(train_step(xb, tf.constant([seed, step + j], tf.int64),
-                                       tf.constant(betas[j], tf.float32)))
-        else:
-            full_order = tf.constant(order[:n_full * batch_size].reshape(n_full, batch_size))
-            full_betas = tf.constant(betas[:n_full], tf.float32)
-            for first in range(0, n_full, steps_per_call):
-                count = min(steps_per_call, n_full - first)
-                outs.append(train_steps(x_all, full_order, tf.constant(first, tf.int32), tf.constant(count, tf.int32),
-                                        seed_t, tf.constant(step + first, tf.int64), full_betas))
-            if n_full < steps_per_epoch:  # the last, smaller mini-batch
-                xb = x_train[order[n_full * batch_size:]]
-                outs.append(train_step(xb, tf.constant([seed, step + n_full], tf.int64),
-                                       tf.constant(betas[-1], tf.float32))[None])
+        vals = epoch_steps(program.functions, x_train, x_all, order, batch_size=batch_size, seed=seed, step=step,
+                           steps_per_call=steps_per_call, per_batch=np.asarray(betas, np.float32)).astype(np.float64)
         step += steps_per_epoch
-        vals = (tf.stack(outs) if steps_per_call == 1 else tf.concat(outs, 0)).numpy().astype(np.float64)
         # vals: [steps, 3], one sync per epoch
         bad = np.flatnonzero(~np.isfinite(vals[:, 0]))
         if bad.size:

@@ -1,11 +1,12 @@
-"""VAE experiments as values: one frozen :class:`VAEConfig` -> one cached :class:`VAEResult`.
+"""VAE experiments: the run kind :class:`VAEConfig` of :mod:`aecore.runner`.
 
-The same contract as :mod:`aecore.experiments` (and the same cache directory): entries
-keyed by the SHA-256 of the canonical config JSON plus ``aecore.__version__`` and the code
-fingerprint (and :data:`aecore.vae.FIT_PROGRAM` for the runs :func:`aecore.vae.fit` trains), written
-atomically (temp dir + rename, manifest last), verified on read (checksums, config, data
-fingerprint), and a corrupt entry is deleted and retrained with a :class:`CacheWarning`.
-A run that diverges raises :class:`aecore.training.TrainingDivergedError` and writes nothing.
+The same contract as :mod:`aecore.experiments`, through the same runner and cache
+(:mod:`aecore.cache`): entries keyed by the config, its kind, ``aecore.__version__``, the code
+fingerprint (and :data:`aecore.vae.FIT_PROGRAM` for the runs :func:`aecore.vae.fit` trains),
+written atomically, verified on read, an unusable entry deleted and retrained with a
+:class:`~aecore.cache.CacheWarning`. A run that diverges raises
+:class:`aecore.training.TrainingDivergedError` and writes nothing. A VAE's entry holds one more
+table than an autoencoder's: ``steps.csv``, one row per optimiser step.
 
 ``model="aecore"`` trains :func:`aecore.vae.build_vae` with :func:`aecore.vae.fit`;
 ``model="keras_example"`` trains keras-io's example (:mod:`aecore.keras_vae`, latent 2)
@@ -15,31 +16,28 @@ with its own loss and ``fit``. Both are evaluated by the same code.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
 import json
 import math
-from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
 
-import aecore
 from aecore import data, metrics, vae
-from aecore.experiments import (CacheWarning, _EntryError, _write_json, cache_dir, check_entry_content,
-                                discard_entry, read_csv_exact, sweep_rows, verify_manifest,
-                                write_entry_atomically)
-from aecore.profiles import Profile, get_profile
-from aecore.fingerprint import code_fingerprint, stack_versions
+from aecore.cache import entry_files, fingerprint_arrays
+from aecore.runner import Result, RunConfig, base_key_fields, cache_key, entry_path, results, run, runs, sweep
+
+# The one runner's functions, re-exported for the VAE chapters and their study module.
+__all__ = ["ENTRY_FILES", "MODELS", "SCALAR_METRICS", "VAEConfig", "VAEResult", "entry_path", "evaluate", "results",
+           "run", "runs", "sweep"]
 from aecore.validate import MAX_SEED, check_int
 
-ENTRY_FILES: tuple[str, ...] = ("config.json", "metrics.json", "history.csv", "steps.csv", "model.weights.h5")
+VAEResult = Result  # one result type for every run kind (``Result.steps`` holds the step log)
 MODELS: tuple[str, ...] = ("aecore", "keras_example")
 
 
 @dataclasses.dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(RunConfig):
     """Everything that determines a VAE run.
 
     Attributes:
@@ -120,23 +118,6 @@ class VAEConfig:
             if wrong:
                 raise ValueError(f"the keras example is fixed at {fixed}; this config changes {wrong}")
 
-    @classmethod
-    def from_profile(cls, profile: Profile | str | None, *, epoch_factor: float = 1.0, **fields: Any) -> "VAEConfig":
-        """Sizes (and ``n_val``) from a profile (``AECORE_PROFILE`` wins);
-        ``epochs = round(profile.epochs * epoch_factor)``."""
-        prof = profile if isinstance(profile, Profile) else get_profile(profile)
-        sizes = {"n_train": prof.n_train, "n_test": prof.n_test, "epochs": max(1, round(prof.epochs * epoch_factor)),
-                 "batch_size": prof.batch_size, "n_val": prof.n_val}
-        return cls(**{**sizes, **fields})
-
-    @property
-    def val_images(self) -> int:
-        """How many test images are scored after every epoch: the first ``min(n_val, n_test)``."""
-        return min(self.n_val, self.n_test)
-
-    def replace(self, **changes: Any) -> "VAEConfig":
-        return dataclasses.replace(self, **changes)
-
     def objective(self) -> vae.Objective:
         return vae.Objective(beta=self.beta, schedule=self.schedule, warmup_epochs=self.warmup_epochs,
                              n_cycles=self.n_cycles, free_bits=self.free_bits,
@@ -148,9 +129,67 @@ class VAEConfig:
         d["decoder_hidden"] = None if self.decoder_hidden is None else list(self.decoder_hidden)
         return d
 
+    # --- what the runner needs (aecore.runner.RunKind) ---
+    KIND: ClassVar[str] = "vae"
+    TABLES: ClassVar[tuple[str, ...]] = ("history", "steps")
+    REQUIRED_METRICS: ClassVar[tuple[str, ...]] = ("neg_elbo", "recon", "kl", "active_units", "latent_dim",
+                                                   "mse_per_pixel", "train_seconds")
+    HISTORY_COLUMNS: ClassVar[tuple[str, ...]] = ("epoch", "loss", "seconds")
+
+    def key_fields(self) -> dict[str, Any]:
+        """What the cache key covers: the config, its kind, the aecore version, the code
+        fingerprint and, for the runs :func:`aecore.vae.fit` trains (not the Keras example's own
+        ``fit``), its program version."""
+        fields = base_key_fields(self)
+        if self.model != "keras_example":
+            fields["vae_fit_program"] = vae.FIT_PROGRAM
+        return fields
+
     def cache_key(self) -> str:
-        payload = json.dumps(_key_fields(self), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        return cache_key(self)
+
+    def entry_slug(self) -> str:
+        return "-".join(["vae", self.dataset, self.model, self.decoder, f"s{self.seed}"])
+
+    def data_fingerprint(self) -> str:
+        return fingerprint_arrays(*_images(self))
+
+    def build_model(self) -> Any:
+        """The untrained model, built from the seed as :meth:`train` builds it."""
+        return _build(self)
+
+    @staticmethod
+    def reconstruct(model: Any, x: np.ndarray) -> np.ndarray:
+        return vae.reconstruct(model, x)
+
+    def train(self, *, progress: bool, prefix: str) -> tuple[dict[str, Any], dict[str, pd.DataFrame], Any]:
+        """Trains and evaluates this run: ``(metrics, {"history": ..., "steps": ...}, model)``."""
+        x_train, x_test = _images(self)
+        history, steps, run_metrics, model = _train_and_evaluate(self, x_train, x_test, progress=progress,
+                                                                 prefix=prefix)
+        return run_metrics, {"history": history, "steps": steps}, model
+
+    @staticmethod
+    def history_attrs() -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def summary(run_metrics: Mapping[str, Any]) -> str:
+        return (f"test -ELBO {run_metrics['neg_elbo']:.1f} nats/image (recon {run_metrics['recon']:.1f}, "
+                f"KL {run_metrics['kl']:.2f}), active units {run_metrics['active_units']}/"
+                f"{run_metrics['latent_dim']}")
+
+    def table_row(self, result: Result) -> dict[str, Any]:
+        """A sweep's row: the config fields (hidden widths as text), ``setting``, ``label``, the
+        scalar metrics (NaN where a run has none: ``log_sigma`` for a decoder without a sigma,
+        the IWAE columns without ``iwae_k``) and ``kl_per_dim`` (JSON text)."""
+        row = self.to_dict()
+        row["encoder_hidden"] = "-".join(map(str, self.encoder_hidden))
+        row["decoder_hidden"] = None if self.decoder_hidden is None else "-".join(map(str, self.decoder_hidden))
+        row.update({"setting": self.setting_label(), "label": self.label()})
+        row.update({k: result.metrics.get(k, np.nan) for k in SCALAR_METRICS})
+        row["kl_per_dim"] = json.dumps(result.metrics["kl_per_dim"])
+        return row
 
     def setting_label(self) -> str:
         """What differs from the defaults, seed excluded, e.g. ``"mlp 128-64 z2 gaussian beta=10"``."""
@@ -179,23 +218,8 @@ class VAEConfig:
             parts.insert(0, self.dataset)
         return " ".join(parts)
 
-    def label(self) -> str:
-        return f"{self.setting_label()} seed {self.seed}"
 
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class VAEResult:
-    """A run: its config, per-epoch ``history`` and per-step ``steps`` logs (nats per image),
-    test ``metrics``, the trained ``model`` (None when read from the cache by
-    ``run(..., load_model=False)``), and whether it came ``from_cache``."""
-
-    config: VAEConfig
-    history: pd.DataFrame
-    steps: pd.DataFrame
-    metrics: dict[str, Any]
-    model: Any
-    from_cache: bool
-    path: Path | None = None
+ENTRY_FILES: tuple[str, ...] = entry_files(VAEConfig.TABLES)
 
 
 # --------------------------------------------------------------------------- data
@@ -207,13 +231,6 @@ def _images(cfg: VAEConfig) -> tuple[np.ndarray, np.ndarray]:
     x_test = data.load(cfg.dataset, n_train=1, n_test=cfg.n_test, seed=cfg.data_seed,
                        binarize=cfg.binarize).test.x
     return x_train, x_test
-
-
-def _fingerprint(x_train: np.ndarray, x_test: np.ndarray) -> str:
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(x_train).tobytes())
-    h.update(np.ascontiguousarray(x_test).tobytes())
-    return h.hexdigest()
 
 
 def _build(cfg: VAEConfig):
@@ -268,20 +285,20 @@ def evaluate(model: Any, x_test: np.ndarray, *, seed: int = 0, iwae_k: int = 0,
 
 
 def _train_and_evaluate(cfg: VAEConfig, x_train: np.ndarray, x_test: np.ndarray, *,
-                        progress: bool) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], Any]:
+                        progress: bool, prefix: str = "  ") -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], Any]:
     n_val = cfg.val_images
     if cfg.model == "keras_example":
         from aecore import keras_vae
 
         model, history = keras_vae.train(x_train, epochs=cfg.epochs, seed=cfg.seed, binarize=cfg.binarize,
-                                         progress=progress, progress_prefix="  ")
+                                         progress=progress, progress_prefix=prefix)
         steps = pd.DataFrame(columns=["step", "epoch", "beta", "loss", "recon", "kl"])
     else:
         model = _build(cfg)
         hist = vae.fit(model, x_train, objective=cfg.objective(), x_val=x_test[:n_val] if n_val else None,
                        epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
                        learning_rate=cfg.learning_rate, binarize=cfg.binarize, progress=progress,
-                       progress_prefix="  ")
+                       progress_prefix=prefix)
         history, steps = hist.epochs, hist.steps
     run_metrics = evaluate(model, x_test, seed=cfg.seed, iwae_k=cfg.iwae_k, n_iwae=cfg.n_iwae)
     run_metrics["train_seconds"] = float(history["seconds"].sum())
@@ -289,150 +306,5 @@ def _train_and_evaluate(cfg: VAEConfig, x_train: np.ndarray, x_test: np.ndarray,
     return history, steps, run_metrics, model
 
 
-# --------------------------------------------------------------------------- cache
-
-
-def entry_path(cfg: VAEConfig, root: Path | None = None) -> Path:
-    slug = "-".join(["vae", cfg.dataset, cfg.model, cfg.decoder, f"s{cfg.seed}"])
-    return (root if root is not None else cache_dir()) / f"{slug}-{cfg.cache_key()[:20]}"
-
-
-def _key_fields(cfg: VAEConfig) -> dict[str, Any]:
-    """What a cache entry is keyed by: the config, the aecore version and, for the runs
-    :func:`aecore.vae.fit` trains (not the Keras example's own ``fit``), its program version."""
-    out = {"vae_config": cfg.to_dict(), "aecore_version": aecore.__version__, "code": code_fingerprint()}
-    if cfg.model != "keras_example":
-        out["vae_fit_program"] = vae.FIT_PROGRAM
-    return out
-
-
-def _stored_config(cfg: VAEConfig, fingerprint: str) -> dict[str, Any]:
-    return {**_key_fields(cfg),
-            "cache_key": cfg.cache_key(), "data_fingerprint": fingerprint}
-
-
-def _write_entry(cfg: VAEConfig, history: pd.DataFrame, steps: pd.DataFrame, run_metrics: dict[str, Any],
-                 model: Any, root: Path, fingerprint: str) -> Path:
-    def write_files(folder: Path) -> None:
-        _write_json(folder / "config.json", {**_stored_config(cfg, fingerprint), "trained_with": stack_versions()})
-        _write_json(folder / "metrics.json", run_metrics)
-        history.to_csv(folder / "history.csv", index=False)
-        steps.to_csv(folder / "steps.csv", index=False)
-        model.save_weights(folder / "model.weights.h5")
-
-    return write_entry_atomically(root, entry_path(cfg, root), write_files)
-
-
-def _without_unused_sigma(cfg: VAEConfig, run_metrics: dict[str, Any]) -> dict[str, Any]:
-    """``run_metrics`` without ``log_sigma`` when ``cfg``'s decoder has no sigma. Entries written
-    before :func:`evaluate` left it out hold the unused config ``sigma`` there (e.g. 0.7071 for a
-    Bernoulli decoder); this drops it on reading, so old and new entries read the same."""
-    if vae.get_decoder(cfg.decoder).sigma == "none":
-        return {k: v for k, v in run_metrics.items() if k != "log_sigma"}
-    return run_metrics
-
-
-def _read_entry(cfg: VAEConfig, path: Path, fingerprint: str, *, load_model: bool = True):
-    verify_manifest(path, ENTRY_FILES)  # every file's checksum, whether or not the model is loaded
-    try:
-        stored = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (ValueError, OSError) as err:
-        raise _EntryError(f"config.json is unreadable ({err})") from None
-    if not isinstance(stored, dict) or {k: v for k, v in stored.items() if k != "trained_with"} != _stored_config(
-            cfg, fingerprint):
-        raise _EntryError("config.json holds a different config or was trained on other images "
-                          f"(is {data.ENV_VAR} set the same way?)")
-    try:
-        run_metrics = _without_unused_sigma(cfg, json.loads((path / "metrics.json").read_text(encoding="utf-8")))
-        history = read_csv_exact(path / "history.csv")
-        steps = read_csv_exact(path / "steps.csv")
-        model = None
-        if load_model:
-            model = _build(cfg)
-            model.load_weights(path / "model.weights.h5")
-    except Exception as err:
-        raise _EntryError(f"could not load it ({type(err).__name__}: {err})") from None
-    check_entry_content(run_metrics, history, epochs=cfg.epochs, history_columns=("epoch", "loss", "seconds"),
-                        metrics_required=("neg_elbo", "recon", "kl", "active_units", "latent_dim", "mse_per_pixel",
-                                          "train_seconds"))
-    return history, steps, run_metrics, model
-
-
-def run(cfg: VAEConfig, *, cache: bool = True, progress: bool = True, load_model: bool = True,
-        _in_sweep: bool = False) -> VAEResult:
-    """Runs one VAE experiment, or reads it from the cache (see the module docstring).
-
-    ``load_model=False`` skips building the model of an entry read from the cache, as in
-    :func:`aecore.experiments.run` (the entry is verified all the same; a run that trains
-    always returns its model). In a sweep (``_in_sweep``), a cached read prints nothing and a
-    run retrained after an unusable entry names itself, as :func:`aecore.experiments.sweep` does."""
-    if not isinstance(cfg, VAEConfig):
-        raise TypeError(f"run() needs a vae_runs.VAEConfig, got {type(cfg).__name__}")
-    x_train, x_test = _images(cfg)
-    fingerprint = _fingerprint(x_train, x_test)
-    root = cache_dir()
-    path = entry_path(cfg, root)
-    retraining = False
-    if cache and path.exists():
-        try:
-            history, steps, run_metrics, model = _read_entry(cfg, path, fingerprint, load_model=load_model)
-            if progress and not _in_sweep:
-                print(f"  from the cache ({path.name})", flush=True)
-            return VAEResult(cfg, history, steps, run_metrics, model, True, path)
-        except _EntryError as err:
-            discard_entry(path, err)
-            retraining = True
-    if progress:
-        name = f"{cfg.label()}: " if _in_sweep and retraining else "  "  # a sweep's header names only runs it trains
-        print(f"{name}training {cfg.epochs} epoch(s) on {cfg.n_train:,} images", flush=True)
-    history, steps, run_metrics, model = _train_and_evaluate(cfg, x_train, x_test, progress=progress)
-    if progress:
-        print(f"  done in {run_metrics['train_seconds']:.1f} s: test -ELBO {run_metrics['neg_elbo']:.1f} "
-              f"nats/image (recon {run_metrics['recon']:.1f}, KL {run_metrics['kl']:.2f}), active units "
-              f"{run_metrics['active_units']}/{run_metrics['latent_dim']}", flush=True)
-    written = None
-    if cache:
-        try:
-            written = _write_entry(cfg, history, steps, run_metrics, model, root, fingerprint)
-        except OSError as err:
-            import warnings
-
-            warnings.warn(f"aecore cache: could not write entry {path} ({err}); the result is not cached",
-                          CacheWarning, stacklevel=2)
-    return VAEResult(cfg, history, steps, run_metrics, model, False, written)
-
-
 SCALAR_METRICS = ("neg_elbo", "recon", "kl", "active_units", "latent_dim", "mse_per_pixel", "psnr_db",
                   "log_sigma", "iwae_nll", "neg_elbo_iwae_subset", "train_seconds", "effective_beta")
-
-
-def _sweep_row(cfg: VAEConfig, *, cache: bool, progress: bool) -> dict[str, Any]:
-    """One row of :func:`sweep`'s table."""
-    res = run(cfg, cache=cache, progress=progress, load_model=False, _in_sweep=True)  # needs only the metrics
-    row = cfg.to_dict()
-    row["encoder_hidden"] = "-".join(map(str, cfg.encoder_hidden))
-    row["decoder_hidden"] = None if cfg.decoder_hidden is None else "-".join(map(str, cfg.decoder_hidden))
-    row.update({"setting": cfg.setting_label(), "label": cfg.label()})
-    row.update({k: res.metrics.get(k, np.nan) for k in SCALAR_METRICS})
-    row["kl_per_dim"] = json.dumps(res.metrics["kl_per_dim"])
-    row["from_cache"] = res.from_cache
-    return row
-
-
-def sweep(configs: Iterable[VAEConfig], *, cache: bool = True, progress: bool = True) -> pd.DataFrame:
-    """Runs (or reads) every config; one row per run: config fields, ``setting``, ``label``,
-    the scalar metrics (NaN where a run has none: ``log_sigma`` for a decoder without a sigma,
-    the IWAE columns without ``iwae_k``), ``kl_per_dim`` (JSON text) and ``from_cache``."""
-    root = cache_dir()
-    return pd.DataFrame(sweep_rows(functools.partial(_sweep_row, cache=cache, progress=progress), list(configs),
-                                   cached=lambda cfg: entry_path(cfg, root).exists(), cache=cache, progress=progress))
-
-
-def runs(configs: Iterable[VAEConfig], *, seeds: Sequence[int]) -> list[VAEConfig]:
-    """Every config once per seed, seeds innermost."""
-    return [cfg.replace(seed=int(s)) for cfg in configs for s in seeds]
-
-
-def results(configs: Iterable[VAEConfig], **kwargs: Any) -> list[VAEResult]:
-    """``run`` each config (cached), returning the full results (models, step logs)."""
-    return [run(cfg, **kwargs) for cfg in configs]

@@ -47,10 +47,9 @@ def sample() -> dict[str, Any]:
 
 
 def _run(cfg: Any) -> Any:
-    from aecore import experiments, vae_runs
+    from aecore import runner
 
-    runner = vae_runs.run if isinstance(cfg, vae_runs.VAEConfig) else experiments.run
-    return runner(cfg, progress=False, load_model=False)
+    return runner.run(cfg, progress=False, load_model=False)
 
 
 def _summary(result: Any) -> dict[str, Any]:
@@ -72,9 +71,9 @@ def record() -> int:
 
 
 def _run_cached_only(cfg: Any) -> Any:
-    from aecore import experiments, vae_runs
+    from aecore import runner
 
-    path = (vae_runs.entry_path if isinstance(cfg, vae_runs.VAEConfig) else experiments.entry_path)(cfg)
+    path = runner.entry_path(cfg)
     if not path.exists():
         raise SystemExit(f"{cfg.label()} is not in the cache ({path}): run `make book` first")
     result = _run(cfg)

@@ -38,10 +38,11 @@ def verify(entry: Path, scratch: Path) -> bool:
     """Re-runs one cache entry into ``scratch``; prints and returns whether it is bit-identical."""
     import pandas as pd
 
+    from aecore import cache as cache_mod
     from aecore import experiments
 
     cfg = experiments.Config(**json.loads((entry / "config.json").read_text())["config"])
-    os.environ[experiments.CACHE_ENV_VAR] = str(scratch)
+    os.environ[cache_mod.CACHE_ENV_VAR] = str(scratch)
     experiments.run(cfg, progress=False)
     new = experiments.entry_path(cfg, scratch)
     old_h = pd.read_csv(entry / "history.csv").drop(columns="seconds")
@@ -60,13 +61,13 @@ def verify(entry: Path, scratch: Path) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from aecore import experiments
+    from aecore import cache as cache_mod
 
     names = list(sys.argv[1:] if argv is None else argv)
     if not names:
         print(__doc__)
         return 2
-    cache = experiments.cache_dir()
+    cache = cache_mod.cache_dir()
     ok = True
     for name in names:
         with tempfile.TemporaryDirectory() as scratch:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from aecore import cache as cache_mod
 from aecore import archive, cli, experiments
 
 DATA = Path(os.environ.get("AECORE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -31,7 +32,7 @@ def exported(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     src = tmp_path_factory.mktemp("src")
     mp.setenv("AECORE_DATA_DIR", str(DATA))
-    mp.setenv(experiments.CACHE_ENV_VAR, str(src))
+    mp.setenv(cache_mod.CACHE_ENV_VAR, str(src))
     table = experiments.sweep(_configs(), progress=False)
     path = tmp_path_factory.mktemp("out") / "runs.tar.gz"
     manifest = archive.export(path)
@@ -47,7 +48,7 @@ def test_export_then_import_reads_every_run_back_without_training(exported, tmp_
     src, path, manifest, table = exported
     assert manifest["entries"] == 2 and manifest["skipped"] == []
     monkeypatch.setenv("AECORE_DATA_DIR", str(DATA))
-    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(cache_mod.CACHE_ENV_VAR, str(tmp_path))
     assert archive.import_(path) == {"added": 2, "kept": 0, "replaced": 0, "entries": 2}
     assert _entries(tmp_path) == _entries(src)
     monkeypatch.setattr(experiments, "_train_and_evaluate", lambda *a, **k: pytest.fail("it trained"))
@@ -116,12 +117,12 @@ def test_import_downloads_from_a_local_http_server(exported, tmp_path):
 
 def test_the_command_line(exported, tmp_path, monkeypatch, capsys):
     src, path, _, _ = exported
-    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(src))
+    monkeypatch.setenv(cache_mod.CACHE_ENV_VAR, str(src))
     assert cli.main(["cache", "export", str(tmp_path / "runs.zip")]) == 2
     assert "must be a .tar.gz" in capsys.readouterr().err
     assert cli.main(["cache", "export", str(tmp_path / "again.tar.gz")]) == 0
     assert "exported 2 runs" in capsys.readouterr().err
-    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path / "dest"))
+    monkeypatch.setenv(cache_mod.CACHE_ENV_VAR, str(tmp_path / "dest"))
     assert cli.main(["cache", "import", str(tmp_path / "again.tar.gz")]) == 0
     assert "2 runs added" in capsys.readouterr().err
     (tmp_path / "broken.tar.gz").write_bytes(b"\x1f\x8b broken")

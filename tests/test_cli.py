@@ -296,6 +296,7 @@ def test_results_file_gets_the_usual_mode_not_mkstemps_0600(tmp_path):
 
 _SLOW_WRITE = """
 import pathlib, sys, time
+from aecore import cache as cache_mod
 from aecore import cli, experiments
 root = pathlib.Path(sys.argv[1])
 def slow(folder):
@@ -305,7 +306,7 @@ def slow(folder):
 guard = cli.sigterm_as_interrupt() if sys.argv[2] == "guarded" else __import__("contextlib").nullcontext()
 with guard:
     try:
-        experiments.write_entry_atomically(root, root / "entry", slow)
+        cache_mod.write_entry_atomically(root, root / "entry", slow)
     except KeyboardInterrupt:
         print("interrupted", flush=True)
         sys.exit(130)

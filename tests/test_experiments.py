@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import pandas as pd
 import pytest
 
 import aecore
+from aecore import cache as store
 from aecore import experiments, fingerprint, models, tables, training
 from aecore.experiments import Config
 
@@ -117,7 +117,7 @@ def test_config_is_canonical_hashable_and_json_round_trips():
 
 def test_cache_key_covers_config_code_and_version(monkeypatch):
     canonical = json.dumps({"aecore_version": aecore.__version__, "code": fingerprint.code_fingerprint(),
-                            "config": json.loads(CFG.canonical_json())},
+                            "config": json.loads(CFG.canonical_json()), "kind": "autoencoder"},
                            sort_keys=True, separators=(",", ":"))
     assert CFG.cache_key() == hashlib.sha256(canonical.encode()).hexdigest()
     before = CFG.cache_key()
@@ -161,17 +161,6 @@ def test_validation_size_changes_nothing_that_is_trained(base, cache):
         np.testing.assert_allclose(res.history["val_loss"].iloc[-1], nll, rtol=2e-3)
 
 
-def test_cache_dir_resolution(monkeypatch, tmp_path):
-    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "c"))
-    assert experiments.cache_dir() == tmp_path / "c"
-    monkeypatch.delenv("AECORE_CACHE_DIR")
-    repo = Path(experiments.__file__).resolve().parent.parent
-    if (repo / "pyproject.toml").is_file():  # imported from the source checkout
-        assert experiments.cache_dir() == repo / ".aecore_cache"
-    else:  # an installed copy
-        assert experiments.cache_dir() == Path.home() / ".cache" / "aecore"
-
-
 # --------------------------------------------------------------------------- runs
 
 
@@ -183,7 +172,7 @@ def test_result_contents(base):
                 "mse_ratio_to_pca16", "dead_units", "latent_dim", "train_seconds"):
         assert key in m and np.isfinite(m[key])
     assert m["n_images"] == CFG.n_test and m["latent_dim"] == 16 and 0 <= m["dead_units"] <= 16
-    assert sorted(os.listdir(result.path)) == sorted([*experiments.ENTRY_FILES, experiments.MANIFEST])
+    assert sorted(os.listdir(result.path)) == sorted([*experiments.ENTRY_FILES, store.MANIFEST])
     x_hat = result.reconstruct(np.zeros((3, 28, 28, 1), np.float32))
     assert x_hat.shape == (3, 28, 28, 1) and ((x_hat >= 0) & (x_hat <= 1)).all()
 
@@ -222,7 +211,7 @@ def test_truncated_weights_are_detected_and_retrained(base, cache):
     entry = cache / base[1].path.name
     weights = entry / "model.weights.h5"
     weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.warns(experiments.CacheWarning, match=rf"{entry.name}.*model\.weights\.h5"):
+    with pytest.warns(store.CacheWarning, match=rf"{entry.name}.*model\.weights\.h5"):
         again = experiments.run(CFG, progress=False)
     assert not again.from_cache
     assert _timeless(again.metrics) == _timeless(base[1].metrics)  # a real, identical retrain
@@ -240,13 +229,13 @@ def test_reading_without_the_model_builds_none_and_still_verifies(base, cache, m
     assert hit.from_cache and hit.model is None and hit.metrics == base[1].metrics
     pd.testing.assert_frame_equal(hit.history, base[1].history, check_exact=True)
     assert table["from_cache"].tolist() == [True] and table.loc[0, "ssim"] == base[1].metrics["ssim"]
-    with pytest.raises(ValueError, match=r"without its model.*experiments\.run"):
+    with pytest.raises(ValueError, match=r"without its model.*run\(cfg\)"):
         hit.reconstruct(np.zeros((1, 28, 28, 1), np.float32))
     # The weights' checksum is checked even when they are not loaded: a truncated file is
     # caught, and the run retrained (with its model, as every trained run returns).
     weights = cache / base[1].path.name / "model.weights.h5"
     weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.warns(experiments.CacheWarning, match=r"model\.weights\.h5"):
+    with pytest.warns(store.CacheWarning, match=r"model\.weights\.h5"):
         again = experiments.run(CFG, progress=False, load_model=False)
     assert not again.from_cache and again.model is not None
 
@@ -254,7 +243,7 @@ def test_reading_without_the_model_builds_none_and_still_verifies(base, cache, m
 def test_edited_metrics_are_detected(base, cache, fake_training):
     path = cache / base[1].path.name / "metrics.json"
     path.write_text(path.read_text().replace('"dead_units": ', '"dead_units": 1'))
-    with pytest.warns(experiments.CacheWarning, match=r"metrics\.json does not match its checksum"):
+    with pytest.warns(store.CacheWarning, match=r"metrics\.json does not match its checksum"):
         result = experiments.run(CFG, progress=False)
     assert not result.from_cache and len(fake_training) == 1
 
@@ -262,7 +251,7 @@ def test_edited_metrics_are_detected(base, cache, fake_training):
 def test_a_sweep_names_a_cached_run_it_has_to_retrain(base, cache, fake_training, capsys):
     path = cache / base[1].path.name / "metrics.json"
     path.write_text(path.read_text().replace('"dead_units": ', '"dead_units": 1'))
-    with pytest.warns(experiments.CacheWarning, match=r"deleted it; retraining"):
+    with pytest.warns(store.CacheWarning, match=r"deleted it; retraining"):
         table = experiments.sweep([CFG])
     assert table["from_cache"].tolist() == [False] and len(fake_training) == 1
     assert f"{CFG.label()}: training 1 epoch(s)" in capsys.readouterr().out
@@ -276,20 +265,20 @@ def test_entry_for_a_different_config_is_never_used(base, cache, fake_training):
     manifest = json.loads((entry / "manifest.json").read_text())  # ... with valid checksums
     manifest["files"]["config.json"] = hashlib.sha256((entry / "config.json").read_bytes()).hexdigest()
     (entry / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.warns(experiments.CacheWarning, match="different config"):
+    with pytest.warns(store.CacheWarning, match="different config"):
         result = experiments.run(CFG, progress=False)
     assert not result.from_cache and len(fake_training) == 1
 
 
 def test_entry_trained_on_other_images_is_not_used(base, cache, fake_training, monkeypatch):
     monkeypatch.setattr(experiments, "data_fingerprint", lambda cfg: "0" * 64)
-    with pytest.warns(experiments.CacheWarning, match="other images"):
+    with pytest.warns(store.CacheWarning, match="other images"):
         assert not experiments.run(CFG, progress=False).from_cache
 
 
 def test_missing_manifest_is_detected(base, cache, fake_training):
     (cache / base[1].path.name / "manifest.json").unlink()
-    with pytest.warns(experiments.CacheWarning, match="manifest.json is missing"):
+    with pytest.warns(store.CacheWarning, match="manifest.json is missing"):
         assert not experiments.run(CFG, progress=False).from_cache
 
 
@@ -299,7 +288,7 @@ def test_crash_while_writing_leaves_no_entry(cache, fake_training, monkeypatch):
     def crash(folder):
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(experiments, "_write_manifest", crash)
+    monkeypatch.setattr(store, "_write_manifest", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         experiments.run(CFG, progress=False)
     assert _entries(cache) == []  # neither an entry nor a leftover temp dir
@@ -311,8 +300,8 @@ def test_unwritable_cache_warns_and_still_returns(cache, fake_training, monkeypa
     def disk_full(folder):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(experiments, "_write_manifest", disk_full)
-    with pytest.warns(experiments.CacheWarning, match="could not write"):
+    monkeypatch.setattr(store, "_write_manifest", disk_full)
+    with pytest.warns(store.CacheWarning, match="could not write"):
         result = experiments.run(CFG, progress=False)
     assert not result.from_cache and result.path is None and _entries(cache) == []
 
@@ -393,56 +382,17 @@ def test_val_images_is_the_validation_prefix_actually_scored():
     assert CFG.replace(n_val=0).val_images == 0
 
 
-def test_stale_temp_dirs_are_removed_only_when_aecore_made_them(tmp_path):
-    old = time.time() - experiments._STALE_TMP_SECONDS - 60
-    ours = tmp_path / f"{experiments._TMP_PREFIX}killed"
-    ours.mkdir()
-    (ours / experiments._TMP_MARKER).touch()
-    (ours / "metrics.json").write_text("{}")
-    foreign = [tmp_path / ".tmp-someone-elses", tmp_path / f"{experiments._TMP_PREFIX}no-marker"]
-    for folder in foreign:
-        folder.mkdir()
-        (folder / "keep.txt").write_text("not aecore's")
-    fresh = tmp_path / f"{experiments._TMP_PREFIX}still-writing"
-    fresh.mkdir()
-    (fresh / experiments._TMP_MARKER).touch()
-    for folder in [ours, *foreign]:
-        os.utime(folder, (old, old))
-    experiments._remove_stale_tmp(tmp_path)
-    assert not ours.exists()  # a killed writer's leftover
-    assert all((folder / "keep.txt").read_text() == "not aecore's" for folder in foreign)
-    assert fresh.exists()  # too recent: may belong to a run still writing
-
-
-def test_a_finished_entry_holds_no_temp_marker(tmp_path):
-    final = tmp_path / "entry"
-    experiments.write_entry_atomically(tmp_path, final, lambda d: (d / "a.txt").write_text("x"))
-    assert sorted(p.name for p in final.iterdir()) == ["a.txt", experiments.MANIFEST]
-    assert json.loads((final / experiments.MANIFEST).read_text())["files"].keys() == {"a.txt"}
-
-
-def test_cache_reads_every_float_back_exactly_and_quietly(tmp_path):
-    import warnings as _warnings
-
-    values = np.random.default_rng(0).random(2000) * np.exp(np.random.default_rng(1).normal(0, 10, 2000))
-    pd.DataFrame({"loss": values}).to_csv(tmp_path / "h.csv", index=False)
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("error")  # pandas 3 deprecates float_precision: no warning may be raised
-        back = experiments.read_csv_exact(tmp_path / "h.csv")
-    assert np.array_equal(back["loss"].to_numpy(), values)
-
-
 def _tiny(seed: int = 0) -> Config:
     return Config(dataset="mnist", model="dense_ae", loss="bce", n_train=32, n_test=32, n_val=0, epochs=1,
                   batch_size=32, seed=seed, model_kwargs={"jit_compile": False})
 
 
 def test_an_entry_that_is_a_plain_file_is_reported_and_retrained(tmp_path, monkeypatch):
-    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(store.CACHE_ENV_VAR, str(tmp_path))
     cfg = _tiny()
     path = experiments.entry_path(cfg)
     path.write_text("not an entry")
-    with pytest.warns(experiments.CacheWarning, match=r"is unusable: it is not a folder; deleted it; retraining"):
+    with pytest.warns(store.CacheWarning, match=r"is unusable: it is not a folder; deleted it; retraining"):
         result = experiments.run(cfg, progress=False)
     assert not result.from_cache and path.is_dir()
     assert experiments.run(cfg, progress=False).from_cache
@@ -450,14 +400,14 @@ def test_an_entry_that_is_a_plain_file_is_reported_and_retrained(tmp_path, monke
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads and deletes anything: the case needs another account")
 def test_an_unreadable_entry_of_another_account_is_reported_not_a_traceback(tmp_path, monkeypatch):
-    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(store.CACHE_ENV_VAR, str(tmp_path))
     cfg = _tiny(1)
     experiments.run(cfg, progress=False)
     path = experiments.entry_path(cfg)
     path.chmod(0o000)
     tmp_path.chmod(0o500)  # and the cache folder read-only: it cannot be deleted either
     try:
-        with pytest.warns(experiments.CacheWarning, match=r"it cannot be read .*could not delete it"):
+        with pytest.warns(store.CacheWarning, match=r"it cannot be read .*could not delete it"):
             assert not experiments.run(cfg, progress=False).from_cache
     finally:
         tmp_path.chmod(0o700)
@@ -465,23 +415,23 @@ def test_an_unreadable_entry_of_another_account_is_reported_not_a_traceback(tmp_
 
 
 def test_a_read_only_cache_folder_gets_a_truthful_warning(tmp_path, monkeypatch):
-    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(store.CACHE_ENV_VAR, str(tmp_path))
     cfg = _tiny(2)
     experiments.run(cfg, progress=False)
     path = experiments.entry_path(cfg)
     (path / "metrics.json").write_text("[1, 2]")  # damaged: its checksum no longer matches
-    monkeypatch.setattr(experiments.shutil, "rmtree",
+    monkeypatch.setattr(store.shutil, "rmtree",
                         lambda p, **kw: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
-    with pytest.warns(experiments.CacheWarning, match=r"could not delete it \(Permission denied\); retraining"):
+    with pytest.warns(store.CacheWarning, match=r"could not delete it \(Permission denied\); retraining"):
         experiments.run(cfg, progress=False)
 
 
 def _forge(path, name: str, text: str) -> None:
     """Edits one file of an entry and rewrites the manifest to match: what the checksums cannot catch."""
     (path / name).write_text(text)
-    manifest = json.loads((path / experiments.MANIFEST).read_text())
-    manifest["files"][name] = experiments._sha256_file(path / name)
-    (path / experiments.MANIFEST).write_text(json.dumps(manifest))
+    manifest = json.loads((path / store.MANIFEST).read_text())
+    manifest["files"][name] = store.sha256_file(path / name)
+    (path / store.MANIFEST).write_text(json.dumps(manifest))
 
 
 @pytest.mark.parametrize("name, text, message", [
@@ -494,18 +444,9 @@ def _forge(path, name: str, text: str) -> None:
 ])
 def test_an_entry_forged_with_a_matching_manifest_is_caught_by_its_content(tmp_path, monkeypatch, name, text,
                                                                            message):
-    monkeypatch.setenv(experiments.CACHE_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(store.CACHE_ENV_VAR, str(tmp_path))
     cfg = _tiny(3)
     experiments.run(cfg, progress=False)
     _forge(experiments.entry_path(cfg), name, text)
-    with pytest.warns(experiments.CacheWarning, match=message):
+    with pytest.warns(store.CacheWarning, match=message):
         assert not experiments.run(cfg, progress=False).from_cache
-
-
-def test_an_entry_folder_gets_the_umask_mode_not_mkdtemps_0700(tmp_path):
-    old = os.umask(0o022)
-    try:
-        final = experiments.write_entry_atomically(tmp_path, tmp_path / "entry", lambda d: (d / "a").write_text("x"))
-    finally:
-        os.umask(old)
-    assert final.stat().st_mode & 0o777 == 0o755  # readable by another account sharing the cache

@@ -145,7 +145,7 @@ LAYERS: dict[str, set[str]] = {
              "collapse", "optim", "adam", "programs", "seeding", "fingerprint"},
     "models": {"models"},
     "training": {"training", "vae", "keras_vae"},  # vae holds the VAE and its fit (issue: one loop)
-    "runs": {"experiments", "vae_runs", "archive"},
+    "runs": {"cache", "runner", "experiments", "vae_runs", "archive"},
     "presentation": {"verdicts", "report", "plotting", "tables"},
     "studies": {"data_study", "conv_runs", "blob_runs", "bias", "vae_study"},
     "command line": {"cli", "__main__"},

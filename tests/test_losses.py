@@ -180,9 +180,14 @@ def test_bce_from_logits_stable_where_naive_probabilities_fail():
     assert not np.all(np.isfinite(naive))
 
 
+# The likelihoods that score without a model (the VAE-only Gaussians need the model's sigma).
+STANDALONE = [name for name, lik in losses.LOSSES.items() if not lik.needs_model_sigma]
+
+
 def test_shapes_and_units():
     x, logits = _batch((6, 28, 28, 1))
-    for name, lik in losses.LOSSES.items():
+    for name in STANDALONE:
+        lik = losses.LOSSES[name]
         per_image = _np(lik.nll(x, logits))
         per_pixel = _np(lik.nll_per_pixel(x, logits))
         assert per_image.shape == (6,), name
@@ -194,7 +199,8 @@ def test_shapes_and_units():
 def test_likelihoods_are_minimised_at_their_mean():
     # For binary targets each NLL decreases as the prediction moves toward the target.
     x = np.array([[1.0, 0.0]])
-    for name, lik in losses.LOSSES.items():
+    for name in STANDALONE:
+        lik = losses.LOSSES[name]
         good = _np(lik.nll(x, np.array([[3.0, -3.0]])))[0]
         bad = _np(lik.nll(x, np.array([[-3.0, 3.0]])))[0]
         assert good < bad, name
@@ -214,7 +220,7 @@ def test_gaussian_accepts_any_real_targets():
     losses.get_loss("mse").nll(np.array([[-1.0, 2.0]]), np.zeros((1, 2)))
 
 
-@pytest.mark.parametrize("name", list(losses.LOSSES))
+@pytest.mark.parametrize("name", STANDALONE)
 def test_nan_inputs_raise(name):
     x = np.array([[0.5, np.nan]], np.float32)
     with pytest.raises(ValueError, match="NaN"):
@@ -233,6 +239,36 @@ def test_registry_names_and_aliases():
     assert losses.get_loss("bce") is losses.LOSSES["bernoulli"]
     assert losses.get_loss("cb") is losses.LOSSES["continuous_bernoulli"]
     assert losses.get_loss("mae") is losses.LOSSES["laplace"]
+    assert losses.get_loss("sigma_vae") is losses.LOSSES["gaussian_optimal"]
+
+
+@pytest.mark.parametrize("name", ["gaussian_learned", "gaussian_optimal"])
+def test_a_vae_only_gaussian_says_it_needs_a_model_sigma(name):
+    lik = losses.get_loss(name)
+    assert lik.needs_model_sigma
+    with pytest.raises(ValueError, match="only a VAE decoder has.*use the 'gaussian' likelihood"):
+        lik.nll(np.zeros((1, 4)), np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="only a VAE decoder has"):
+        from aecore.experiments import Config
+        Config(dataset="mnist", model="conv_ae", loss=name)
+
+
+def test_one_registry_serves_autoencoders_and_vae_decoders():
+    from aecore import vae
+
+    assert all(vae.DECODERS[name] is losses.LOSSES[name] for name in vae.DECODERS)
+    assert vae.get_decoder("sigma_vae") is losses.LOSSES["gaussian_optimal"]
+    with pytest.raises(ValueError, match="unknown decoder 'mae'"):
+        vae.get_decoder("mae")  # a likelihood, but not one the book's VAEs decode with
+
+
+def test_a_model_sigma_gaussian_is_the_fixed_gaussian_at_that_sigma():
+    # Oracle: the fixed-sigma formula of the autoencoders' Gaussian at the same sigma.
+    x, logits = _batch((3, 28, 28, 1))
+    for sigma in (0.3, 1.0, 2.5):
+        got = losses.gaussian_pixel_nll_log_sigma(tf.constant(x), tf.constant(logits),
+                                                  tf.constant(np.log(sigma), tf.float64))
+        np.testing.assert_allclose(_np(got), _np(losses.gaussian_pixel_nll(x, logits, sigma=sigma)), rtol=1e-10)
     with pytest.raises(ValueError, match="valid names: gaussian"):
         losses.get_loss("hinge")
 

@@ -1,11 +1,11 @@
-"""experiments.sweep_rows, the loop behind both sweeps: one row per config in order, each distinct
+"""runner.sweep_rows, the loop behind both sweeps: one row per config in order, each distinct
 config run once, repeats marked as read from the cache, headers only before runs that train."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from aecore import experiments
+from aecore import runner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,7 +24,7 @@ def test_each_distinct_config_runs_once_and_repeats_are_marked_cached(capsys):
         return {"name": cfg.name, "from_cache": cfg.name == "b"}
 
     a, b, c = _Cfg("a"), _Cfg("b"), _Cfg("c")
-    rows = experiments.sweep_rows(row, [a, b, a, c], cached=lambda cfg: cfg.name == "b", cache=True,
+    rows = runner.sweep_rows(row, [a, b, a, c], cached=lambda cfg: cfg.name == "b", cache=True,
                                   progress=True)
     assert calls == ["a", "b", "c"]
     assert [r["name"] for r in rows] == ["a", "b", "a", "c"]
@@ -35,9 +35,9 @@ def test_each_distinct_config_runs_once_and_repeats_are_marked_cached(capsys):
 
 def test_without_the_cache_a_repeat_is_not_marked_cached_and_every_run_is_announced(capsys):
     a = _Cfg("a")
-    rows = experiments.sweep_rows(lambda cfg: {"from_cache": False}, [a, a], cached=lambda cfg: True,
+    rows = runner.sweep_rows(lambda cfg: {"from_cache": False}, [a, a], cached=lambda cfg: True,
                                   cache=False, progress=True)
     assert [r["from_cache"] for r in rows] == [False, False]
     assert capsys.readouterr().out.splitlines() == ["run 1/1: cfg a"]
-    experiments.sweep_rows(lambda cfg: {}, [a], cached=lambda cfg: False, cache=True, progress=False)
+    runner.sweep_rows(lambda cfg: {}, [a], cached=lambda cfg: False, cache=True, progress=False)
     assert capsys.readouterr().out == ""

@@ -12,7 +12,7 @@ import tensorflow as tf
 from scipy import integrate, stats
 
 import aecore
-from aecore import keras_vae, losses, vae, vae_study
+from aecore import cache, keras_vae, losses, vae, vae_study
 from aecore import vae_runs as vr
 
 
@@ -44,7 +44,7 @@ def test_gaussian_pixel_nll_is_scipys_normal_density():
     x, logits = rng.random(50).astype(np.float32), rng.normal(size=50).astype(np.float32)
     log_sigma = -1.3
     expected = -stats.norm(1 / (1 + np.exp(-logits.astype(np.float64))), math.exp(log_sigma)).logpdf(x)
-    got = vae.gaussian_pixel_nll(tf.constant(x), tf.constant(logits), tf.constant(log_sigma)).numpy()
+    got = losses.gaussian_pixel_nll_log_sigma(tf.constant(x), tf.constant(logits), tf.constant(log_sigma)).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -52,8 +52,8 @@ def test_optimal_log_sigma_maximises_the_gaussian_likelihood():
     rng = np.random.default_rng(3)
     x = tf.constant(rng.random((4, 28, 28, 1), dtype=np.float32))
     logits = tf.constant(rng.normal(size=(4, 28, 28, 1)).astype(np.float32))
-    best = vae.optimal_log_sigma(x, logits)
-    nll = lambda ls: float(tf.reduce_sum(vae.gaussian_pixel_nll(x, logits, tf.constant(ls))))  # noqa: E731
+    best = losses.optimal_log_sigma(x, logits)
+    nll = lambda ls: float(tf.reduce_sum(losses.gaussian_pixel_nll_log_sigma(x, logits, tf.constant(ls))))  # noqa: E731
     assert nll(float(best)) < nll(float(best) + 0.05)
     assert nll(float(best)) < nll(float(best) - 0.05)
 
@@ -145,7 +145,7 @@ class _LinearGaussian:
         self.b = rng.random(784).astype(np.float32)
         self.log_sigma = tf.constant(math.log(0.5))
         s2 = 0.25
-        self.obs = types.SimpleNamespace(pixel_nll=lambda x, mean, ls: (
+        self.obs = types.SimpleNamespace(pixel_nll_given_log_sigma=lambda x, mean, ls: (
             0.5 * tf.square(x - mean) * tf.exp(-2.0 * ls) + ls + 0.5 * math.log(2 * math.pi)))
         # Exact posterior: precision I + W W^T / s^2, mean Sigma W (x - b) / s^2.
         self.post_cov = np.linalg.inv(np.eye(latent) + self.w @ self.w.T / s2)
@@ -313,7 +313,7 @@ def test_run_is_cached_and_verified(tiny, tmp_path):
     np.testing.assert_array_equal(vae.reconstruct(second.model, np.zeros((2, 28, 28, 1), np.float32)),
                                   vae.reconstruct(first.model, np.zeros((2, 28, 28, 1), np.float32)))
     (first.path / "model.weights.h5").write_bytes(b"truncated")
-    with pytest.warns(vr.CacheWarning, match="checksum"):
+    with pytest.warns(cache.CacheWarning, match="checksum"):
         third = vr.run(tiny, progress=False)
     assert not third.from_cache and third.metrics["neg_elbo"] == first.metrics["neg_elbo"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
@@ -344,7 +344,7 @@ def test_reading_without_the_model_builds_none_and_still_verifies(tiny, monkeypa
     assert hit.from_cache and hit.model is None and hit.metrics == first.metrics
     assert table["from_cache"].tolist() == [True] and table.loc[0, "neg_elbo"] == first.metrics["neg_elbo"]
     (first.path / "model.weights.h5").write_bytes(b"truncated")  # still checksummed when not loaded
-    with pytest.warns(vr.CacheWarning, match="checksum"):
+    with pytest.warns(cache.CacheWarning, match="checksum"):
         again = vr.run(tiny, progress=False, load_model=False)
     assert not again.from_cache and again.model is not None
 
@@ -355,7 +355,7 @@ def test_a_sweep_prints_only_the_runs_it_trains(tiny, capsys):
     table = vr.sweep([tiny])  # read from the cache: nothing to say, the table says it
     assert table["from_cache"].tolist() == [True] and capsys.readouterr().out == ""
     (first.path / "model.weights.h5").write_bytes(b"truncated")
-    with pytest.warns(vr.CacheWarning, match="checksum"):
+    with pytest.warns(cache.CacheWarning, match="checksum"):
         table = vr.sweep([tiny])
     assert table["from_cache"].tolist() == [False]
     assert f"{tiny.label()}: training {tiny.epochs} epoch(s)" in capsys.readouterr().out
@@ -378,19 +378,12 @@ def test_the_keras_example_runs_through_the_cache(tiny):
     assert second.from_cache and second.metrics == first.metrics
 
 
-def test_only_decoders_with_a_sigma_report_one_even_from_entries_written_before(tiny, monkeypatch):
+def test_only_decoders_with_a_sigma_report_one(tiny):
     # A Bernoulli decoder has no sigma; its model still holds the config's unused sigma.
     bernoulli, gaussian = tiny.replace(sigma=0.5), tiny.replace(decoder="gaussian", sigma=0.5)
     assert "log_sigma" not in vr.run(bernoulli, progress=False).metrics
-    assert vr.run(gaussian, progress=False).metrics["log_sigma"] == pytest.approx(math.log(0.5))
-    # An entry written by the old evaluate(), which stored the unused sigma, reads without it.
-    old_evaluate = vr.evaluate
-    with monkeypatch.context() as m:
-        m.setattr(vr, "evaluate", lambda model, *a, **k: {**old_evaluate(model, *a, **k),
-                                                           "log_sigma": float(np.asarray(model.log_sigma))})
-        written = vr.run(bernoulli.replace(seed=1), progress=False)
-    assert written.metrics["log_sigma"] == pytest.approx(math.log(0.5))  # what the old entry holds
     assert "log_sigma" not in vr.run(bernoulli.replace(seed=1), progress=False).metrics
+    assert vr.run(gaussian, progress=False).metrics["log_sigma"] == pytest.approx(math.log(0.5))
     table = vr.sweep([bernoulli, bernoulli.replace(seed=1), gaussian], progress=False)
     assert table["from_cache"].all()
     assert table["log_sigma"].isna().tolist() == [True, True, False]
@@ -416,7 +409,7 @@ def test_keras_example_loss_is_our_bernoulli_path():
     import keras
 
     theirs = keras.ops.sum(keras.losses.binary_crossentropy(x, model.decoder(z)), axis=(1, 2)).numpy()
-    ours = tf.reduce_sum(model.obs.pixel_nll(x, model.decode(z), model.log_sigma), axis=[1, 2, 3]).numpy()
+    ours = tf.reduce_sum(model.obs.pixel_nll_given_log_sigma(x, model.decode(z), model.log_sigma), axis=[1, 2, 3]).numpy()
     np.testing.assert_allclose(theirs, ours, rtol=1e-4)
 
 

@@ -53,7 +53,7 @@ def chapters_in_toc_order() -> list[pathlib.Path]:
 
 
 def _cache_entries() -> set[str]:
-    """The names of the run cache's entries now (what ``aecore.experiments.cache_dir`` holds)."""
+    """The names of the run cache's entries now (what ``aecore.cache.cache_dir`` holds)."""
     env = os.environ.get("AECORE_CACHE_DIR")
     root = pathlib.Path(env).expanduser() if env else ROOT / ".aecore_cache"
     return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.is_dir() else set()

@@ -1,0 +1,149 @@
+"""aecore.cache: where entries live, atomic writes, what is cleaned up (only what aecore made),
+exact float round trips, the mode of a shared entry; and the one read path with its messages.
+(The runner's use of it, train-then-read and retrain-on-damage, is tested in test_runner.py
+with a fake run kind and in test_experiments.py / test_vae.py with real runs.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aecore import cache as store
+
+
+def test_cache_dir_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "c"))
+    assert store.cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("AECORE_CACHE_DIR")
+    repo = Path(store.__file__).resolve().parent.parent
+    if (repo / "pyproject.toml").is_file():  # imported from the source checkout
+        assert store.cache_dir() == repo / ".aecore_cache"
+    else:  # an installed copy
+        assert store.cache_dir() == Path.home() / ".cache" / "aecore"
+
+def test_stale_temp_dirs_are_removed_only_when_aecore_made_them(tmp_path):
+    old = time.time() - store._STALE_TMP_SECONDS - 60
+    ours = tmp_path / f"{store._TMP_PREFIX}killed"
+    ours.mkdir()
+    (ours / store._TMP_MARKER).touch()
+    (ours / "metrics.json").write_text("{}")
+    foreign = [tmp_path / ".tmp-someone-elses", tmp_path / f"{store._TMP_PREFIX}no-marker"]
+    for folder in foreign:
+        folder.mkdir()
+        (folder / "keep.txt").write_text("not aecore's")
+    fresh = tmp_path / f"{store._TMP_PREFIX}still-writing"
+    fresh.mkdir()
+    (fresh / store._TMP_MARKER).touch()
+    for folder in [ours, *foreign]:
+        os.utime(folder, (old, old))
+    store._remove_stale_tmp(tmp_path)
+    assert not ours.exists()  # a killed writer's leftover
+    assert all((folder / "keep.txt").read_text() == "not aecore's" for folder in foreign)
+    assert fresh.exists()  # too recent: may belong to a run still writing
+
+
+def test_a_finished_entry_holds_no_temp_marker(tmp_path):
+    final = tmp_path / "entry"
+    store.write_entry_atomically(tmp_path, final, lambda d: (d / "a.txt").write_text("x"))
+    assert sorted(p.name for p in final.iterdir()) == ["a.txt", store.MANIFEST]
+    assert json.loads((final / store.MANIFEST).read_text())["files"].keys() == {"a.txt"}
+
+
+def test_cache_reads_every_float_back_exactly_and_quietly(tmp_path):
+    import warnings as _warnings
+
+    values = np.random.default_rng(0).random(2000) * np.exp(np.random.default_rng(1).normal(0, 10, 2000))
+    pd.DataFrame({"loss": values}).to_csv(tmp_path / "h.csv", index=False)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error")  # pandas 3 deprecates float_precision: no warning may be raised
+        back = store.read_csv_exact(tmp_path / "h.csv")
+    assert np.array_equal(back["loss"].to_numpy(), values)
+
+def test_an_entry_folder_gets_the_umask_mode_not_mkdtemps_0700(tmp_path):
+    old = os.umask(0o022)
+    try:
+        final = store.write_entry_atomically(tmp_path, tmp_path / "entry", lambda d: (d / "a").write_text("x"))
+    finally:
+        os.umask(old)
+    assert final.stat().st_mode & 0o777 == 0o755  # readable by another account sharing the cache
+
+
+class _Model:
+    def __init__(self, text: str = "w"):
+        self.text = text
+
+    def save_weights(self, path):
+        Path(path).write_text(self.text)
+
+    def load_weights(self, path):
+        self.text = Path(path).read_text()
+
+
+def _write(root: Path, stored: dict, history: pd.DataFrame | None = None) -> Path:
+    history = pd.DataFrame({"epoch": [1], "loss": [0.5]}) if history is None else history
+    return store.write_entry(root, root / "entry", stored_config=stored, run_metrics={"m": 1.0},
+                             tables={"history": history}, model=_Model())
+
+
+def _read(path: Path, stored: dict, **kw):
+    args = dict(stored_config=stored, tables=("history",), epochs=1, metrics_required=("m",),
+                history_columns=("epoch", "loss"), build_model=_Model)
+    return store.read_entry(path, **{**args, **kw})
+
+
+STORED = {"kind": "fake", "config": {"a": 1}, "data_fingerprint": "f" * 64}
+
+
+def test_an_entry_round_trips_and_records_the_stack_it_was_trained_with(tmp_path):
+    path = _write(tmp_path, STORED)
+    metrics, frames, model = _read(path, STORED)
+    assert metrics == {"m": 1.0} and frames["history"]["loss"].tolist() == [0.5] and model.text == "w"
+    recorded = json.loads((path / store.CONFIG_FILE).read_text())
+    assert set(recorded["trained_with"]) == {"tensorflow", "keras", "numpy"}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"config": {"a": 2}}, "holds a different config"),
+    ({"kind": "other"}, "holds a different config"),
+    ({"data_fingerprint": "0" * 64}, "trained on other images"),
+])
+def test_a_mismatched_request_is_named(tmp_path, change, message):
+    path = _write(tmp_path, STORED)
+    with pytest.raises(store.EntryError, match=message):
+        _read(path, {**STORED, **change})
+
+
+@pytest.mark.parametrize("history, message", [
+    (pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.4]}), r"epochs \[1, 2\]"),
+    (pd.DataFrame({"epoch": [1], "loss": [float("nan")]}), "non-finite training loss"),
+    (pd.DataFrame({"epoch": [1]}), "lacks the column"),
+])
+def test_content_no_run_could_write_is_caught(tmp_path, history, message):
+    path = _write(tmp_path, STORED, history)
+    with pytest.raises(store.EntryError, match=message):
+        _read(path, STORED)
+
+
+def test_a_model_that_does_not_load_is_an_entry_error(tmp_path):
+    class Broken(_Model):
+        def load_weights(self, path):
+            raise ValueError("layer count mismatch")
+
+    path = _write(tmp_path, STORED)
+    with pytest.raises(store.EntryError, match="could not load it.*layer count mismatch"):
+        _read(path, STORED, build_model=Broken)
+    assert _read(path, STORED, build_model=None)[2] is None  # verified without loading a model
+
+
+def test_the_images_fingerprint_depends_on_every_byte_and_the_order():
+    a, b = np.zeros(4, np.float32), np.ones(4, np.float32)
+    assert store.fingerprint_arrays(a, b) != store.fingerprint_arrays(b, a)
+    c = a.copy()
+    c[3] = np.nextafter(np.float32(0), np.float32(1))
+    assert store.fingerprint_arrays(a, b) != store.fingerprint_arrays(c, b)
