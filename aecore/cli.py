@@ -394,7 +394,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     known = vae_runs.SCALAR_METRICS if is_vae else AE_METRIC_NAMES
     unknown = [m for m in (args.metrics or ()) if m not in known]
     if unknown:  # before anything trains
-        print(f"error: unknown metric(s) {', '.join(unknown)}; valid: {', '.join(known)}", file=sys.stderr)
+        print(f"error: unknown metric(s) {', '.join(map(repr, unknown))}; valid: {', '.join(known)}", file=sys.stderr)
         return 2
     print(f"{args.experiment}: {len(configs)} runs; profile {profile.name!r}, seeds "
           f"{' '.join(map(str, seeds))}", file=sys.stderr)
@@ -425,7 +425,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                and pd.api.types.is_numeric_dtype(table[c])]
     missing = [m for m in metrics if m not in numeric]
     if missing:
-        print(f"error: unknown metric(s) {', '.join(missing)}; valid: {', '.join(numeric)}",
+        print(f"error: unknown metric(s) {', '.join(map(repr, missing))}; valid: {', '.join(numeric)}",
               file=sys.stderr)
         return 2
     with pd.option_context("display.width", 250, "display.max_columns", 50,

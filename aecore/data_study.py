@@ -27,14 +27,24 @@ def chapter2_verdicts(summary: Mapping[str, Mapping[str, float]], pca_tables: Ma
       summary: per dataset (``"mnist"``, ``"fashion_mnist"``), the pixel statistics of
         :func:`aecore.datastats.summary_table` by label (``"std"``, :data:`MID`, :data:`VARIANCE`).
       pca_tables: per dataset, the PCA table (columns ``k``, ``mse``, ``ratio_to_mean_image``).
-      k: the PCA code size the simplicity claim is judged at (16, the autoencoders' code).
+      k: the PCA code size quoted in the evidence (16, the autoencoders' code). The simplicity
+        claim is decided at every code size both tables hold: Supported when MNIST's held-out
+        MSE is lower at all of them, Refuted when it is higher at all, Depends otherwise.
     """
     s_mn, s_fa = summary["mnist"], summary["fashion_mnist"]
     mid_mn, mid_fa = s_mn[MID], s_fa[MID]
     var_mn, var_fa = s_mn[VARIANCE], s_fa[VARIANCE]
-    row = {name: pca_tables[name].set_index("k").loc[k] for name in ("mnist", "fashion_mnist")}
-    r_mn, r_fa = row["mnist"]["ratio_to_mean_image"], row["fashion_mnist"]["ratio_to_mean_image"]
-    m_mn, m_fa = row["mnist"]["mse"], row["fashion_mnist"]["mse"]
+    by_k = {name: pca_tables[name].set_index("k") for name in ("mnist", "fashion_mnist")}
+    ks = sorted(set(by_k["mnist"].index) & set(by_k["fashion_mnist"].index))
+    if k not in ks:
+        raise ValueError(f"both PCA tables need the row k = {k}; they share k = {ks}")
+    mse = {name: by_k[name]["mse"] for name in by_k}
+    lower = [j for j in ks if mse["mnist"][j] < mse["fashion_mnist"][j]]  # MNIST reconstructed more accurately
+    higher = [j for j in ks if mse["mnist"][j] > mse["fashion_mnist"][j]]
+    simpler = "Supported" if not higher else "Refuted" if not lower else "Depends"
+    r_mn, r_fa = by_k["mnist"].loc[k, "ratio_to_mean_image"], by_k["fashion_mnist"].loc[k, "ratio_to_mean_image"]
+    m_mn, m_fa = mse["mnist"][k], mse["fashion_mnist"][k]
+    listed = lambda js: ", ".join(map(str, js)) or "none"  # noqa: E731
     return [
         report.Verdict("Fashion-MNIST has a broader range of pixel intensities", "000",
                        report.decide(mid_fa > 2 * mid_mn),
@@ -45,10 +55,12 @@ def chapter2_verdicts(summary: Mapping[str, Mapping[str, float]], pca_tables: Ma
                        report.decide(s_fa["std"] > s_mn["std"] and var_fa > var_mn),
                        f"pixel std {s_fa['std']:.3f} vs {s_mn['std']:.3f}; variance across images "
                        f"{var_fa:.4f} vs {var_mn:.4f}", "ch2-intensities"),
-        report.Verdict("MNIST's simpler digits allow a high accuracy of pixel-wise reconstruction", "000",
-                       report.decide(m_mn < m_fa and r_mn < r_fa, if_false="Refuted"),
-                       f"PCA-{k} held-out MSE {m_mn:.4f} (MNIST) vs {m_fa:.4f} (Fashion); unexplained variance "
-                       f"{r_mn:.2f} vs {r_fa:.2f}", "ch2-pca"),
+        report.Verdict("MNIST's simpler digits allow a high accuracy of pixel-wise reconstruction", "000", simpler,
+                       f"held-out MSE of the best linear code (PCA) at every code size k computed "
+                       f"({listed(ks)}): MNIST's is lower at k = {listed(lower)} and higher at k = "
+                       f"{listed(higher)}; at k = {k}, {m_mn:.4f} (MNIST) vs {m_fa:.4f} (Fashion), unexplained "
+                       f"variance {r_mn:.2f} vs {r_fa:.2f}. A nonlinear code: chapter 3",
+                       "ch2-pca"),
     ]
 
 

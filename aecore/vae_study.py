@@ -120,6 +120,48 @@ def quality_configs(profile: Profile) -> dict[str, VAEConfig]:
     }
 
 
+# --------------------------------------------------------------------------- linear-VAE theory
+
+def linear_vae_prediction(x_train: np.ndarray, *, betas: Sequence[float], sigma2: float, latent_dim: int,
+                          surviving_kl_nats: float = 0.0) -> pd.DataFrame:
+    """What a *linear* VAE with a Gaussian decoder of variance ``sigma2`` would do, computed from
+    the training images alone (Lucas et al. 2019, "Don't blame the ELBO!").
+
+    At the optimum of the β-weighted ELBO, the linear VAE is probabilistic PCA with noise
+    ``tau = beta * sigma2``: a principal direction of the data with covariance eigenvalue
+    ``lambda > tau`` is kept, with a KL of ``1/2 log(lambda / tau)`` nats, and every other
+    direction collapses to the prior (KL 0). With ``latent_dim`` latent units only the
+    ``latent_dim`` largest eigenvalues compete.
+
+    Args:
+      x_train: training images ``[N, 28, 28, 1]`` (their pixel covariance is what counts).
+      betas: the KL weights to predict for.
+      sigma2: the decoder's variance (1/2 for the book's "MSE" decoder).
+      latent_dim: latent units.
+      surviving_kl_nats: report as ``kl_dims`` only directions predicted to carry more than
+        this KL (0: every kept direction).
+
+    Returns:
+      One row per beta: ``beta``, ``tau`` (= beta * sigma2), ``kept`` (directions predicted to
+      survive), ``kl_dims`` (of them, those above ``surviving_kl_nats``) and ``kl`` (the
+      predicted KL in nats per image).
+    """
+    if not (np.isfinite(sigma2) and sigma2 > 0):
+        raise ValueError(f"sigma2 must be a positive number, got {sigma2!r}")
+    from aecore import metrics
+
+    lam = metrics.pca_fit(x_train, latent_dim).explained_variance[:latent_dim]  # eigenvalues, intensity^2
+    rows = []
+    for beta in betas:
+        if not (np.isfinite(beta) and beta > 0):
+            raise ValueError(f"every beta must be a positive number, got {beta!r}")
+        tau = float(beta) * sigma2
+        kl = 0.5 * np.log(lam[lam > tau] / tau)  # nats, one per kept direction
+        rows.append({"beta": float(beta), "tau": tau, "kept": int(kl.size),
+                     "kl_dims": int((kl > surviving_kl_nats).sum()), "kl": float(kl.sum())})
+    return pd.DataFrame(rows)
+
+
 # --------------------------------------------------------------------------- verdicts
 
 # The remedies table's rule: a remedy "fixes" a failure when no run collapses and the

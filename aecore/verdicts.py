@@ -72,7 +72,7 @@ class Effect:
                 f"n = {self.n}")
 
 
-def _t_quantile(confidence: float, dof: int) -> float:
+def _t_quantile(confidence: float, dof: float) -> float:
     from scipy import stats
 
     return float(stats.t.ppf(0.5 + confidence / 2.0, dof))
@@ -97,6 +97,30 @@ def paired_effect(a: Sequence[float], b: Sequence[float], *, unit: str,
     mean, sd = float(d.mean()), float(d.std(ddof=1))
     h = _t_quantile(confidence, n - 1) * sd / math.sqrt(n)
     return Effect(mean, mean - h, mean + h, n, sd, unit, confidence)
+
+
+def unpaired_effect(a: Sequence[float], b: Sequence[float], *, unit: str,
+                    confidence: float = CONFIDENCE) -> Effect:
+    """The difference of means ``mean(a) - mean(b)`` of two independent samples (e.g. per-image
+    scores on two datasets), with Welch's t interval; ``n`` is the smaller sample's size and
+    ``sd`` the standard error of the difference times ``sqrt(n)``, so ``describe`` reads as for
+    a paired effect.
+
+    Raises:
+      ValueError: a sample with fewer than 2 values or a non-finite value.
+    """
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"each sample needs at least 2 values, got {a.size} and {b.size}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("a sample holds a NaN or infinite value")
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = math.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1)) if se > 0 else a.size + b.size - 2
+    mean = float(a.mean() - b.mean())
+    h = _t_quantile(confidence, dof) * se
+    n = int(min(a.size, b.size))
+    return Effect(mean, mean - h, mean + h, n, se * math.sqrt(n), unit, confidence)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,30 @@ def _run(cfg: Any) -> Any:
     return runner.run(cfg, progress=False, load_model=False)
 
 
+def machine() -> dict[str, Any]:
+    """The CPU model and core count a run was trained on: bit-identity needs the same
+    (README, "What bit-identical needs"), so a reference records it and a check names a change."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count()}
+
+
+def machine_note(recorded: dict[str, Any] | None, here: dict[str, Any]) -> str | None:
+    """What to say when a reference was recorded on another machine (None: the same one, or not
+    recorded)."""
+    if recorded is None or recorded == here:
+        return None
+    return (f"the reference was trained on {recorded['cpu']} ({recorded['cores']} cores), this machine is "
+            f"{here['cpu']} ({here['cores']} cores): another CPU rounds differently (README, \"What "
+            f"bit-identical needs\"); re-record on this machine to compare like with like")
+
+
 def _summary(result: Any) -> dict[str, Any]:
     history = result.history.drop(columns=[c for c in ("seconds",) if c in result.history.columns])
     metrics = {k: v for k, v in result.metrics.items() if k != "train_seconds"}
@@ -64,7 +89,8 @@ def record() -> int:
     rows = {}
     for name, cfg in sample().items():
         result = _run_cached_only(cfg)
-        rows[name] = {"label": cfg.label(), "config": cfg.to_dict(), "cache_key": cfg.cache_key(), **_summary(result)}
+        rows[name] = {"label": cfg.label(), "config": cfg.to_dict(), "cache_key": cfg.cache_key(),
+                      "machine": machine(), **_summary(result)}
     REFERENCE.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
     print(f"wrote {REFERENCE.relative_to(ROOT)} ({len(rows)} runs)")
     return 0
@@ -118,6 +144,9 @@ def check() -> int:
         differ = sorted(k for k in ref["metrics"] if not _equal(ref["metrics"][k], new["metrics"].get(k)))
         print(f"{name} ({ref['label']}): history {'identical' if same_h else 'DIFFERENT'}, metrics "
               f"{'identical' if same_m else 'DIFFERENT: ' + ', '.join(differ)}", flush=True)
+        note = machine_note(ref.get("machine"), machine())
+        if note and not (same_h and same_m):
+            print(f"  {note}", flush=True)
         failed += not (same_h and same_m)
     print("all reproduced bit for bit" if not failed else f"{failed} run(s) not reproduced")
     return 1 if failed else 0

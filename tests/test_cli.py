@@ -238,16 +238,16 @@ def test_unknown_metric_exits_2_and_lists_the_valid_ones(smoke, capsys, monkeypa
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     code, _, err = _main(capsys, "run", "-e", "smoke", "--seeds", "0", "--no-progress", "-m", "nope")
-    assert code == 2 and "unknown metric(s) nope; valid:" in err and "mse_per_pixel" in err
+    assert code == 2 and "unknown metric(s) 'nope'; valid:" in err and "mse_per_pixel" in err
     code, _, err = _main(capsys, "run", "-e", "smoke", "--seeds", "0", "--no-progress", "-m", "label")
-    assert code == 2 and "unknown metric(s) label" in err
+    assert code == 2 and "unknown metric(s) 'label'" in err
 
 
 def test_unknown_metric_is_refused_before_anything_trains(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "empty"))
     monkeypatch.setattr(experiments, "_train_and_evaluate", lambda *a, **k: pytest.fail("it trained"))
     code, _, err = _main(capsys, "run", "-e", "smoke", "--seeds", "0", "--no-progress", "-m", "nope")
-    assert code == 2 and "unknown metric(s) nope" in err
+    assert code == 2 and "unknown metric(s) 'nope'" in err
 
 
 def test_the_known_metric_names_are_the_columns_real_runs_give(smoke, capsys, monkeypatch, tmp_path):

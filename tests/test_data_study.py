@@ -26,10 +26,16 @@ def test_chapter2_outcomes():
     assert _words(_summary(), _pca()) == ["Supported", "Supported", "Refuted"]
     assert _words(_summary(mid_fa=0.15), _pca()) == ["Refuted", "Supported", "Refuted"]  # not twice MNIST's
     assert _words(_summary(var_fa=0.05), _pca()) == ["Supported", "Refuted", "Refuted"]
-    assert _words(_summary(), _pca(mse_mn=0.01, r_mn=0.1)) == ["Supported", "Supported", "Supported"]
-    assert _words(_summary(), _pca(mse_mn=0.01)) == ["Supported", "Supported", "Refuted"]  # both measures needed
+    # Decided at every code size: lower at k = 16 only (higher at 8) depends on the code size.
+    assert _words(_summary(), _pca(mse_mn=0.01, r_mn=0.1)) == ["Supported", "Supported", "Depends"]
+    lower_everywhere = _pca(mse_mn=0.01)
+    lower_everywhere["mnist"].loc[0, "mse"] = 0.02
+    assert _words(_summary(), lower_everywhere) == ["Supported", "Supported", "Supported"]
     v = data_study.chapter2_verdicts(_summary(), _pca())[2]
-    assert "PCA-16 held-out MSE 0.0270 (MNIST) vs 0.0210" in v.evidence and v.where == "ch2-pca"
+    assert "lower at k = none and higher at k = 8, 16" in v.evidence and v.where == "ch2-pca"
+    assert "at k = 16, 0.0270 (MNIST) vs 0.0210" in v.evidence
+    with pytest.raises(ValueError, match=r"need the row k = 32; they share k = \[8, 16\]"):
+        data_study.chapter2_verdicts(_summary(), _pca(), k=32)
 
 
 FACTS = {"max_gap": 2e-4, "floor_mnist": 46.0, "log_c_min": 0.693, "bce_09": 0.0444, "bce_07": 0.0257,

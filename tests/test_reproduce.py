@@ -26,3 +26,13 @@ def test_the_reference_holds_the_sample_of_every_training_chapter():
         assert ref[name]["config"] == json.loads(json.dumps(cfg.to_dict())), name
         assert ref[name]["cache_key"] == cfg.cache_key(), f"{name}: re-record the reference after `make book`"
         assert len(ref[name]["history"]["epoch"]) == cfg.epochs
+
+
+def test_the_reference_records_the_machine_and_a_check_names_another_one():
+    ref = json.loads(Path(reproduce.REFERENCE).read_text())
+    assert all(set(row["machine"]) == {"cpu", "cores"} for row in ref.values())
+    here = reproduce.machine()
+    assert reproduce.machine_note(here, here) is None and reproduce.machine_note(None, here) is None
+    other = {"cpu": "Some Other CPU", "cores": 64}
+    note = reproduce.machine_note(other, here)
+    assert "Some Other CPU (64 cores)" in note and here["cpu"] in note and "re-record" in note

@@ -128,3 +128,17 @@ def test_paired_values_pairs_on_shared_seeds():
         v.paired_values(table, {"setting": "a"}, {"setting": "c"}, "mse")
     with pytest.raises(ValueError, match="more than once"):
         v.paired_values(pd.concat([table, table]), {"setting": "a"}, {"setting": "b"}, "mse")
+
+
+def test_unpaired_effect_is_welchs_interval():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.7, 0.05, 300), rng.normal(0.65, 0.09, 120)
+    e = v.unpaired_effect(a, b, unit="SSIM")
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)  # oracle: SciPy's Welch test
+    assert e.mean == pytest.approx(a.mean() - b.mean())
+    assert (e.low, e.high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    assert e.n == 120
+    with pytest.raises(ValueError, match="at least 2"):
+        v.unpaired_effect([1.0], b, unit="x")
+    with pytest.raises(ValueError, match="NaN"):
+        v.unpaired_effect([1.0, float("nan")], b, unit="x")
