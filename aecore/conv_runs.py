@@ -61,6 +61,23 @@ def _grid(settings: Sequence[tuple], profile: Profile, seeds: Sequence[int]) -> 
 FULL_SEEDS: tuple[int, ...] = COMPARISON_SEEDS
 
 
+def setting_name(cfg: Config) -> str:
+    """A reader's name for a setting: ``"MNIST, BCE, binarised"`` for ``mnist conv_ae bce
+    binarize=threshold``, ``"Fashion-MNIST, MSE, BatchNorm"`` for the ``conv_ae_bn`` model."""
+    parts = [{"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}[cfg.dataset],
+             losses.get_loss(cfg.loss).loss_name]
+    if cfg.model == "conv_ae_bn":
+        parts.append("BatchNorm")
+    if cfg.binarize == "threshold":
+        parts.append("binarised")
+    return ", ".join(parts)
+
+
+def setting_names(configs: Sequence[Config]) -> dict[str, str]:
+    """:func:`setting_name` by ``setting_label()``, for every setting of ``configs``."""
+    return {cfg.setting_label(): setting_name(cfg) for cfg in configs}
+
+
 def seeds(profile: Profile) -> tuple[int, ...]:
     """The chapter's seeds in ``profile``: :data:`FULL_SEEDS` in ``full``, the profile's otherwise."""
     return comparison_seeds(profile)

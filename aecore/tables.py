@@ -8,7 +8,7 @@ change here never retrains a run.
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import pandas as pd
 
@@ -96,3 +96,39 @@ def compare_settings(stats: pd.DataFrame, a: str, b: str, col: str = "mse_per_pi
         return Comparison("same", diff, noise)
     better = diff < 0 if lower_is_better else diff > 0
     return Comparison("better" if better else "worse", diff, noise)
+
+
+NBSP = "\u00a0"  # a no-break space: "0.0177 ± 0.0003" never wraps inside a table cell
+DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def mean_std_table(table: pd.DataFrame, columns: Mapping[str, tuple[str, int]], *, by: str | Sequence[str],
+                   names: Mapping[Any, str] | None = None) -> pd.DataFrame:
+    """A table for readers: one row per group of ``by``, one column per metric, each cell
+    ``"mean ± std"`` across the group's rows (seeds) with that metric's own decimals.
+
+    Args:
+      table: a sweep table (one row per run).
+      columns: metric column -> (its header, decimals), in the order shown.
+      by: the column(s) that define a setting (e.g. ``"setting"``).
+      names: readable row names by group key (e.g. ``"MNIST, BCE, binarised"`` for
+        ``"mnist conv_ae bce binarize=threshold"``); unnamed groups keep their key.
+
+    Returns:
+      Strings, rows in first-seen order, no index name (so no stray header row). A group with
+      one run shows its value alone (no spread); a missing metric shows "—".
+    """
+    groups = table.groupby(by, sort=False)[list(columns)]
+    mean, std = groups.mean(), groups.std()
+
+    def cell(m: float, sd: float, decimals: int) -> str:
+        if pd.isna(m):
+            return "—"
+        return f"{m:.{decimals}f}" if pd.isna(sd) else f"{m:.{decimals}f}{NBSP}±{NBSP}{sd:.{decimals}f}"
+
+    out = pd.DataFrame({label: [cell(m, sd, dec) for m, sd in zip(mean[col], std[col])]
+                        for col, (label, dec) in columns.items()}, index=mean.index)
+    if names is not None:
+        out.index = [names.get(key, key) for key in out.index]
+    out.index.name = None
+    return out

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from aecore import conv_runs, experiments
+from aecore.profiles import PROFILES
 from aecore.experiments import Config
 
 DATA_DIR = Path(os.environ.get("AECORE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -201,3 +202,10 @@ def test_the_simpler_digits_claim_is_decided_for_the_convolutional_code():
     lower.loc[(lower["dataset"] == "mnist") & (lower["model"] == "conv_ae") & (lower["loss"] == "gaussian"),
               "mse_per_pixel"] -= 0.004
     assert _by_claim(lower)[claim].verdict == "Supported"
+
+
+def test_settings_have_distinct_reader_names():
+    names = conv_runs.setting_names(conv_runs.configs(PROFILES["fast"]))
+    assert len(set(names.values())) == len(conv_runs.SETTINGS)  # one name per setting, none shared
+    assert names["mnist conv_ae bce binarize=threshold"] == "MNIST, BCE, binarised"
+    assert names["fashion_mnist conv_ae_bn mse"] == "Fashion-MNIST, MSE, BatchNorm"

@@ -88,11 +88,15 @@ def _sparse_huge(tmp):
 
 
 def _online_env(tmp):  # AECORE_DATA_DIR pointing at nothing: must not fall back to a download silently
+    before = os.environ.get(data.ENV_VAR)
     os.environ[data.ENV_VAR] = str(tmp / "no-such-folder")
     try:
         return data.load("mnist")
-    finally:
-        del os.environ[data.ENV_VAR]
+    finally:  # the caller's setting back, as it was (a later test needs the offline data)
+        if before is None:
+            del os.environ[data.ENV_VAR]
+        else:
+            os.environ[data.ENV_VAR] = before
 
 
 def _dir_as_file(tmp):

@@ -177,3 +177,19 @@ def test_committed_outputs_show_no_machine_path(path):
     texts = [json.dumps(o) for c in _code_cells(nb) for o in c.get("outputs", [])]
     assert not [t for t in texts if re.search(r"IDX files in /|/home/|/work/|/tmp/", t)], path.name
     assert not str(nb["metadata"].get("papermill", {}).get("input_path", "")).startswith("/")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_committed_figure_has_the_alt_text_of_its_caption(path):
+    # tools/run_notebooks.py writes it (set_alt_texts); without it a figure's alt text is a file path.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "tools" / "run_notebooks.py")
+    rn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rn)
+    for cell in _code_cells(_load(path)):
+        if any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+            mystnb = cell["metadata"].get("mystnb", {})
+            caption = mystnb.get("figure", {}).get("caption")
+            assert caption, f"{path.name}: a figure without a caption: {''.join(cell['source'])[:60]}"
+            assert mystnb.get("image", {}).get("alt") == rn.alt_text(caption), path.name

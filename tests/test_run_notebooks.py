@@ -114,3 +114,31 @@ def test_machine_paths_are_scrubbed_from_outputs_and_nothing_else():
     assert outs[1]["data"]["image/png"] == "/srv/data"  # binary data is never rewritten
     assert nb["metadata"]["papermill"]["input_path"] == "./chapters/x.ipynb"
     assert nb["cells"][0]["source"] == ["print(d.describe())"]
+
+
+def _module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "tools" / "run_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_alt_text_is_the_captions_first_sentence_without_markup():
+    rn = _module()
+    assert rn.alt_text("Histogram of pixels (log scale). Most are 0.") == "Histogram of pixels (log scale)."
+    assert rn.alt_text("See {ref}`the BatchNorm section <ch3-bn>` for $\\beta$.") == "See the BatchNorm section for \\beta."
+    long = rn.alt_text("word " * 100)
+    assert len(long) == rn.ALT_MAX_CHARS and long.endswith("…")
+
+
+def test_every_captioned_figure_gets_its_alt_text_and_nothing_else_changes():
+    rn = _module()
+    nb = {"cells": [{"cell_type": "code", "metadata": {"mystnb": {"figure": {"caption": "A curve. Details."}}}},
+                    {"cell_type": "code", "metadata": {"tags": ["hide-input"]}},
+                    {"cell_type": "markdown", "metadata": {}}]}
+    assert rn.set_alt_texts(nb) == 1
+    assert nb["cells"][0]["metadata"]["mystnb"]["image"] == {"alt": "A curve."}
+    assert nb["cells"][1]["metadata"] == {"tags": ["hide-input"]}
+    assert rn.set_alt_texts(nb) == 0  # already in step with the caption

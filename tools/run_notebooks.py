@@ -21,6 +21,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import pathlib
 import platform
 import signal
@@ -90,6 +91,36 @@ def scrub_machine_paths(notebook: dict, paths: dict[str, str]) -> int:
     return changed
 
 
+ALT_MAX_CHARS = 160
+
+
+def alt_text(caption: str) -> str:
+    """A figure's alt text from its caption: the caption's first sentence, with MyST roles and
+    math markers removed (a screen reader reads them literally), at most :data:`ALT_MAX_CHARS`
+    characters."""
+    text = re.sub(r"\{[a-z:]+\}`([^`<]*?)(?:\s*<[^>]*>)?`", r"\1", caption)  # {role}`text <target>` -> text
+    text = text.replace("$", "").replace("`", "").replace("*", "")
+    text = " ".join(text.split())
+    first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    return first if len(first) <= ALT_MAX_CHARS else first[:ALT_MAX_CHARS - 1].rstrip() + "…"
+
+
+def set_alt_texts(notebook: dict) -> int:
+    """Gives every code cell with a figure caption (``metadata.mystnb.figure.caption``) the alt
+    text of its image (``metadata.mystnb.image.alt``, what myst-nb writes into ``<img alt>``),
+    from the caption; returns how many changed. Without it a figure's alt text is a file path."""
+    changed = 0
+    for cell in notebook.get("cells", []):
+        mystnb = cell.get("metadata", {}).get("mystnb", {})
+        caption = mystnb.get("figure", {}).get("caption")
+        if cell.get("cell_type") == "code" and caption:
+            alt = alt_text(caption)
+            if mystnb.setdefault("image", {}).get("alt") != alt:
+                mystnb["image"]["alt"] = alt
+                changed += 1
+    return changed
+
+
 def _machine_paths() -> dict[str, str]:
     """This machine's paths a build can print: the data folder, the cache and the checkout."""
     paths = {str(ROOT): "."}
@@ -123,7 +154,7 @@ def _execute(nb: pathlib.Path, out: pathlib.Path, params: dict, profile: str,
     dt = time.perf_counter() - t0
     if inplace:
         executed = json.loads(out.read_text(encoding="utf-8"))
-        if scrub_machine_paths(executed, _machine_paths()):
+        if scrub_machine_paths(executed, _machine_paths()) + set_alt_texts(executed):
             out.write_text(json.dumps(executed, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(out, nb)
     print(f"[run_notebooks] {nb.name}: {dt:.1f} s", flush=True)
