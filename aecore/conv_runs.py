@@ -197,10 +197,14 @@ def matched_noise_mse(table: pd.DataFrame) -> float:
 
 
 def corruption_table(scores: dict[tuple[str, str], dict[str, np.ndarray]]) -> pd.DataFrame:
-    """Mean SSIM and MSE per dataset and corruption (rows: corruption; columns: dataset, metric)."""
-    rows = [{"corruption": kind, "dataset": name, "SSIM": float(v["ssim"].mean()), "MSE": float(v["mse"].mean())}
-            for (name, kind), v in scores.items()]
-    return pd.DataFrame(rows).pivot(index="corruption", columns="dataset", values=["SSIM", "MSE"])
+    """The reader's table of :func:`corruption_ssim`: one row per imperfection (noise first), the
+    mean SSIM and MSE on each dataset's test images as columns ("SSIM, MNIST", ...)."""
+    names = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+    rows = {"noise": "noise toward grey, matched MSE", "blur": f"Gaussian blur, σ = {BLUR_SIGMA:g} px"}
+    datasets = list(dict.fromkeys(name for name, _ in scores))
+    out = pd.DataFrame({f"{metric.upper()}, {names.get(d, d)}": [float(scores[(d, kind)][metric].mean()) for kind in rows]
+                        for metric in ("ssim", "mse") for d in datasets}, index=list(rows.values()))
+    return out
 
 
 def test_images(profile: Profile) -> dict[str, np.ndarray]:

@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -56,15 +55,9 @@ def _run(cfg: Any) -> Any:
 def machine() -> dict[str, Any]:
     """The CPU model and core count a run was trained on: bit-identity needs the same
     (README, "What bit-identical needs"), so a reference records it and a check names a change."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count()}
+    from benchmarks.results import machine_description
+
+    return {"cpu": machine_description()["cpu"], "cores": os.cpu_count()}
 
 
 def machine_note(recorded: dict[str, Any] | None, here: dict[str, Any]) -> str | None:

@@ -209,3 +209,11 @@ def test_settings_have_distinct_reader_names():
     assert len(set(names.values())) == len(conv_runs.SETTINGS)  # one name per setting, none shared
     assert names["mnist conv_ae bce binarize=threshold"] == "MNIST, BCE, binarised"
     assert names["fashion_mnist conv_ae_bn mse"] == "Fashion-MNIST, MSE, BatchNorm"
+
+
+def test_the_corruption_table_holds_the_per_image_means_by_imperfection_and_dataset():
+    out = conv_runs.corruption_table(CORR)
+    assert list(out.index) == ["noise toward grey, matched MSE", f"Gaussian blur, σ = {conv_runs.BLUR_SIGMA:g} px"]
+    assert list(out.columns) == ["SSIM, MNIST", "SSIM, Fashion-MNIST", "MSE, MNIST", "MSE, Fashion-MNIST"]
+    assert out.iloc[0]["SSIM, MNIST"] == pytest.approx(CORR[("mnist", "noise")]["ssim"].mean())
+    assert out.iloc[1]["SSIM, Fashion-MNIST"] == pytest.approx(CORR[("fashion_mnist", "blur")]["ssim"].mean())
