@@ -27,3 +27,17 @@ def _aecore_environment_is_left_as_found():
             del os.environ[key]
         pytest.fail(f"the test changed the AECORE_* environment and did not restore it: before {before}, "
                     f"after {after}")
+
+
+def train_into_cache(tmp_path_factory, cfg, *, name: str, data_dir):
+    """One real run of ``cfg`` into a fresh cache folder of its own, with the offline data:
+    ``(cache root, Result)``. Shared by the module-level fixtures that damage copies of a real
+    entry (test_experiments, test_hostile_cache)."""
+    from aecore import experiments
+
+    root = tmp_path_factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AECORE_DATA_DIR", str(data_dir))
+        mp.setenv("AECORE_CACHE_DIR", str(root))
+        result = experiments.run(cfg, progress=False)
+    return root, result

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import train_into_cache
 
 import aecore
 from aecore import cache as store
@@ -42,11 +43,7 @@ def _timeless(m: dict) -> dict:
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """One real run of CFG into a module-level cache directory: (cache root, Result)."""
-    root = tmp_path_factory.mktemp("base_cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AECORE_DATA_DIR", str(DATA_DIR))
-        mp.setenv("AECORE_CACHE_DIR", str(root))
-        result = experiments.run(CFG, progress=False)
+    root, result = train_into_cache(tmp_path_factory, CFG, name="base_cache", data_dir=DATA_DIR)
     assert not result.from_cache and result.path is not None and result.path.parent == root
     return root, result
 

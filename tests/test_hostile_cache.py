@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import train_into_cache
 
 from aecore import cache as store
 from aecore import experiments, models, runner
@@ -38,11 +39,7 @@ CFG = Config(dataset="mnist", model="dense_ae", loss="bce", n_train=32, n_test=3
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile_base_cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AECORE_DATA_DIR", str(DATA_DIR))
-        mp.setenv("AECORE_CACHE_DIR", str(root))
-        result = experiments.run(CFG, progress=False)
+    root, result = train_into_cache(tmp_path_factory, CFG, name="hostile_base_cache", data_dir=DATA_DIR)
     assert result.path is not None and not result.from_cache
     return root, result
 
