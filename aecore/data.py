@@ -543,6 +543,9 @@ def load(name: str, *, n_train: int | None = None, n_test: int | None = None, se
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
+    if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, (int, float, np.integer, np.floating)):
+        # Checked even when unused: it is stored in the Dataset (and its description).
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
     if binarize == "threshold" and not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
 

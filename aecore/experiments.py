@@ -82,8 +82,10 @@ class Config(RunConfig):
       reduction: training-loss scale, ``"per_pixel"`` (nats per pixel) or ``"per_image"``.
       model_kwargs: builder hyperparameters as sorted ``(name, value)`` pairs (a dict is
         accepted and converted), e.g. ``{"activation": "relu"}`` for ``dense_ae``.
-      data_seed: seed of the data subsets (kept apart from ``seed`` so that all seeds of a
-        setting see the same images).
+      data_seed: seed of the data subsets. None (the default): each seed trains on its own
+        training subset, drawn with the run's ``seed``, and every seed is scored on the same test
+        images (:attr:`~aecore.runner.RunConfig.train_subset_seed`, ``test_subset_seed``). An
+        integer fixes both subsets for every seed.
       n_val: test images whose loss is logged after every epoch (``val_loss``); the first
         ``min(n_val, n_test)`` of the evaluation images, 0 for none.
     """
@@ -100,7 +102,7 @@ class Config(RunConfig):
     learning_rate: float = 1e-3
     reduction: str = "per_pixel"
     model_kwargs: tuple[tuple[str, Any], ...] = ()
-    data_seed: int = 0
+    data_seed: int | None = None
     n_val: int = 1000
 
     def __post_init__(self) -> None:
@@ -124,8 +126,10 @@ class Config(RunConfig):
         training.get_reduction(self.reduction)
         for name in ("n_train", "n_test", "epochs", "batch_size"):
             put(name, check_int(getattr(self, name), name, minimum=1))
-        for name in ("seed", "data_seed"):
-            put(name, check_int(getattr(self, name), name, minimum=0, maximum=MAX_SEED))
+        put("seed", check_int(self.seed, "seed", minimum=0, maximum=MAX_SEED))
+        if self.data_seed is not None:
+            put("data_seed", check_int(self.data_seed, "data_seed", minimum=0,
+                                       maximum=MAX_SEED))
         put("n_val", check_int(self.n_val, "n_val", minimum=0))
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not (
@@ -215,6 +219,8 @@ class Config(RunConfig):
         ``loss_name`` and the metrics in the order an entry stores them."""
         row = self.to_dict()
         row["model_kwargs"] = json.dumps(row["model_kwargs"], sort_keys=True)
+        # which images (tables.score_binarised matches binarised runs with grey ones by them)
+        row.update(train_subset_seed=self.train_subset_seed, test_subset_seed=self.test_subset_seed)
         row.update({"label": self.label(), "setting": self.setting_label(),
                     "loss_name": losses.get_loss(self.loss).loss_name})
         row.update(sorted(result.metrics.items()))  # in the order a cache entry stores them, trained or read
@@ -236,11 +242,18 @@ ENTRY_FILES: tuple[str, ...] = entry_files(Config.TABLES)
 
 
 def load_data(cfg: Config) -> data.Dataset:
-    """The images a run is evaluated on: ``aecore.data.load`` with the config's dataset, sizes,
-    ``data_seed`` and ``binarize`` (for ``"dynamic"``, one fixed Bernoulli sample per pixel;
-    training itself resamples the grey training images every epoch)."""
-    return data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.data_seed,
-                     binarize=cfg.binarize)
+    """The images of a run: ``aecore.data.load`` with the config's dataset, sizes and
+    ``binarize`` (for ``"dynamic"``, one fixed Bernoulli sample per pixel; training itself
+    resamples the grey training images every epoch). The training split is drawn with
+    :attr:`~aecore.runner.RunConfig.train_subset_seed`, the test split with ``test_subset_seed``
+    (the dataset's ``seed`` is the latter)."""
+    ds = data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.test_subset_seed,
+                   binarize=cfg.binarize)
+    if cfg.train_subset_seed != cfg.test_subset_seed:  # a split's subset depends on its own seed only
+        train = data.load(cfg.dataset, n_train=cfg.n_train, n_test=1, seed=cfg.train_subset_seed,
+                          binarize=cfg.binarize).train
+        ds = dataclasses.replace(ds, train=train)
+    return ds
 
 
 def _train_binarize(cfg: Config) -> str | None:
@@ -250,11 +263,11 @@ def _train_binarize(cfg: Config) -> str | None:
 
 def _data_key(cfg: Config) -> tuple:
     """Identifies a training set; includes ``$AECORE_DATA_DIR`` (offline and online differ)."""
-    return (cfg.dataset, cfg.n_train, cfg.data_seed, _train_binarize(cfg),
+    return (cfg.dataset, cfg.n_train, cfg.train_subset_seed, _train_binarize(cfg),
             os.environ.get(data.ENV_VAR, "").strip())
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)
 def _training_images(dataset: str, n_train: int, data_seed: int, binarize: str | None,
                      data_dir_env: str) -> np.ndarray:
     """Training inputs ``[n_train, 28, 28, 1]`` (grey, or 0/1 when thresholded), read-only and
@@ -266,7 +279,7 @@ def _training_images(dataset: str, n_train: int, data_seed: int, binarize: str |
     return x
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=32)
 def _pca_baseline(data_key: tuple, k: int) -> metrics.PCA:
     """PCA of a training set, shared by every run on it (saves one SVD per run)."""
     return metrics.pca_fit(_training_images(*data_key), k)
@@ -305,7 +318,7 @@ def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
     pca = _pca_baseline(_data_key(cfg), _K_PCA)
     run_metrics: dict[str, float] = metrics.evaluate(x_test, x_hat, x_train=x_train, k_pca=_K_PCA, pca=pca)
     if cfg.binarize is not None:
-        x_grey = data.load(cfg.dataset, n_train=1, n_test=cfg.n_test, seed=cfg.data_seed).test.x
+        x_grey = data.load(cfg.dataset, n_train=1, n_test=cfg.n_test, seed=cfg.test_subset_seed).test.x
         run_metrics.update({f"vs_grey_{k}": v for k, v in metrics.evaluate(x_grey, x_hat).items()
                             if k != "n_images"})
     codes = model.encode(x_test)  # [n_test, latent_dim]

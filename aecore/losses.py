@@ -26,7 +26,8 @@ Conventions (after optax and disentanglement_lib):
 
 Inputs may be NumPy arrays or tensors, float32 or float64 (the dtype of ``logits`` is
 kept). In eager mode, inputs are validated: NaNs and, for the Bernoulli family,
-targets outside [0, 1] raise ``ValueError``. Inside a compiled training step the data
+targets outside [0, 1] raise ``ValueError``; the Gaussian and Laplace likelihoods refuse
+targets further than :data:`REAL_TARGET_MARGIN` outside [0, 1] (0-255 pixels). Inside a compiled training step the data
 was validated once by ``aecore.data`` and the checks are skipped.
 """
 
@@ -59,8 +60,18 @@ def _as_tensors(x, logits) -> tuple[tf.Tensor, tf.Tensor]:
     return x, logits
 
 
-def _validate(name: str, x: tf.Tensor, logits: tf.Tensor, *, unit_interval: bool) -> None:
-    """Eager-mode input checks with messages that say what was wrong and what to do."""
+# How far a Gaussian's or Laplace's targets may lie outside [0, 1]: their mean, sigmoid(logits), is
+# in (0, 1) but the density is defined on every real number, so targets in [-1, 1] (or a little
+# above 1) are scored; beyond this margin they are on another scale (0-255 pixels) and refused.
+REAL_TARGET_MARGIN = 1.0
+
+
+def _validate(name: str, x: tf.Tensor, logits: tf.Tensor, *, unit_interval: bool, margin: float = 0.0) -> None:
+    """Eager-mode input checks with messages that say what was wrong and what to do.
+
+    ``unit_interval``: refuse targets outside ``[-margin, 1 + margin]`` (``margin`` 0: the
+    Bernoulli family, whose targets are probabilities; :data:`REAL_TARGET_MARGIN`: the Gaussian
+    and Laplace likelihoods, which only refuse targets on another scale, such as 0-255)."""
     if not tf.executing_eagerly():
         return  # inside tf.function: values are symbolic; the data loader validated them
     x_np, l_np = x.numpy(), logits.numpy()
@@ -74,11 +85,13 @@ def _validate(name: str, x: tf.Tensor, logits: tf.Tensor, *, unit_interval: bool
                              "broken data; such logits to a diverged model (lower the learning rate).")
     if unit_interval and x_np.size:
         lo, hi = float(x_np.min()), float(x_np.max())
-        if lo < 0.0 or hi > 1.0:
+        if lo < -margin or hi > 1.0 + margin:
+            tolerated = (f" (its mean, sigmoid(logits), lies in (0, 1); targets up to {margin:g} outside "
+                         f"[0, 1] are tolerated)" if margin else "")
             raise ValueError(
                 f"{name}: targets must lie in [0, 1] but range over [{lo:g}, {hi:g}]. "
                 "Scale images to [0, 1] (e.g. divide uint8 pixels by 255) before using "
-                "this likelihood.")
+                f"this likelihood{tolerated}.")
 
 
 def _check_batch(name: str, x) -> None:
@@ -136,7 +149,7 @@ def gaussian_pixel_nll(x, logits, *, sigma: float = 1.0) -> tf.Tensor:
     if not sigma > 0:
         raise ValueError(f"gaussian: sigma must be > 0, got {sigma!r}")
     x, logits = _as_tensors(x, logits)
-    _validate("gaussian", x, logits, unit_interval=False)
+    _validate("gaussian", x, logits, unit_interval=True, margin=REAL_TARGET_MARGIN)
     mu = tf.sigmoid(logits)
     return 0.5 * tf.square((x - mu) / sigma) + math.log(sigma) + 0.5 * LOG_2PI
 
@@ -238,7 +251,7 @@ def laplace_pixel_nll(x, logits, *, scale: float = 1.0) -> tf.Tensor:
     if not scale > 0:
         raise ValueError(f"laplace: scale must be > 0, got {scale!r}")
     x, logits = _as_tensors(x, logits)
-    _validate("laplace", x, logits, unit_interval=False)
+    _validate("laplace", x, logits, unit_interval=True, margin=REAL_TARGET_MARGIN)
     return tf.abs(x - tf.sigmoid(logits)) / scale + math.log(2.0 * scale)
 
 

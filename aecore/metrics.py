@@ -94,7 +94,11 @@ def mse_per_pixel(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
     return np.mean(np.square(x - x_hat), axis=1, dtype=np.float64)
 
 
-def bce_per_pixel(x: np.ndarray, x_hat: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+_TARGETS, _RECONSTRUCTIONS = "the images (targets)", "the reconstructions"  # what check_unit_images names
+BCE_EPS = 1e-7  # bce_per_pixel's clipping margin (Keras' epsilon)
+
+
+def bce_per_pixel(x: np.ndarray, x_hat: np.ndarray, eps: float = BCE_EPS) -> np.ndarray:
     """Binary cross-entropy of each image, averaged over its pixels, in nats per pixel.
 
     Formula: ``-mean_j [x_j log p_j + (1 - x_j) log(1 - p_j)]`` with ``p = clip(x_hat, eps,
@@ -109,7 +113,18 @@ def bce_per_pixel(x: np.ndarray, x_hat: np.ndarray, eps: float = 1e-7) -> np.nda
     Returns:
       float64 ``[N]`` in nats per pixel; never below the entropy of ``x``
       (:func:`bernoulli_entropy_per_pixel`).
+
+    Raises:
+      ValueError: ``x`` or ``x_hat`` not finite or outside [0, 1] (0-255 pixels, or logits
+        passed for the reconstructions: the clipping would hide either).
     """
+    check_unit_images(x, _TARGETS)
+    check_unit_images(x_hat, _RECONSTRUCTIONS)
+    return _bce_per_pixel(x, x_hat, eps)
+
+
+def _bce_per_pixel(x: np.ndarray, x_hat: np.ndarray, eps: float) -> np.ndarray:
+    """:func:`bce_per_pixel` of arrays already checked to lie in [0, 1]."""
     x, x_hat = _pair(x, x_hat)
     # float64: in float32, 1 - 1e-7 rounds to 1 - 1.19e-7 and the clipped logs move by ~1%.
     x, p = x.astype(np.float64), np.clip(x_hat.astype(np.float64), eps, 1.0 - eps)
@@ -122,7 +137,16 @@ def bernoulli_entropy_per_pixel(x: np.ndarray) -> np.ndarray:
 
     Returns:
       float64 ``[N]``.
+
+    Raises:
+      ValueError: ``x`` not finite or outside [0, 1].
     """
+    check_unit_images(x, _TARGETS)
+    return _bernoulli_entropy_per_pixel(x)
+
+
+def _bernoulli_entropy_per_pixel(x: np.ndarray) -> np.ndarray:
+    """:func:`bernoulli_entropy_per_pixel` of an array already checked to lie in [0, 1]."""
     x = _flat(x, np.float32)
     # xlogy-style: 0 log 0 = 0, and no log(0) warnings for binary pixels.
     safe = np.clip(x, np.finfo(x.dtype).tiny, 1.0)
@@ -131,7 +155,7 @@ def bernoulli_entropy_per_pixel(x: np.ndarray) -> np.ndarray:
     return np.mean(h, axis=1, dtype=np.float64)
 
 
-def bce_excess_per_pixel(x: np.ndarray, x_hat: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+def bce_excess_per_pixel(x: np.ndarray, x_hat: np.ndarray, eps: float = BCE_EPS) -> np.ndarray:
     """BCE minus the targets' entropy (the Bernoulli KL divergence), nats per pixel.
 
     Zero for a perfect reconstruction whatever the grey levels, so unlike raw BCE it can be
@@ -139,8 +163,13 @@ def bce_excess_per_pixel(x: np.ndarray, x_hat: np.ndarray, eps: float = 1e-7) ->
 
     Returns:
       float64 ``[N]`` >= 0 (up to the ``eps`` clipping).
+
+    Raises:
+      ValueError: ``x`` or ``x_hat`` not finite or outside [0, 1].
     """
-    return bce_per_pixel(x, x_hat, eps) - bernoulli_entropy_per_pixel(x)
+    check_unit_images(x, _TARGETS)
+    check_unit_images(x_hat, _RECONSTRUCTIONS)
+    return _bce_per_pixel(x, x_hat, eps) - _bernoulli_entropy_per_pixel(x)
 
 
 def psnr_db(x: np.ndarray, x_hat: np.ndarray, max_val: float = 1.0) -> np.ndarray:
@@ -178,6 +207,7 @@ def ssim(x: np.ndarray, x_hat: np.ndarray, *, max_val: float = 1.0, batch_size: 
     if x.shape != x_hat.shape or x.ndim != 4 or x.shape[0] == 0:
         raise ValueError(f"ssim needs two non-empty [N, H, W, C] arrays of the same shape, "
                          f"got {x.shape} and {x_hat.shape}")
+    _pair(x, x_hat)  # refuses NaN/inf (TensorFlow would return NaN); any range (max_val)
     from aecore._tf import tf  # lazy: the other metrics do not need it
 
     out = [tf.image.ssim(x[s:s + batch_size], x_hat[s:s + batch_size], max_val=max_val).numpy()
@@ -192,12 +222,12 @@ PER_IMAGE_METRICS: tuple[str, ...] = ("mse_per_pixel", "bce_per_pixel", "bce_exc
 def per_image_metrics(x: np.ndarray, x_hat: np.ndarray) -> dict[str, np.ndarray]:
     """Every per-image metric of :data:`PER_IMAGE_METRICS`, each float64 ``[N]``; images and
     reconstructions must both lie in [0, 1]."""
-    check_unit_images(x, "the images (targets)")
-    check_unit_images(x_hat, "the reconstructions")
-    bce = bce_per_pixel(x, x_hat)
+    check_unit_images(x, _TARGETS)
+    check_unit_images(x_hat, _RECONSTRUCTIONS)
+    bce = _bce_per_pixel(x, x_hat, BCE_EPS)  # bce_per_pixel(x, x_hat), checked above
     return {"mse_per_pixel": mse_per_pixel(x, x_hat),
             "bce_per_pixel": bce,
-            "bce_excess_per_pixel": bce - bernoulli_entropy_per_pixel(x),
+            "bce_excess_per_pixel": bce - _bernoulli_entropy_per_pixel(x),
             "psnr_db": psnr_db(x, x_hat),
             "ssim": ssim(x, x_hat)}
 
@@ -484,7 +514,9 @@ def sharpness_ratio(x: np.ndarray, x_hat: np.ndarray, kind: str = "gradient") ->
     if np.shape(x) != np.shape(x_hat):
         raise ValueError(f"images {np.shape(x)} and reconstructions {np.shape(x_hat)} must have the same shape")
     energy = SHARPNESS_KINDS[kind]
-    data_energy = float(energy(x).sum())
+    per_image = energy(x)  # [N]; checks the shape first
+    _pair(x, x_hat)  # refuses NaN/inf (the ratio would be NaN); any range
+    data_energy = float(per_image.sum())
     if not data_energy > 0:
         raise ValueError("the images have no edges (constant images): the ratio is undefined")
     return float(energy(x_hat).sum()) / data_energy
@@ -522,8 +554,12 @@ def signed_error_by_target(x: np.ndarray, x_hat: np.ndarray, edges=None) -> Binn
 
     Returns:
       A :class:`BinnedError` (sums accumulated in float64).
+
+    Raises:
+      ValueError: NaN/inf in either array, or targets outside [0, 1] (the bins cover [0, 1]).
     """
     x, x_hat = _pair(x, x_hat)
+    check_unit_images(x, _TARGETS)
     edges = np.linspace(0.0, 1.0, 11) if edges is None else np.asarray(edges, dtype=np.float64)
     if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0) or edges[0] != 0.0 or edges[-1] != 1.0:
         raise ValueError(f"edges must increase strictly from 0 to 1, got {edges}")
@@ -547,8 +583,8 @@ def pull_toward_half(x: np.ndarray, x_hat: np.ndarray, *, lo: float = 0.05, hi: 
     target exactly 0.5 count as 0. The default range is the grey, non-binary pixels.
 
     Args:
-      x: targets ``[N, ...]`` in [0, 1].
-      x_hat: reconstructions, same shape.
+      x: targets ``[N, ...]`` in [0, 1] (ValueError otherwise, or for NaN/inf in either array).
+      x_hat: reconstructions, same shape (any range).
       lo, hi: the target range, both bounds excluded (``lo=-1, hi=2`` takes every pixel).
 
     Returns:
@@ -557,6 +593,7 @@ def pull_toward_half(x: np.ndarray, x_hat: np.ndarray, *, lo: float = 0.05, hi: 
     if not lo < hi:
         raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
     x, x_hat = _pair(x, x_hat)
+    check_unit_images(x, _TARGETS)  # 0.5 is the middle of [0, 1]; reconstructions may leave it
     keep = (x > lo) & (x < hi)
     if not keep.any():
         return float("nan")

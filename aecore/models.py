@@ -391,32 +391,39 @@ def get_model_spec(name: str) -> ModelSpec:
     return MODELS[name]
 
 
-def check_model_kwargs(name: str, kwargs: dict[str, Any]) -> None:
+def check_model_kwargs(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Raises ValueError if ``kwargs`` holds a keyword the builder of ``name`` does not take, or
     a value of the wrong kind for it: sizes (integer defaults) must be positive integers, flags
     (bool defaults) bools, names (str defaults) strings, and ``optimizer`` a known one.
 
     The message lists the keywords it does take (``seed`` is set separately). Checked when a
     :class:`aecore.experiments.Config` is made, so a bad value fails before any training.
+
+    Returns:
+      ``kwargs`` with NumPy integers and bools as Python ``int`` and ``bool`` (what Keras' layers
+      and the model's ``build_spec`` take).
     """
     valid = get_model_spec(name).hyperparameters()
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         raise ValueError(f"model {name!r} takes no argument(s) {', '.join(map(repr, unknown))}; "
                          f"valid: {', '.join(f'{k}={v!r}' for k, v in valid.items()) or 'none'}")
+    out = dict(kwargs)
     for key, value in kwargs.items():
         default = valid[key]
         if isinstance(default, bool):
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"model {name!r}: {key} must be True or False, got {value!r}")
+            out[key] = bool(value)
         elif isinstance(default, int):
-            check_int(value, f"model {name!r}: {key}")
+            out[key] = check_int(value, f"model {name!r}: {key}")
         elif isinstance(default, str) and not isinstance(value, str):
             raise ValueError(f"model {name!r}: {key} must be a string such as {default!r}, got {value!r}")
         if key == "optimizer":
             check_optimizer(value)
         elif key == "activation":
             keras.activations.get(value)  # Keras' message on an unknown name
+    return out
 
 
 def build_model(name: str, *, seed: int | None = None, **kwargs: Any) -> AutoEncoder:
@@ -424,17 +431,21 @@ def build_model(name: str, *, seed: int | None = None, **kwargs: Any) -> AutoEnc
 
     Args:
       name: a key of :data:`MODELS`.
-      seed: seed for the weight initialisers; None draws them from Python's ``random``
-        (seeded by ``aecore.set_seed``).
+      seed: non-negative int seeding the weight initialisers; None draws them from Python's
+        ``random`` (seeded by ``aecore.set_seed``).
       **kwargs: the builder's hyperparameters, e.g. ``latent_dim=8`` or ``activation="relu"``.
 
     Returns:
       An :class:`AutoEncoder`, built for ``[B, 28, 28, 1]`` images.
 
     Raises:
-      ValueError: unknown model name or keyword; the message lists the valid ones.
+      ValueError: unknown model name or keyword (the message lists the valid ones), a bad
+        value for one, or a seed that is not a non-negative integer.
     """
-    check_model_kwargs(name, kwargs)
+    kwargs = check_model_kwargs(name, kwargs)
+    if seed is not None:
+        # Not a string (random.Random would hash it) nor a negative number (Random(-1) is Random(1)).
+        seed = check_int(seed, "seed", minimum=0)
     model = get_model_spec(name).builder(seed=seed, **kwargs)
     # How to build another model of this architecture: aecore.training.fit uses it to share
     # one traced training program between every model of a sweep (aecore.programs).

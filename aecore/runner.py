@@ -71,6 +71,23 @@ class RunConfig:
         return cls(**{**sizes, **fields})
 
     @property
+    def train_subset_seed(self) -> int:
+        """The seed of the run's training images (which subset is drawn): ``data_seed`` when set,
+        else the run's ``seed`` (the default), so that the seeds of a setting differ in their
+        training images as well as in their initial weights and an interval over seeds covers
+        both (the verdict protocol, :mod:`aecore.verdicts`). Arms compared at one seed train on
+        the same images. Where the whole split is used (offline MNIST's 5,000 training images in
+        the ``full`` profile) every seed trains on the same images."""
+        return self.seed if self.data_seed is None else self.data_seed
+
+    @property
+    def test_subset_seed(self) -> int:
+        """The seed of the run's test images and of their fixed Bernoulli sample when binarised:
+        ``data_seed`` when set, else 0, so that every seed of a setting is scored on the same
+        test images."""
+        return 0 if self.data_seed is None else self.data_seed
+
+    @property
     def val_images(self) -> int:
         """How many test images are scored after every epoch: the first ``min(n_val, n_test)``."""
         return min(self.n_val, self.n_test)

@@ -45,7 +45,7 @@ def score_binarised_on_grey(table: pd.DataFrame) -> pd.DataFrame:
     This returns a copy of a :func:`sweep` table where, for those rows, the metrics in
     ``_GREY_SCORED`` are replaced by their ``vs_grey_*`` values, and the ratios to the mean
     image and to PCA-16 are recomputed with the baselines of a grey run of the same dataset,
-    training-set size and data seed (the same images, not binarised). Grey rows are unchanged.
+    training-set size and subset seeds (the same images, not binarised). Grey rows are unchanged.
 
     Raises:
       ValueError: a binarised row has no grey run of the same data to take baselines from.
@@ -54,7 +54,7 @@ def score_binarised_on_grey(table: pd.DataFrame) -> pd.DataFrame:
     binarised = out["binarize"].notna() & (out["binarize"].astype(str) != "none")
     if not binarised.any():
         return out
-    keys = ["dataset", "n_train", "n_test", "data_seed"]
+    keys = ["dataset", "n_train", "n_test", "train_subset_seed", "test_subset_seed"]
     grey = out[~binarised].groupby(keys)[["mean_image_mse_per_pixel", "pca16_mse_per_pixel"]].first()
     for idx in out.index[binarised]:
         key = tuple(out.loc[idx, keys])

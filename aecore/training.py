@@ -30,7 +30,7 @@ import math
 import time
 from typing import Any, Callable, Mapping
 
-from aecore._tf import tf  # first: TensorFlow, quietly (keras imports it too)
+from aecore._tf import keras, tf  # first: TensorFlow, quietly (keras imports it too)
 import numpy as np
 import pandas as pd
 
@@ -130,9 +130,12 @@ def check_fit_arguments(epochs: Any, batch_size: Any, steps_per_call: Any,
     positive whole ``epochs``, ``batch_size`` and ``steps_per_call`` (None: the default), and a
     positive finite ``learning_rate``; ValueError naming the argument otherwise."""
     steps = DEFAULT_STEPS_PER_CALL if steps_per_call is None else steps_per_call
-    if isinstance(learning_rate, bool) or not (isinstance(learning_rate, (int, float)) and learning_rate > 0
-                                               and math.isfinite(learning_rate)):
+    if isinstance(learning_rate, (bool, np.bool_)) or not (
+            isinstance(learning_rate, (int, float, np.integer, np.floating)) and learning_rate > 0
+            and math.isfinite(learning_rate)):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    if isinstance(learning_rate, np.generic):
+        learning_rate = float(learning_rate)  # np.float32(1e-3) -> 0.0010000000474974513, its exact value
     return (check_int(epochs, "epochs"), check_int(batch_size, "batch_size"), check_int(steps, "steps_per_call"),
             learning_rate)
 
@@ -232,10 +235,17 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
       ``likelihood``, ``reduction`` and ``binarize``.
 
     Raises:
+      TypeError: ``model`` is not a Keras model (e.g. a model's name).
       ValueError: invalid argument (unknown reduction or binarize mode, bad sizes, data
         outside [0, 1] for dynamic binarisation, NaNs in the data).
       TrainingDivergedError: the training loss became NaN/inf; the message names the epoch.
     """
+    if not isinstance(model, keras.Model):
+        from aecore.models import MODELS
+
+        example = model if isinstance(model, str) and model in MODELS else "dense_ae"
+        raise TypeError(f"model must be a Keras model mapping images to logits, got {model!r}; "
+                        f"build one first, e.g. aecore.models.build_model({example!r}, seed=0)")
     epochs, batch_size, steps_per_call, learning_rate = check_fit_arguments(epochs, batch_size, steps_per_call,
                                                                             learning_rate)
     if binarize not in BINARIZE_MODES:

@@ -196,7 +196,8 @@ def build_vae(*, architecture: str = "mlp", encoder_hidden: Sequence[int] = (512
       decoder_hidden: dense widths of the decoder, latent side first; None mirrors the encoder.
       latent_dim: dimensions of z (>= 1).
       decoder: a :data:`DECODERS` name or alias.
-      sigma: the fixed Gaussian's sigma, and the initial sigma of the learned one.
+      sigma: the fixed Gaussian's sigma (a learned sigma starts at this value, which :func:`fit`
+        replaces with the first batch's optimum).
       seed: initialiser seed.
 
     Raises:
@@ -382,10 +383,12 @@ def _batches(x: np.ndarray, batch_size: int):
 
 def evaluate_terms(model: Any, x: np.ndarray, *, seed: int = 0, batch_size: int = 500) -> dict[str, np.ndarray]:
     """Per-image ``recon``, ``kl`` [N] and ``kl_per_dim`` [N, L] (nats) through :func:`elbo_terms`,
-    one posterior sample per image drawn from ``(seed, batch index)``; plus ``z_mean`` [N, L]."""
+    one posterior sample per image drawn from ``(seed, batch index)``; plus ``z_mean`` [N, L].
+    ``x``: images ``[N, 28, 28, 1]`` in [0, 1] (ValueError otherwise, or for NaN/inf)."""
+    x = check_images(x, "evaluate_terms: the images")  # float32 [N, 28, 28, 1] in [0, 1], finite
     fn = _eval_fn(model)
     out: dict[str, list] = {"recon": [], "kl": [], "kl_per_dim": [], "z_mean": []}
-    for i, (start, xb) in enumerate(_batches(np.asarray(x, np.float32), batch_size)):
+    for i, (start, xb) in enumerate(_batches(x, batch_size)):
         recon, kld, z_mean = fn(xb, tf.constant([seed, 1_000_003 + i], tf.int64))
         out["recon"].append(recon.numpy())
         out["kl_per_dim"].append(kld.numpy())
@@ -421,12 +424,14 @@ def iwae_bound(model: Any, x: np.ndarray, *, k: int = 100, seed: int = 0, batch_
 
     ``log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x)`` with ``z_i ~ q(z|x)``; k = 1 is the
     ELBO, and the bound tightens as k grows. Returns the bound; ``-bound`` estimates the NLL.
+    ``x``: images ``[N, 28, 28, 1]`` in [0, 1] (ValueError otherwise, or for NaN/inf).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    x = check_images(x, "iwae_bound: the images")  # float32 [N, 28, 28, 1] in [0, 1], finite
     fn = _iwae_fn(model)
     out = []
-    for i, (_, xb) in enumerate(_batches(np.asarray(x, np.float32), batch_size)):
+    for i, (_, xb) in enumerate(_batches(x, batch_size)):
         out.append(fn(xb, tf.constant(k), tf.constant([seed, 2_000_003 + i], tf.int64)).numpy())
     return np.concatenate(out).astype(np.float64)
 
@@ -462,6 +467,66 @@ def reconstruct(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndar
     return np.concatenate(out)
 
 
+def reconstruct_sampled(model: Any, x: np.ndarray, *, seed: int = 0, batch_size: int = 1000) -> np.ndarray:
+    """Mean reconstruction at one sample ``z ~ q(z|x)`` per image, ``[N, 28, 28, 1]`` in [0, 1].
+
+    What the decoder was trained on: a collapsed posterior is the prior, whose mean z = 0 lies
+    far inside the shell its samples fill (radius about sqrt(L)), so :func:`reconstruct` scores
+    a point the decoder never saw; this scores the samples it did (issue 21 item 18). The sample
+    of batch ``i`` is drawn from ``(seed, 2_000_003 + i)``.
+    """
+    x = check_images(x, "reconstruct_sampled: the images")
+    out = []
+    for i, (_, xb) in enumerate(_batches(x, batch_size)):
+        q = model.posterior(xb)
+        eps = tf.random.stateless_normal(tf.shape(q.z_mean), seed=tf.constant([seed, 2_000_003 + i], tf.int64),
+                                         dtype=q.z_mean.dtype)
+        out.append(model.obs.mean(model.decode(q.z_mean + tf.exp(0.5 * q.z_log_var) * eps)).numpy())
+    return np.concatenate(out)
+
+
+def posterior_stats(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """``(z_mean, z_log_var)`` of ``q(z|x)``, each float64 ``[N, L]``."""
+    x = check_images(x, "posterior_stats: the images")
+    parts = [model.posterior(xb) for _, xb in _batches(x, batch_size)]
+    return (np.concatenate([q.z_mean.numpy() for q in parts]).astype(np.float64),
+            np.concatenate([q.z_log_var.numpy() for q in parts]).astype(np.float64))
+
+
+def mutual_information(z_mean: np.ndarray, z_log_var: np.ndarray, *, seed: int = 0, block: int = 250) -> float:
+    """Estimate of the mutual information ``I(x; z)`` under the encoder, nats (Hoffman & Johnson
+    2016: the KL term is ``I(x; z) + KL(q(z) || p(z))``; the estimator of He et al. 2019).
+
+    With one sample ``z_i ~ q(z | x_i)`` per image and the aggregate posterior ``q(z)`` taken as
+    the mixture of the ``N`` posteriors, ``I = mean_i [log q(z_i | x_i) - log q(z_i)]``. It is a
+    rate that ignores what the KL spends on matching the prior's shape: near 0 when the code
+    carries no information about the image, at most ``log N``.
+
+    Args:
+      z_mean, z_log_var: the posteriors' parameters ``[N, L]`` (N >= 2).
+      seed: seed of the samples.
+      block: rows of the ``[block, N, L]`` intermediate (memory only).
+    """
+    mu, lv = np.asarray(z_mean, np.float64), np.asarray(z_log_var, np.float64)
+    if mu.ndim != 2 or mu.shape != lv.shape or mu.shape[0] < 2:
+        raise ValueError(f"mutual_information needs z_mean and z_log_var of one shape [N >= 2, L], got "
+                         f"{mu.shape} and {lv.shape}")
+    if not (np.isfinite(mu).all() and np.isfinite(lv).all()):
+        raise ValueError("mutual_information: NaN or infinite posterior parameters (a diverged model?)")
+    n, dims = mu.shape
+    z = mu + np.exp(0.5 * lv) * np.random.default_rng(seed).standard_normal(mu.shape)  # [N, L]
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    log_q_own = np.sum(-half_log_2pi - 0.5 * lv - 0.5 * (z - mu) ** 2 / np.exp(lv), axis=1)  # [N]
+    log_q_agg = np.empty(n)
+    inv_var = np.exp(-lv)  # [N, L]
+    for start in range(0, n, block):
+        zb = z[start:start + block, None, :]  # [b, 1, L]
+        log_dens = np.sum(-half_log_2pi - 0.5 * lv[None] - 0.5 * (zb - mu[None]) ** 2 * inv_var[None], axis=2)  # [b, N]
+        top = log_dens.max(axis=1, keepdims=True)
+        log_q_agg[start:start + block] = (top[:, 0] + np.log(np.exp(log_dens - top).sum(axis=1))) - math.log(n)
+    return float(np.mean(log_q_own - log_q_agg))
+
+
 def decode_mean(model: Any, z: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     """Decoder means for latent codes ``z`` ``[N, L]`` (manifold grids, prior samples)."""
     out = [model.obs.mean(model.decode(zb)).numpy()
@@ -488,8 +553,14 @@ class History(NamedTuple):
 
 # Version of fit's training program, part of the cache key of every run it trains: raise it
 # when a change alters what fit computes (not only how fast). 2: FusedAdam instead of
-# keras.optimizers.Adam (the same algorithm; the last bits of the results differ).
-FIT_PROGRAM = 2
+# keras.optimizers.Adam (the same algorithm; the last bits of the results differ). 3: a learned
+# sigma starts at the first batch's optimum and steps SIGMA_LR_SCALE times faster.
+FIT_PROGRAM = 3
+
+# Learning-rate factor of a learned decoder sigma (log sigma's Adam step is about this times the
+# learning rate). At 1 it moves about 1e-3 per step at the book's rate, and after 800 steps sat at
+# twice its own RMSE; 10 lets it follow the reconstruction error (chapter 6, issue 21 item 13).
+SIGMA_LR_SCALE = 10.0
 
 
 def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
@@ -569,7 +640,10 @@ def _make_steps(net: VAE, objective: Objective, learning_rate: float, jit_compil
     from aecore.data import binarize_dynamic_tf
 
     variables = net.trainable_variables
-    opt = FusedAdam(variables, learning_rate=learning_rate)  # Adam in one kernel per weight
+    # A learned sigma gets its own step (SIGMA_LR_SCALE x the rate): Adam moves log sigma by about
+    # the learning rate per step, too slow for it to follow the reconstruction error in a short run.
+    scales = [SIGMA_LR_SCALE if v is net.log_sigma else 1.0 for v in variables]
+    opt = FusedAdam(variables, learning_rate=learning_rate, lr_scales=scales)  # Adam in one kernel per weight
     optimal_sigma = net.obs.sigma == "optimal"
 
     @tf.function(reduce_retracing=True, autograph=False, jit_compile=bool(jit_compile))
@@ -600,10 +674,15 @@ def _fit_loop(model: VAE, program: "programs.Program", x_train: np.ndarray, x_va
     n = x_train.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = steps_per_epoch * epochs
-    if net.obs.sigma == "optimal":  # start the running value at the first batch's optimum, not at sigma=1
-        q0 = elbo_terms(net, tf.constant(x_train[:batch_size]), tf.constant([seed, 0], tf.int64),
-                        training=True)
-        net.log_sigma.assign(q0.log_sigma)
+    if net.obs.sigma in ("optimal", "learned"):
+        # Start at the first batch's optimum, not at the configured sigma: the running value of
+        # gaussian_optimal, and the learned sigma's starting point (from sigma = 1 it would spend
+        # hundreds of steps only reaching the untrained decoder's error).
+        x0 = tf.constant(x_train[:batch_size])
+        q0 = net.posterior(x0, training=True)
+        eps = tf.random.stateless_normal(tf.shape(q0.z_mean), seed=tf.constant([seed, 0], tf.int64), dtype=q0.z_mean.dtype)
+        logits0 = net.decode(q0.z_mean + tf.exp(0.5 * q0.z_log_var) * eps, training=True)
+        net.log_sigma.assign(losses.optimal_log_sigma(x0, logits0))
 
     epoch_rows, step_rows = [], []
     step = 0

@@ -49,7 +49,10 @@ class VAEConfig(RunConfig):
         :class:`aecore.vae.Objective`.
       binarize: None (grey targets) or ``"dynamic"`` (train on a fresh Bernoulli sample
         every step, test on one fixed sample).
-      n_train, n_test, epochs, batch_size, learning_rate, seed, data_seed: as usual.
+      n_train, n_test, epochs, batch_size, learning_rate, seed: as usual.
+      data_seed: seed of the image subsets; None (the default): each seed trains on its own
+        subset and all are scored on the same test images (see
+        :attr:`~aecore.runner.RunConfig.train_subset_seed`).
       n_val: test images scored after every epoch.
       iwae_k: samples of the importance-weighted bound (0: not computed); on the first
         ``n_iwae`` test images.
@@ -76,7 +79,7 @@ class VAEConfig(RunConfig):
     batch_size: int = 128
     learning_rate: float = 1e-3
     seed: int = 0
-    data_seed: int = 0
+    data_seed: int | None = None
     n_val: int = 1000
     iwae_k: int = 0
     n_iwae: int = 1000
@@ -89,11 +92,20 @@ class VAEConfig(RunConfig):
         if self.architecture not in vae.ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; valid: {', '.join(vae.ARCHITECTURES)}")
         put("decoder", vae.get_decoder(self.decoder).name)
-        put("encoder_hidden", tuple(check_int(u, "encoder_hidden width", minimum=1) for u in self.encoder_hidden))
-        if self.decoder_hidden is not None:
-            put("decoder_hidden", tuple(check_int(u, "decoder_hidden width", minimum=1) for u in self.decoder_hidden))
+        for name in ("encoder_hidden", "decoder_hidden"):
+            widths = getattr(self, name)
+            if widths is None and name == "decoder_hidden":
+                continue
+            if not isinstance(widths, (tuple, list, range, np.ndarray)):  # a str would be iterated
+                one = (f"; for one layer of {widths!r} units write ({widths!r},)"
+                       if isinstance(widths, (int, np.integer)) and not isinstance(widths, bool) else "")
+                raise ValueError(f"{name} must be a sequence of layer widths such as (512,) or (512, 256), "
+                                 f"got {widths!r}{one}")
+            put(name, tuple(check_int(u, f"{name} width", minimum=1) for u in widths))
         put("latent_dim", check_int(self.latent_dim, "latent_dim", minimum=1))
-        if not (isinstance(self.sigma, (int, float)) and math.isfinite(self.sigma) and self.sigma > 0):
+        if isinstance(self.sigma, (bool, np.bool_)) or not (
+                isinstance(self.sigma, (int, float, np.integer, np.floating)) and math.isfinite(self.sigma)
+                and self.sigma > 0):
             raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
         put("sigma", float(self.sigma))
         self.objective()  # validates beta, schedule, free bits, reduction
@@ -103,12 +115,15 @@ class VAEConfig(RunConfig):
             raise ValueError(f"unknown binarize={self.binarize!r}; valid: None, 'dynamic'")
         for name in ("n_train", "n_test", "epochs", "batch_size", "n_iwae"):
             put(name, check_int(getattr(self, name), name, minimum=1))
-        for name in ("seed", "data_seed"):
-            put(name, check_int(getattr(self, name), name, minimum=0, maximum=MAX_SEED))
+        put("seed", check_int(self.seed, "seed", minimum=0, maximum=MAX_SEED))
+        if self.data_seed is not None:
+            put("data_seed", check_int(self.data_seed, "data_seed", minimum=0,
+                                       maximum=MAX_SEED))
         for name in ("n_val", "iwae_k", "warmup_epochs", "n_cycles"):
             put(name, check_int(getattr(self, name), name, minimum=0))
-        if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)
-                and self.learning_rate > 0):
+        if isinstance(self.learning_rate, (bool, np.bool_)) or not (
+                isinstance(self.learning_rate, (int, float, np.integer, np.floating))
+                and math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         put("learning_rate", float(self.learning_rate))
         if self.model == "keras_example":
@@ -133,7 +148,8 @@ class VAEConfig(RunConfig):
     KIND: ClassVar[str] = "vae"
     TABLES: ClassVar[tuple[str, ...]] = ("history", "steps")
     REQUIRED_METRICS: ClassVar[tuple[str, ...]] = ("neg_elbo", "recon", "kl", "active_units", "latent_dim",
-                                                   "mse_per_pixel", "train_seconds")
+                                                   "mse_per_pixel", "mse_per_pixel_sampled", "mutual_info",
+                                                   "train_seconds")
     HISTORY_COLUMNS: ClassVar[tuple[str, ...]] = ("epoch", "loss", "seconds")
 
     def key_fields(self) -> dict[str, Any]:
@@ -227,8 +243,8 @@ ENTRY_FILES: tuple[str, ...] = entry_files(VAEConfig.TABLES)
 
 def _images(cfg: VAEConfig) -> tuple[np.ndarray, np.ndarray]:
     """Grey training images and the test targets (one fixed Bernoulli sample if binarised)."""
-    x_train = data.load(cfg.dataset, n_train=cfg.n_train, n_test=1, seed=cfg.data_seed).train.x
-    x_test = data.load(cfg.dataset, n_train=1, n_test=cfg.n_test, seed=cfg.data_seed,
+    x_train = data.load(cfg.dataset, n_train=cfg.n_train, n_test=1, seed=cfg.train_subset_seed).train.x
+    x_test = data.load(cfg.dataset, n_train=1, n_test=cfg.n_test, seed=cfg.test_subset_seed,
                        binarize=cfg.binarize).test.x
     return x_train, x_test
 
@@ -248,6 +264,12 @@ def _build(cfg: VAEConfig):
 # --------------------------------------------------------------------------- evaluation
 
 
+# Test images of the mutual-information estimate: its cost grows with their square, and it
+# cannot exceed log(MI_IMAGES) = 6.9 nats, which a code that tells the images apart reaches. It
+# separates collapsed codes (near 0) from informative ones, not informative ones from each other.
+MI_IMAGES = 1000
+
+
 def evaluate(model: Any, x_test: np.ndarray, *, seed: int = 0, iwae_k: int = 0,
              n_iwae: int = 1000) -> dict[str, Any]:
     """Test metrics of a trained VAE (ours or the Keras example), in nats per image.
@@ -255,7 +277,10 @@ def evaluate(model: Any, x_test: np.ndarray, *, seed: int = 0, iwae_k: int = 0,
     ``neg_elbo`` (= ``recon + kl``, one posterior sample per image), ``recon``, ``kl``,
     ``kl_per_dim`` (list, mean over images), ``active_units`` (Burda et al.),
     ``mse_per_pixel`` and ``psnr_db`` of the mean reconstruction through the posterior
-    mean, ``log_sigma`` only for a decoder with a sigma (``model.obs.sigma != "none"``: the
+    mean, ``mse_per_pixel_sampled`` of the mean reconstruction at one posterior sample per image
+    (:func:`aecore.vae.reconstruct_sampled`), ``mutual_info`` (an estimate of I(x; z) on the
+    first :data:`MI_IMAGES` test images, :func:`aecore.vae.mutual_information`), ``log_sigma``
+    only for a decoder with a sigma (``model.obs.sigma != "none"``: the
     Gaussians; a Bernoulli or continuous Bernoulli decoder has none, and its model's unused
     ``log_sigma`` weight is not reported), and with ``iwae_k``: ``iwae_nll`` (minus the
     k-sample bound) and ``neg_elbo_iwae_subset`` (the -ELBO on the same first ``n_iwae``
@@ -273,6 +298,8 @@ def evaluate(model: Any, x_test: np.ndarray, *, seed: int = 0, iwae_k: int = 0,
         "latent_dim": int(t["z_mean"].shape[1]),
         "mse_per_pixel": float(metrics.mse_per_pixel(x_test, x_hat).mean()),
         "psnr_db": float(metrics.psnr_db(x_test, x_hat).mean()),
+        "mse_per_pixel_sampled": float(metrics.mse_per_pixel(x_test, vae.reconstruct_sampled(model, x_test, seed=seed)).mean()),
+        "mutual_info": vae.mutual_information(*vae.posterior_stats(model, x_test[:MI_IMAGES]), seed=seed),
     }
     if model.obs.sigma != "none":
         out["log_sigma"] = float(np.asarray(model.log_sigma))
@@ -307,4 +334,5 @@ def _train_and_evaluate(cfg: VAEConfig, x_train: np.ndarray, x_test: np.ndarray,
 
 
 SCALAR_METRICS = ("neg_elbo", "recon", "kl", "active_units", "latent_dim", "mse_per_pixel", "psnr_db",
-                  "log_sigma", "iwae_nll", "neg_elbo_iwae_subset", "train_seconds", "effective_beta")
+                  "mse_per_pixel_sampled", "mutual_info", "log_sigma", "iwae_nll", "neg_elbo_iwae_subset",
+                  "train_seconds", "effective_beta")

@@ -61,3 +61,18 @@ def test_bad_arguments_say_what_is_wrong():
         FusedAdam([tf.Variable(1.0)]).apply_gradients([tf.constant(1.0), tf.constant(2.0)])
     with pytest.raises(TypeError, match="needs TensorFlow variables"):
         FusedAdam([np.zeros(3)])
+
+
+def test_lr_scales_give_one_variable_its_own_step():
+    """Each variable follows the NumPy Adam at its own rate (learning_rate x its factor)."""
+    rng = np.random.default_rng(2)
+    w0, s0 = rng.normal(size=(4,)).astype(np.float32), np.float32(0.3)
+    grads = [(rng.normal(size=(4,)).astype(np.float32), np.float32(rng.normal())) for _ in range(6)]
+    w, s = tf.Variable(w0), tf.Variable(s0)
+    opt = FusedAdam([w, s], learning_rate=1e-3, lr_scales=[1.0, 10.0])
+    for gw, gs in grads:
+        opt.apply_gradients([tf.constant(gw), tf.constant(gs)])
+    np.testing.assert_allclose(w.numpy(), _numpy_adam(w0, [g for g, _ in grads], 1e-3), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(s.numpy(), _numpy_adam(np.array(s0), [g for _, g in grads], 1e-2), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="lr_scales needs one positive factor per variable"):
+        FusedAdam([w, s], lr_scales=[1.0])

@@ -258,7 +258,8 @@ def test_the_known_metric_names_are_the_columns_real_runs_give(smoke, capsys, mo
     assert _main(capsys, "run", "-e", "smoke", "--seeds", "0", "--no-progress", "--out", str(out))[0] == 0
     row = json.loads(out.read_text())[0]
     fields = {f.name for f in dataclasses.fields(experiments.Config)} | {"experiment", "profile", "label", "setting",
-                                                                        "loss_name", "from_cache", "model_kwargs"}
+                                                                        "loss_name", "from_cache", "model_kwargs",
+                                                                        "train_subset_seed", "test_subset_seed"}
     reported = {k for k, v in row.items() if k not in fields and isinstance(v, (int, float)) and not isinstance(v, bool)}
     assert reported <= set(cli.AE_METRIC_NAMES), sorted(reported - set(cli.AE_METRIC_NAMES))
 

@@ -326,11 +326,11 @@ def test_score_binarised_on_grey_uses_grey_metrics_and_baselines():
     from aecore.tables import score_binarised_on_grey
 
     rows = [
-        {"label": "grey", "dataset": "mnist", "n_train": 10, "n_test": 5, "data_seed": 0, "binarize": None,
+        {"label": "grey", "dataset": "mnist", "n_train": 10, "n_test": 5, "train_subset_seed": 0, "test_subset_seed": 0, "binarize": None,
          "mse_per_pixel": 0.02, "mean_image_mse_per_pixel": 0.08, "pca16_mse_per_pixel": 0.04,
          "mse_ratio_to_mean_image": 0.25, "mse_ratio_to_pca16": 0.5, "ssim": 0.7, "psnr_db": 17.0,
          "bce_per_pixel": 0.2, "bce_excess_per_pixel": 0.1},
-        {"label": "bin", "dataset": "mnist", "n_train": 10, "n_test": 5, "data_seed": 0, "binarize": "threshold",
+        {"label": "bin", "dataset": "mnist", "n_train": 10, "n_test": 5, "train_subset_seed": 0, "test_subset_seed": 0, "binarize": "threshold",
          "mse_per_pixel": 0.01, "mean_image_mse_per_pixel": 0.1, "pca16_mse_per_pixel": 0.05,
          "mse_ratio_to_mean_image": 0.1, "mse_ratio_to_pca16": 0.2, "ssim": 0.9, "psnr_db": 20.0,
          "bce_per_pixel": 0.1, "bce_excess_per_pixel": 0.1,
@@ -447,3 +447,39 @@ def test_an_entry_forged_with_a_matching_manifest_is_caught_by_its_content(tmp_p
     _forge(experiments.entry_path(cfg), name, text)
     with pytest.warns(store.CacheWarning, match=message):
         assert not experiments.run(cfg, progress=False).from_cache
+
+
+def test_each_seed_trains_on_its_own_subset_and_all_are_scored_on_the_same_test_images():
+    """Issue 19's protocol: the seed varies the training subset as well as the weights; the test
+    images stay fixed. Oracle: data.load called directly with the seeds the protocol names."""
+    import numpy as np
+
+    from aecore import data, vae_runs
+    from aecore.experiments import Config, _data_key, _training_images, load_data
+
+    base = dict(dataset="fashion_mnist", model="dense_ae", n_train=50, n_test=40)
+    for seed in (0, 3):
+        cfg = Config(loss="mse", seed=seed, **base)
+        ds = load_data(cfg)
+        direct_train = data.load("fashion_mnist", n_train=50, n_test=1, seed=seed).train.x
+        direct_test = data.load("fashion_mnist", n_train=1, n_test=40, seed=0).test.x
+        np.testing.assert_array_equal(ds.train.x, direct_train)
+        np.testing.assert_array_equal(_training_images(*_data_key(cfg)), direct_train)
+        np.testing.assert_array_equal(ds.test.x, direct_test)
+        # the other arm at the same seed: the same images
+        assert cfg.data_fingerprint() == Config(loss="bce", seed=seed, **base).data_fingerprint()
+        vcfg = vae_runs.VAEConfig(dataset="fashion_mnist", n_train=50, n_test=40, seed=seed)
+        v_train, v_test = vae_runs._images(vcfg)
+        np.testing.assert_array_equal(v_train, direct_train)
+        np.testing.assert_array_equal(v_test, direct_test)
+    s0, s3 = (load_data(Config(loss="mse", seed=s, **base)).train.x for s in (0, 3))
+    assert not np.array_equal(s0, s3)
+    assert Config(loss="mse", seed=0, **base).data_fingerprint() != Config(loss="mse", seed=3, **base).data_fingerprint()
+    # an explicit data_seed fixes both subsets for every seed
+    fixed = [load_data(Config(loss="mse", seed=s, data_seed=2, **base)) for s in (0, 3)]
+    np.testing.assert_array_equal(fixed[0].train.x, fixed[1].train.x)
+    np.testing.assert_array_equal(fixed[0].test.x, data.load("fashion_mnist", n_train=1, n_test=40, seed=2).test.x)
+    # a whole split (offline MNIST's 5,000 training images) is the same for every seed
+    whole = [load_data(Config(dataset="mnist", model="dense_ae", loss="mse", seed=s, n_train=5000, n_test=10))
+             for s in (0, 4)]
+    np.testing.assert_array_equal(whole[0].train.x, whole[1].train.x)
