@@ -153,6 +153,33 @@ def glue(name: str, value, *, display: bool = False):
     return value
 
 
+def outcome_glue_name(where: str) -> str:
+    """The glue name of the outcome of the verdict decided at section ``where``:
+    ``"ch3-bce"`` -> ``"ch3_bce_outcome"``."""
+    return where.replace("-", "_") + "_outcome"
+
+
+def glue_outcomes(verdicts) -> dict[str, str]:
+    """Glue each verdict's outcome in lower case (``"refuted"``, ``"inconclusive"``, ...) under
+    :func:`outcome_glue_name` of its section, so that prose outside the verdict table (key
+    takeaways) can name an outcome without typing it. Returns ``{glue name: outcome}``.
+
+    Raises:
+      ValueError: two verdicts decided in the same section, or one without a section.
+    """
+    out: dict[str, str] = {}
+    for v in verdicts:
+        if not v.where:
+            raise ValueError(f"verdict {v.claim!r} has no section (where) to name its outcome by")
+        name = outcome_glue_name(v.where)
+        if name in out:
+            raise ValueError(f"two verdicts are decided in the same section {v.where!r}; their outcomes need distinct names")
+        out[name] = v.verdict.lower()
+    for name, outcome in out.items():
+        glue(name, outcome)
+    return out
+
+
 VERDICTS_MIME = "application/vnd.aecore.verdicts+json"
 
 

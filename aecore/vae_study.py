@@ -60,11 +60,18 @@ def is_collapsed(active_units, kl_nats):
 
 def collapse_columns(table: pd.DataFrame, mean_image_mse: float) -> pd.DataFrame:
     """A copy of a :func:`sweep` table with ``mse_ratio_to_mean_image`` (the run's test MSE per
-    pixel divided by that of predicting the mean training image) and ``collapsed``
-    (:func:`is_collapsed`: the posterior carries less than one bit about the image, the
-    "reconstruction stuck while KL falls" symptom)."""
+    pixel divided by that of predicting the mean training image), ``sampled_mse_ratio_to_mean_image``
+    (the same for reconstructions at a posterior sample, where the table has
+    ``mse_per_pixel_sampled``) and ``collapsed`` (:func:`is_collapsed`: the posterior carries less
+    than one bit about the image, the "reconstruction stuck while KL falls" symptom).
+
+    The first ratio decodes the posterior mean; for a collapsed run that is z = 0, the centre of
+    a prior whose samples the decoder was trained on lie near radius sqrt(L), so it can score
+    worse than the mean image. The sampled ratio scores what the decoder was trained on."""
     out = table.copy()
     out["mse_ratio_to_mean_image"] = out["mse_per_pixel"] / float(mean_image_mse)
+    if "mse_per_pixel_sampled" in out.columns:
+        out["sampled_mse_ratio_to_mean_image"] = out["mse_per_pixel_sampled"] / float(mean_image_mse)
     out["collapsed"] = is_collapsed(out["active_units"], out["kl"])
     return out
 

@@ -61,26 +61,29 @@ def test_epochs_to_learn_is_the_first_epoch_below_and_nan_when_never():
 # --------------------------------------------------------------------------- verdicts_for (the protocol)
 
 
-def _rows(dataset, model, loss, binarize, mse, ssim, ratio=0.3, pca=0.9):
+def _rows(dataset, model, loss, binarize, mse, ssim, ratio=0.3, pca=0.9, excess=None):
+    excess = 4 * np.asarray(mse) if excess is None else excess  # excess BCE, nats per pixel
     return [{"dataset": dataset, "model": model, "loss": loss, "binarize": binarize, "seed": s,
-             "mse_per_pixel": m, "ssim": q, "mse_ratio_to_mean_image": ratio, "mse_ratio_to_pca16": pca}
-            for s, (m, q) in enumerate(zip(mse, ssim))]
+             "mse_per_pixel": m, "ssim": q, "mse_ratio_to_mean_image": ratio, "mse_ratio_to_pca16": pca,
+             "bce_excess_per_pixel": e}
+            for s, (m, q, e) in enumerate(zip(mse, ssim, excess))]
 
 
 BASE = np.array([0.0180, 0.0190, 0.0170, 0.0185, 0.0175])  # per-seed MSE of the MSE model
 NOISE = np.array([0.004, -0.003, 0.002, -0.004, 0.001])
 
 
-def _table(*, bn=-0.002, bce=0.0, bce_ssim=0.0, binar=0.0, binar_ssim=0.0, mn_ssim=0.78, fa_ssim=0.58,
-           mn_ratio=0.3, fa_ratio=0.2):
+def _table(*, bn=-0.002, bce=0.0, bce_ssim=0.0, bce_excess=0.0, binar=0.0, binar_ssim=0.0, dyn=0.0, dyn_ssim=0.0,
+           mn_ssim=0.78, fa_ssim=0.58, mn_ratio=0.3, fa_ratio=0.2):
     rows = []
     for d, ssim0, ratio in (("mnist", mn_ssim, mn_ratio), ("fashion_mnist", fa_ssim, fa_ratio)):
         q = ssim0 + np.array([0.001, -0.001, 0.0, 0.002, -0.002])
         rows += _rows(d, "conv_ae", "gaussian", None, BASE, q, ratio=ratio)
         rows += _rows(d, "conv_ae_bn", "gaussian", None, BASE + bn, q)
     q = mn_ssim + np.zeros(5)
-    rows += _rows("mnist", "conv_ae", "bernoulli", None, BASE + bce, q + bce_ssim)
+    rows += _rows("mnist", "conv_ae", "bernoulli", None, BASE + bce, q + bce_ssim, excess=4 * BASE + bce_excess)
     rows += _rows("mnist", "conv_ae", "bernoulli", "threshold", BASE + bce + binar, q + bce_ssim + binar_ssim)
+    rows += _rows("mnist", "conv_ae", "bernoulli", "dynamic", BASE + bce + dyn, q + bce_ssim + dyn_ssim)
     return pd.DataFrame(rows)
 
 
@@ -105,7 +108,7 @@ def _by_claim(table, short=None, pix=PIX, corr=CORR):
 
 
 def test_verdicts_for_decides_clear_effects_and_the_data_claims():
-    v = _by_claim(_table(bn=-0.003, bce=-0.004, bce_ssim=0.03))
+    v = _by_claim(_table(bn=-0.003, bce=-0.004, bce_ssim=0.03, bce_excess=-0.02))
     assert v["BatchNorm helps"].verdict == "Supported"  # lower by 0.003 on every seed of both budgets
     assert v["BCE is more robust on MNIST"].verdict == "Supported"
     assert v["Fashion-MNIST has a broader intensity range and higher variance"].verdict == "Supported"
@@ -163,7 +166,24 @@ def test_same_within_noise_is_inconclusive_with_the_seeds_that_would_decide():
 def test_an_effect_inside_the_margin_on_every_seed_is_refuted():
     t = _table(binar=0.00001)  # binarising changes the MSE by 0.06% on every seed: shown absent
     v = _by_claim(t)["Binarise MNIST for BCE"]
-    assert [f.outcome for f in v.findings] == ["Refuted", "Refuted"] and v.verdict == "Refuted"
+    assert [f.outcome for f in v.findings] == ["Refuted"] * 4 and v.verdict == "Refuted"
+
+
+def test_binarising_is_decided_for_thresholding_and_resampling_apart():
+    v = _by_claim(_table(binar=-0.003, binar_ssim=0.03))["Binarise MNIST for BCE"]  # only thresholding helps
+    assert {f.condition: f.outcome for f in v.findings} == {
+        "thresholded, MSE": "Supported", "thresholded, SSIM": "Supported",
+        "resampled, MSE": "Refuted", "resampled, SSIM": "Refuted"}
+    assert v.verdict == "Depends"
+    both = _by_claim(_table(binar=-0.003, binar_ssim=0.03, dyn=-0.003, dyn_ssim=0.03))["Binarise MNIST for BCE"]
+    assert both.verdict == "Supported"
+
+
+def test_bce_robustness_is_judged_on_bces_own_error_too():
+    v = _by_claim(_table(bce=-0.004, bce_ssim=0.03, bce_excess=+0.02))["BCE is more robust on MNIST"]
+    outcomes = {f.condition: f.outcome for f in v.findings}
+    assert outcomes == {"MSE": "Supported", "SSIM": "Supported", "excess BCE": "Refuted"}  # worse on its own error
+    assert v.verdict == "Depends" and "excess BCE" in v.evidence
 
 
 def test_batchnorm_depends_when_the_budgets_disagree_and_its_not_checked_across_profiles():
@@ -208,6 +228,7 @@ def test_settings_have_distinct_reader_names():
     names = conv_runs.setting_names(conv_runs.configs(PROFILES["fast"]))
     assert len(set(names.values())) == len(conv_runs.SETTINGS)  # one name per setting, none shared
     assert names["mnist conv_ae bce binarize=threshold"] == "MNIST, BCE, binarised"
+    assert names["mnist conv_ae bce binarize=dynamic"] == "MNIST, BCE, resampled binary"
     assert names["fashion_mnist conv_ae_bn mse"] == "Fashion-MNIST, MSE, BatchNorm"
 
 

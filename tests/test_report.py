@@ -102,3 +102,15 @@ def test_multi_panel_figures_fit_the_books_column():
             plotting.image_grid({k: np.zeros((8, 28, 28, 1)) for k in "abc"}, n=8, row_label_width=2.0)]
     for fig in figs:
         assert fig.get_size_inches()[0] <= 7.5, fig.get_size_inches()
+
+
+def test_glue_outcomes_names_each_outcome_by_its_section():
+    from aecore import report
+
+    vs = [report.Verdict("A", "000", "Inconclusive", "e", "ch3-bce"),
+          report.Verdict("B", "000", "Refuted", "e", "ch3-binarise")]
+    assert report.glue_outcomes(vs) == {"ch3_bce_outcome": "inconclusive", "ch3_binarise_outcome": "refuted"}
+    with pytest.raises(ValueError, match="same section"):
+        report.glue_outcomes(vs + [report.Verdict("C", "000", "Supported", "e", "ch3-bce")])
+    with pytest.raises(ValueError, match="no section"):
+        report.glue_outcomes([report.Verdict("D", "000", "Supported", "e")])

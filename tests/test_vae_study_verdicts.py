@@ -54,6 +54,10 @@ def test_collapse_needs_an_active_unit_and_more_than_one_bit():
         vae_study.is_collapsed([np.nan], [1.0])
     t = vae_study.collapse_columns(pd.DataFrame({"mse_per_pixel": [0.05], "active_units": [1], "kl": [0.03]}), 0.1)
     assert bool(t["collapsed"].iloc[0]) and t["mse_ratio_to_mean_image"].iloc[0] == pytest.approx(0.5)
+    assert "sampled_mse_ratio_to_mean_image" not in t
+    t = vae_study.collapse_columns(pd.DataFrame({"mse_per_pixel": [0.05], "mse_per_pixel_sampled": [0.08],
+                                                 "active_units": [1], "kl": [3.0]}), 0.1)
+    assert t["sampled_mse_ratio_to_mean_image"].iloc[0] == pytest.approx(0.8)
 
 
 @pytest.mark.parametrize("collapsed, ratio, outcome", [(1, 0.5, "—"), (0, 0.5, "fixes"), (0, 0.95, "partly")])
