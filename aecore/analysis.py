@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, special
 
 from aecore import losses
 
@@ -32,16 +32,23 @@ def pixel_loss(name: str, target: float, prediction) -> np.ndarray:
 def loss_curves(targets, *, names=CURVE_LOSSES, n: int = 999, normalise: bool = True) -> pd.DataFrame:
     """Tidy table: loss value per (loss, target, prediction) on a grid of predictions in (0, 1).
 
-    With ``normalise=True`` each curve has its minimum over the grid subtracted, the view
-    the Cross Validated answer draws (its minimum is at zero).
+    Every loss is drawn against the same axis, ``prediction``: the likelihood's *mean*, the
+    reconstruction a reader sees. That is the sigmoid of the logit for MSE, BCE and MAE, and
+    ``mu(lambda)`` for the continuous Bernoulli, whose logit is found by
+    :func:`logit_for_reconstruction` (no bound on the logit, so the whole grid is reachable).
+    ``parameter`` is the sigmoid of the logit (``lambda`` for the CB). With ``normalise=True``
+    each curve has its minimum over the grid subtracted, the view the Cross Validated answer
+    draws (its minimum is at zero).
     """
     grid = np.linspace(0.0, 1.0, n + 2)[1:-1]
     frames = []
     for name in names:
+        lik = losses.get_loss(name)
+        logits = np.atleast_1d(logit_for_reconstruction(name, grid, bound=None))
         for t in targets:
-            v = pixel_loss(name, t, grid)
-            frames.append(pd.DataFrame({"loss": losses.get_loss(name).loss_name, "likelihood": name,
-                                        "target": t, "prediction": grid,
+            v = lik.pixel_nll(np.full((1, grid.size), float(t)), logits[None]).numpy()[0]
+            frames.append(pd.DataFrame({"loss": lik.loss_name, "likelihood": lik.name, "target": t,
+                                        "prediction": grid, "parameter": special.expit(logits),
                                         "value": v - v.min() if normalise else v}))
     return pd.concat(frames, ignore_index=True)
 
@@ -160,6 +167,86 @@ def cb_lambda_for_mean(mean: float) -> float:
     return float(1.0 / (1.0 + np.exp(-eta)))
 
 
+# What BCE leaves out on real images: log C of the mean-image model. Two choices of lambda,
+# both per pixel from the training mean m (clipped to [c, 1 - c]):
+CB_LAMBDA_RULES = {
+    # the continuous Bernoulli's own maximum-likelihood lambda: an exponential family in the
+    # logit with sufficient statistic x, so the NLL's gradient is mu(eta) - m, zero at mu = m
+    "ml": "maximum likelihood: μ(λ) = mean",
+    # BCE's optimum read as a CB parameter: what a BCE-trained decoder outputs
+    "mean": "λ = mean (BCE's optimum)",
+}
+
+
+def cb_mean_image_log_c(x, *, clip: float, rule: str = "ml") -> np.ndarray:
+    """log C(lambda) per pixel, in nats, of the mean-image model of the images ``x``.
+
+    The model predicts, for every pixel, the mean ``m`` of ``x`` over images, clipped to
+    ``[clip, 1 - clip]`` (where ``m`` is exactly 0 or 1 every lambda rule sends log C to
+    infinity). ``rule`` picks lambda from it (:data:`CB_LAMBDA_RULES`): ``"ml"``, the
+    continuous Bernoulli's maximum-likelihood lambda, whose mean ``mu(lambda)`` is ``m`` (found
+    in the logit by :func:`logit_for_reconstruction`; it is further from 1/2 than ``m``, so its
+    log C is larger); ``"mean"``, ``lambda = m``, BCE's optimum.
+
+    Args:
+      x: images in [0, 1], ``[N, H, W, C]``.
+      clip: in (0, 1/2).
+      rule: ``"ml"`` or ``"mean"``.
+
+    Returns:
+      float64 ``[H, W, C]``: what BCE drops from the CB's NLL at that lambda, per pixel.
+    """
+    if not 0.0 < clip < 0.5:
+        raise ValueError(f"clip must lie in (0, 1/2), got {clip!r}")
+    if rule not in CB_LAMBDA_RULES:
+        raise ValueError(f"rule must be one of {list(CB_LAMBDA_RULES)}, got {rule!r}")
+    m = np.clip(np.asarray(x, dtype=np.float64).mean(axis=0), clip, 1.0 - clip)
+    if rule == "ml":
+        eta = np.asarray(logit_for_reconstruction("continuous_bernoulli", m, bound=None))
+    else:
+        eta = np.log(m) - np.log1p(-m)
+    return losses.cb_log_normalizer(eta).numpy()
+
+
+def cb_clip_table(x, clips, *, rule: str = "ml") -> pd.DataFrame:
+    """How the mean-image model's total log C depends on the clip, and which pixels carry it.
+
+    Args:
+      x: images in [0, 1], ``[N, H, W, C]``.
+      clips: the clips ``c`` of :func:`cb_mean_image_log_c`, each in (0, 1/2).
+      rule: the lambda rule (:data:`CB_LAMBDA_RULES`).
+
+    Returns:
+      One row per clip (index ``clip``): ``total`` (sum of log C over the pixels, nats per
+      image); ``constant`` (the part from the pixels whose mean is exactly 0 or 1, the same in
+      every image: the only ones whose log C grows without bound as ``c -> 0``), its share
+      ``constant_share`` and the number of such pixels ``constant_pixels``; ``clipped_pixels``
+      (pixels whose mean lies outside ``[c, 1 - c]``, constant ones included); ``growth``
+      (``total`` over the total at the largest clip, minus 1); and ``constant_growth_share``,
+      the part of that growth, in nats, that the constant pixels make (NaN at the largest
+      clip). Only clipped pixels change with the clip, so the rest of the growth comes from
+      pixels whose mean is inside (0, 1) but outside ``[c, 1 - c]`` at the larger clip.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    m = x.mean(axis=0)
+    constant = (m == 0.0) | (m == 1.0)
+    rows = {}
+    for c in clips:
+        log_c = cb_mean_image_log_c(x, clip=c, rule=rule)
+        total = float(log_c.sum())
+        rows[float(c)] = {"total": total, "constant": float(log_c[constant].sum()),
+                          "constant_share": float(log_c[constant].sum()) / total,
+                          "constant_pixels": int(constant.sum()),
+                          "clipped_pixels": int(((m < c) | (m > 1.0 - c)).sum())}
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("clip")
+    first = table.loc[table.index.max()]
+    table["growth"] = table["total"] / first["total"] - 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 at the largest clip
+        table["constant_growth_share"] = ((table["constant"] - first["constant"])
+                                          / (table["total"] - first["total"])).where(table.index < table.index.max())
+    return table
+
+
 # --------------------------------------------------------------------------- bias toward 1/2 (chapter 5)
 # The views above take the decoder's *parameter* (lambda for the continuous Bernoulli). Here
 # every loss is seen as a function of the *reconstruction* it produces, the likelihood's mean:
@@ -187,17 +274,22 @@ def logit_gradient(name: str, target: float, logits) -> np.ndarray:
     return tape.gradient(total, lv).numpy()[0]
 
 
-def logit_for_reconstruction(name: str, reconstruction):
+def logit_for_reconstruction(name: str, reconstruction, *, bound: float | None = 500.0):
     """The logit whose reconstruction (the likelihood's mean) is ``reconstruction``.
 
     ``logit(r)`` for the sigmoid-mean likelihoods; for the continuous Bernoulli the solution
     of ``mu(eta) = r``, further from 0 than ``logit(r)`` (mu is pulled toward 1/2). Solved by
-    bisection on the likelihood's own mean function (increasing in the logit), in [-500, 500]:
-    the CB cannot reach reconstructions within ~0.002 of 0 or 1 there.
+    bisection on the likelihood's own mean function (increasing in the logit), in
+    ``[-bound, bound]``: with the default 500 the CB cannot reach reconstructions within ~0.002
+    of 0 or 1. ``bound=None`` takes, per element, ``2 / min(r, 1 - r) + 2``, which holds every
+    solution: the CB's mean at ``-B`` is below ``1 / B`` (``mu(eta) ~ -1 / eta`` far below 0,
+    so a mean of 1e-3 needs ``eta ~ -1000``, a lambda below float64's smallest number: work
+    with logits), and the sigmoid's is below ``exp(-B)``.
 
     Args:
       name: a likelihood name or alias.
       reconstruction: a float or an array of reconstructions, strictly inside (0, 1).
+      bound: the largest ``|logit|`` searched, or None for one that reaches every ``r``.
 
     Returns:
       float64 logits of the same shape (a float for a float).
@@ -206,10 +298,12 @@ def logit_for_reconstruction(name: str, reconstruction):
     if not np.all((r > 0.0) & (r < 1.0)):
         raise ValueError(f"reconstructions must lie strictly in (0, 1), got {reconstruction!r}")
     mean = losses.get_loss(name).mean
-    lo, hi = np.full(r.shape, -500.0), np.full(r.shape, 500.0)
+    b = 2.0 / np.minimum(r, 1.0 - r) + 2.0 if bound is None else np.full(r.shape, float(bound))
+    lo, hi = -b, b.copy()
     if not (np.all(mean(lo).numpy() < r) and np.all(mean(hi).numpy() > r)):
-        raise ValueError(f"{name}: some reconstruction in {reconstruction!r} is out of reach for logits in [-500, 500]")
-    for _ in range(80):  # 1000 / 2**80: far below float64 resolution
+        raise ValueError(f"{name}: some reconstruction in {reconstruction!r} is out of reach for logits in "
+                         f"[-{bound}, {bound}]; bound=None reaches every one")
+    for _ in range(80):  # width 2 B / 2**80: far below float64 resolution of the logit
         mid = 0.5 * (lo + hi)
         below = mean(mid).numpy() < r
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)

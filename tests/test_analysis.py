@@ -143,3 +143,113 @@ def test_bce_on_grey_targets_is_the_expected_bce_of_their_binarisations():
     # A planted fault: targets pushed toward 1 before drawing are not the same expectation.
     biased = analysis.binarisation_identity(np.clip(x + 0.1, 0, 1), logits, n_samples=100)
     assert abs((biased["sampled"] - r["grey"]) / biased["standard_error"]) > 10
+
+
+# --------------------------------------------------------------------------- chapter 1: the CB on one axis, log C of real data
+# An oracle independent of aecore.losses: the CB density by numerical integration,
+# p(x | eta) = exp(eta x) / integral_0^1 exp(eta u) du (lambda^x (1 - lambda)^(1 - x), normalised).
+
+
+def _log_integral(eta: float) -> float:
+    from scipy import integrate
+    shift = max(eta, 0.0)  # exp(eta u - shift) stays <= 1
+    value, _ = integrate.quad(lambda u: np.exp(eta * u - shift), 0.0, 1.0, epsabs=0, epsrel=1e-13)
+    return shift + np.log(value)
+
+
+def _cb_mean_oracle(eta: float) -> float:
+    from scipy import integrate
+    shift = max(eta, 0.0)
+    num, _ = integrate.quad(lambda u: u * np.exp(eta * u - shift), 0.0, 1.0, epsabs=0, epsrel=1e-13)
+    return num / np.exp(_log_integral(eta) - shift)
+
+
+def _log_c_oracle(eta: float) -> float:
+    """log C(lambda) = -log integral_0^1 lambda^x (1 - lambda)^(1 - x) dx."""
+    return -(np.log(special.expit(-eta)) + _log_integral(eta))
+
+
+def _cb_ml_logit_oracle(mean: float) -> float:
+    """argmin over eta of the mean CB NLL of data with this mean: -eta * mean + log integral."""
+    from scipy import optimize
+    res = optimize.minimize_scalar(lambda e: -e * mean + _log_integral(e), bounds=(-60.0, 60.0),
+                                   method="bounded", options={"xatol": 1e-10})
+    return float(res.x)
+
+
+def test_every_loss_curve_is_drawn_against_the_mean_and_the_cb_has_its_minimum_at_the_target():
+    curves = analysis.loss_curves([0.3, 0.8], n=199)
+    step = 1.0 / 200
+    for (loss, t), part in curves.groupby(["loss", "target"]):
+        assert part.loc[part["value"].idxmin(), "prediction"] == pytest.approx(t, abs=step), (loss, t)
+    cb = curves[(curves["loss"] == "CB") & curves["prediction"].between(0.2, 0.8)]
+    for lam, mean in zip(cb["parameter"].to_numpy()[::25], cb["prediction"].to_numpy()[::25]):
+        eta = float(special.logit(lam))
+        assert _cb_mean_oracle(eta) == pytest.approx(mean, abs=1e-7)  # the axis is mu(lambda), not lambda
+    raw = analysis.loss_curves([0.3], n=9, normalise=False, names=("cb",))
+    for lam, value in zip(raw["parameter"], raw["value"]):
+        eta = float(special.logit(lam))
+        assert value == pytest.approx(-(0.3 * eta - _log_integral(eta)), abs=1e-6)  # -log p(0.3 | eta)
+    sig = analysis.loss_curves([0.3], n=9, names=("bce",))
+    np.testing.assert_allclose(sig["parameter"], sig["prediction"], atol=1e-12)  # sigmoid means: lambda = mean
+
+
+def test_logit_for_reconstruction_without_a_bound_reaches_means_near_0_and_1():
+    r = np.array([1e-3, 1e-5, 0.3, 1 - 1e-4])
+    eta = analysis.logit_for_reconstruction("cb", r, bound=None)
+    # far from 0 the CB mean is 1/(1 - exp(-eta)) - 1/eta (exp overflows harmlessly to 1/inf = 0)
+    with np.errstate(over="ignore"):
+        closed = 1.0 / (1.0 - np.exp(-eta)) - 1.0 / eta
+    np.testing.assert_allclose(closed, r, rtol=1e-9)
+    assert eta[1] < -9e4  # a mean of 1e-5 needs a logit of about -1e5
+    np.testing.assert_allclose(analysis.logit_for_reconstruction("bce", r, bound=None), special.logit(r), rtol=1e-12)
+    with pytest.raises(ValueError, match="out of reach"):
+        analysis.logit_for_reconstruction("cb", r)  # the default bound of 500 does not reach 1e-3
+
+
+def test_cb_log_c_of_the_mean_image_at_the_ml_lambda_and_at_lambda_equal_to_the_mean():
+    rng = np.random.default_rng(0)
+    x = np.zeros((400, 2, 2, 1))
+    x[:, 0, 0, 0] = rng.uniform(0.0, 0.6, 400)    # a grey pixel
+    x[:, 0, 1, 0] = rng.uniform(0.5, 1.0, 400)    # a bright one
+    x[:200, 1, 0, 0] = 0.1                        # mean 0.05 exactly: below the clip of 0.08
+    clip = 0.08                                   # pixel (1, 1) is 0 in every image
+    m = np.clip(x.mean(axis=0), clip, 1 - clip)
+    ml = analysis.cb_mean_image_log_c(x, clip=clip, rule="ml")
+    for idx in np.ndindex(m.shape):
+        assert ml[idx] == pytest.approx(_log_c_oracle(_cb_ml_logit_oracle(m[idx])), abs=1e-6), idx
+    bce = analysis.cb_mean_image_log_c(x, clip=clip, rule="mean")
+    for idx in np.ndindex(m.shape):
+        assert bce[idx] == pytest.approx(_log_c_oracle(float(special.logit(m[idx]))), abs=1e-9), idx
+    assert np.all(ml >= bce - 1e-12)  # the ML lambda lies further from 1/2 than the mean
+    with pytest.raises(ValueError, match="rule"):
+        analysis.cb_mean_image_log_c(x, clip=clip, rule="median")
+    with pytest.raises(ValueError, match="clip"):
+        analysis.cb_mean_image_log_c(x, clip=0.5)
+
+
+def test_cb_clip_table_splits_the_total_between_constant_and_varying_pixels():
+    x = np.zeros((100, 1, 4, 1))
+    x[:, 0, 1, 0] = np.linspace(0.2, 0.6, 100)   # mean 0.4
+    x[:1, 0, 2, 0] = 0.5                         # mean 0.005: clipped at 0.01, not at 0.001
+    x[:, 0, 3, 0] = 1.0                          # always full: constant, like an always-empty pixel
+    clips = (0.01, 0.001)
+    for rule in ("ml", "mean"):
+        table = analysis.cb_clip_table(x, clips, rule=rule)
+        for c in clips:
+            per_pixel = analysis.cb_mean_image_log_c(x, clip=c, rule=rule).ravel()
+            row = table.loc[c]
+            assert row["total"] == pytest.approx(per_pixel.sum())
+            assert row["constant"] == pytest.approx(per_pixel[0] + per_pixel[3])
+            assert row["constant_share"] == pytest.approx((per_pixel[0] + per_pixel[3]) / per_pixel.sum())
+            assert row["constant_pixels"] == 2
+        assert list(table["clipped_pixels"]) == [3, 2]
+        assert table.loc[0.01, "growth"] == 0.0
+        assert table.loc[0.001, "growth"] == pytest.approx(table.loc[0.001, "total"] / table.loc[0.01, "total"] - 1)
+        assert table.loc[0.001, "total"] > table.loc[0.01, "total"]  # constant pixels: log C grows as c -> 0
+        small, large = (analysis.cb_mean_image_log_c(x, clip=c, rule=rule).ravel() for c in clips)
+        growth = small - large  # per pixel: only the constant ones (0, 3) and the clipped one (2) move
+        assert growth[1] == pytest.approx(0.0, abs=1e-12)
+        assert table.loc[0.001, "constant_growth_share"] == pytest.approx((growth[0] + growth[3]) / growth.sum())
+        assert 0 < table.loc[0.001, "constant_growth_share"] < 1
+        assert np.isnan(table.loc[0.01, "constant_growth_share"])

@@ -58,3 +58,16 @@ def test_chapter1_outcomes():
     assert data_study.chapter1_verdicts({**FACTS, "residuals": {"mnist": one_variance_only}})[1].verdict == "Refuted"
     with pytest.raises(KeyError):
         data_study.chapter1_verdicts({k: v for k, v in FACTS.items() if k != "sat_logit"})
+
+
+def test_one_range_rule_for_chapters_2_and_3():
+    """Both chapters decide "broader range" by data_study.broader_range: a share of mid-grey
+    pixels twice MNIST's passes, a merely larger one does not, in either chapter."""
+    from aecore import conv_runs, data_study
+
+    assert data_study.broader_range(0.45, 0.10) and not data_study.broader_range(0.15, 0.10)
+    import tests.test_conv_runs as t3
+
+    pix = {"mnist": dict(t3.PIX["mnist"], frac_mid=0.10), "fashion_mnist": dict(t3.PIX["fashion_mnist"], frac_mid=0.15)}
+    vs = {v.claim: v for v in conv_runs.verdicts_for(t3._table(), t3._table(), pix, t3.CORR)}
+    assert vs["Fashion-MNIST has a broader intensity range and higher variance"].verdict == "Refuted"
