@@ -1,5 +1,6 @@
 """Tables over the results of a sweep: mean and spread across seeds, binarised runs scored on
-grey images, and the comparison of two settings that chapters 3 and 5 use.
+grey images, and the comparison of two settings that chapters 3 and 5 use; the reader's tables
+(mean ± std, columns with their own decimals, chapter 4's collapse tables).
 
 Not on the path from a config to its cached result (so not in the cache key's fingerprint): a
 change here never retrains a run.
@@ -132,3 +133,114 @@ def mean_std_table(table: pd.DataFrame, columns: Mapping[str, tuple[str, int]], 
         out.index = [names.get(key, key) for key in out.index]
     out.index.name = None
     return out
+
+
+def formatted(frame: pd.DataFrame, columns: Mapping[str, tuple[str, int | None]], *,
+              names: Mapping[Any, str] | None = None, title: str | None = None) -> pd.DataFrame:
+    """A table for readers from one row per item: each cell a string with its column's decimals.
+
+    Args:
+      frame: one row per item (a setting, a learning rate), indexed by the item.
+      columns: column -> (its header, decimals), in the order shown; numbers get thousands
+        separators ("1,000", "1,142.4"); decimals ``None`` leave the cell's text as it is.
+      names: readable row names by index key; unnamed rows keep their key.
+      title: shown in the table's top-left corner (the columns' name; it adds no row).
+
+    Returns:
+      Strings; a missing value shows "—"; no index name (so no stray header row).
+    """
+    def cell(value: Any, decimals: int | None) -> str:
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return "—"
+        if decimals is None:
+            return str(value)
+        return f"{float(value):,.{decimals}f}"
+
+    out = pd.DataFrame({label: [cell(v, dec) for v in frame[col]] for col, (label, dec) in columns.items()},
+                       index=frame.index)
+    if names is not None:
+        out.index = [names.get(key, key) for key in out.index]
+    out.index.name = None
+    out.columns.name = title
+    return out
+
+
+def epochs_cell(epochs: Sequence[float]) -> str:
+    """The epoch at which something happened in each seed's run, as one cell.
+
+    ``"2"`` when every run agrees, ``"2–3"`` for the range over runs, ``"never"`` when it happened
+    in no run (NaN: it did not happen), and ``"2–3; never in 1 of 5"`` when some runs never got there.
+    """
+    values = [float(e) for e in epochs]
+    done = [e for e in values if not pd.isna(e)]
+    if not done:
+        return "never"
+    lo, hi = min(done), max(done)
+    text = f"{lo:.0f}" if lo == hi else f"{lo:.0f}–{hi:.0f}"
+    missed = len(values) - len(done)
+    return text if not missed else f"{text}; never in {missed}{NBSP}of{NBSP}{len(values)}"
+
+
+# Chapter 4's reader tables of collapse.summarize_run rows (one row per run): how the runs went
+# (collapsed or not, when, and how far the first-layer weights moved), and where their
+# reconstructions of the test images ended. Two tables, so that each fits the page's column; each
+# names itself in its top-left corner (the columns' name, which adds no row).
+COLLAPSE_EPOCHS: dict[str, str] = {
+    "escape_epoch": "left the plateau at epoch",
+    "collapse_epoch": "collapsed for good from epoch",
+}
+FIRST_LAYER_RATIO: tuple[str, int] = ("first-layer norm, final ÷ initial", 2)
+COLLAPSE_END: dict[str, tuple[str, int]] = {
+    "spread_ratio": ("spread ratio", 3),
+    "distance_ratio": ("distance ratio (to the mean image)", 3),
+    "mse_ratio_to_mean_image": ("MSE ÷ mean image's MSE", 3),
+}
+COLLAPSE_TITLES = ("runs", "on the test images")  # short: a long title squeezes the row names
+
+
+def collapse_tables(runs: pd.DataFrame, settings: Sequence[str], *,
+                    by: str = "setting") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two tables for readers over the runs of ``settings`` (rows in that order).
+
+    Args:
+      runs: one :func:`aecore.collapse.summarize_run` row per run, with a ``by`` column naming
+        its setting.
+      settings: the settings to show, in the order shown; their names are the row names.
+      by: the column naming the setting.
+
+    Returns:
+      ``(runs_table, end_table)``, titled by :data:`COLLAPSE_TITLES`. ``runs_table``: how many
+      runs ended collapsed (an integer under a header "collapsed (of n runs)" when every setting
+      has n runs, "k of n" otherwise), how many of them on the mean image, the epochs of
+      :data:`COLLAPSE_EPOCHS` over the runs (:func:`epochs_cell`), and the first-layer weight
+      norm's final ÷ initial value (mean ± std). ``end_table``: the :data:`COLLAPSE_END` ratios
+      as mean ± std over the runs. The means are those of
+      :func:`aecore.collapse.summarize_settings`.
+
+    Raises:
+      ValueError: a setting of ``settings`` has no run in ``runs``.
+    """
+    settings = list(settings)
+    missing = [s for s in settings if s not in set(runs[by])]
+    if missing:
+        raise ValueError(f"no run of the setting(s) {missing} in the table; its settings are "
+                         f"{list(dict.fromkeys(runs[by]))}")
+    part = runs[runs[by].isin(settings)].assign(
+        _w1=lambda t: t["first_layer_norm_final"] / t["first_layer_norm_init"])
+    groups = part.groupby(by, sort=False)
+    n = groups.size().reindex(settings)
+    collapsed = groups["collapsed"].sum().astype(int).reindex(settings)
+    to_mean = groups["to_mean_image"].sum().astype(int).reindex(settings)
+    if n.nunique() == 1:
+        cells = {f"collapsed (of {n.iloc[0]} runs)": [str(k) for k in collapsed]}
+    else:
+        cells = {"collapsed": [f"{k}{NBSP}of{NBSP}{m}" for k, m in zip(collapsed, n)]}
+    cells["to the mean image"] = [str(k) for k in to_mean]
+    for col, label in COLLAPSE_EPOCHS.items():
+        cells[label] = [epochs_cell(groups[col].get_group(s)) for s in settings]
+    runs_table = pd.concat([pd.DataFrame(cells, index=settings),
+                            mean_std_table(part, {"_w1": FIRST_LAYER_RATIO}, by=by).reindex(settings)], axis=1)
+    end_table = mean_std_table(part, COLLAPSE_END, by=by).reindex(settings)
+    for table, title in zip((runs_table, end_table), COLLAPSE_TITLES):
+        table.columns.name = title  # the index has no name (built from a list; mean_std_table drops it)
+    return runs_table, end_table
