@@ -396,6 +396,6 @@ def verdicts_for(table: pd.DataFrame, short_table: pd.DataFrame, pixels: dict[st
     out.append(_combined("Binarise MNIST for BCE", "ch3-binarise", findings, margins,
                          "Binarised minus grey BCE training, scored on the grey test images: MSE (claimed lower) "
                          "and SSIM (claimed higher); thresholded at 0.5 (Example 3) and resampled (a fresh "
-                         "Bernoulli sample of every image every epoch, which chapter 1's identity predicts trains "
-                         "as grey targets do)."))
+                         "Bernoulli sample of every image every epoch: its expected loss is the grey-target BCE by "
+                         "chapter 1's identity, but its inputs are binary samples too)."))
     return out
