@@ -65,3 +65,16 @@ def test_book_config_adds_launch_buttons_only_with_a_repository():
     assert with_repo["sphinx"]["local_extensions"]["js_dedupe"] == "../_ext"  # resolved from _generated/
     with pytest.raises(SystemExit, match="not an owner/name"):
         build_pages.book_config("https://github.com/x/y; rm -rf /")
+
+
+def test_the_build_page_says_how_the_cold_build_was_run(tmp_path, monkeypatch):
+    import json
+
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    rec = {"profile": "full", "seconds": {"a.ipynb": 1.0}, "runs_trained": {"a.ipynb": 0}, "total_seconds": 1.0,
+           "wall_seconds": 60.0}
+    (chapters / "execution.json").write_text(json.dumps(rec))
+    (chapters / "execution-cold.json").write_text(json.dumps({**rec, "note": "Two processes at once."}))
+    monkeypatch.setattr(build_pages, "ROOT", tmp_path)
+    assert "Two processes at once." in build_pages.build_info_page()

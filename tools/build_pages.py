@@ -124,6 +124,8 @@ def build_info_page() -> str:
                   f"Every run trained, profile `{cold.get('profile', '?')}`, finished "
                   f"{cold.get('finished_utc', '?')} on {cold.get('machine', '?')}: what the book costs "
                   f"from scratch (wall time {cold.get('wall_seconds', 0) / 60:.0f} minutes).", ""]
+        if cold.get("note"):  # how that build was run, where it was not one chapter at a time
+            lines += [str(cold["note"]), ""]
         lines += _times_table(cold)
     if rec.get("versions"):
         lines += ["## Package versions", "", "| package | version |", "|---|---|"]
