@@ -108,7 +108,9 @@ def test_list_shows_every_experiment(capsys):
     assert code == 0
     for name in cli.EXPERIMENTS:
         assert any(line.startswith(name + " ") for line in out.splitlines()), name
-    assert "21 runs" in out  # conv-ae: 7 settings x 3 seeds
+    from aecore import conv_runs
+
+    assert f"{len(conv_runs.SETTINGS) * 3} runs" in out  # conv-ae: chapter 3's settings x 3 seeds
 
 
 # --------------------------------------------------------------------------- registry
@@ -126,7 +128,8 @@ def test_conv_ae_is_chapter_3s_sweep():
     # The question's recipe (source 000): batch 32; the full profile keeps its 20 epochs.
     full = conv_runs.configs(PROFILES["full"])
     assert {(c.batch_size, c.epochs, c.n_train) for c in full} == {(32, 20, 5000)}
-    assert len(full) == 7 * 5 and len(set(full)) == len(full)  # five seeds in full (the paired verdicts)
+    assert len(full) == len(conv_runs.SETTINGS) * 5 and len(set(full)) == len(full)  # five seeds (paired verdicts)
+    assert len(conv_runs.SETTINGS) == 8  # seven of the question's settings and the resampled binary one
     assert cli.EXPERIMENTS["conv-ae"].default_seeds(PROFILES["full"]) == [0, 1, 2, 3, 4]
     assert cli.EXPERIMENTS["conv-ae"].default_seeds(PROFILES["fast"]) == [0, 1, 2]
     # Every chapter whose verdicts compare runs trains five seeds in full (aecore.profiles).
