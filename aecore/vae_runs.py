@@ -265,7 +265,7 @@ def _build(cfg: VAEConfig):
 
 
 # Test images of the mutual-information estimate: its cost grows with their square, and it
-# cannot exceed log(MI_IMAGES) = 6.9 nats, which a code that tells the images apart reaches. It
+# cannot exceed log(MI_IMAGES) = 6.9 nats (a code that told every image apart would reach it). It
 # separates collapsed codes (near 0) from informative ones, not informative ones from each other.
 MI_IMAGES = 1000
 
