@@ -32,14 +32,21 @@ SETTINGS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "Fashion, MSE": ("fashion_mnist", "mse", {}),
     "Fashion, BCE": ("fashion_mnist", "bce", {}),
     "double sigmoid": ("mnist", "bce_on_probabilities", {}),
+    "double sigmoid, MSE": ("mnist", "mse_on_probabilities", {}),
     "categorical CE": ("mnist", "categorical_ce", {}),
     "targets 0–255": ("mnist", "bce_targets_0_255", {}),
+    "targets 0–255, MSE": ("mnist", "mse_targets_0_255", {}),
     "BCE, ReLU": ("mnist", "bce", {"activation": "relu"}),
     "double sigmoid, ReLU": ("mnist", "bce_on_probabilities", {"activation": "relu"}),
 }
 CORRECT: tuple[str, ...] = ("MNIST, MSE", "MNIST, BCE", "Fashion, MSE", "Fashion, BCE")
-MISTAKES: tuple[str, ...] = ("double sigmoid", "categorical CE", "targets 0–255", "BCE, ReLU",
-                             "double sigmoid, ReLU")
+MISTAKES: tuple[str, ...] = ("double sigmoid", "double sigmoid, MSE", "categorical CE", "targets 0–255",
+                             "targets 0–255, MSE", "BCE, ReLU", "double sigmoid, ReLU")
+# Each Adam mistake's MSE control: the same mistake with squared error (aecore.losses'
+# mse_on_probabilities and mse_targets_0_255). Categorical cross-entropy has none: it is a loss of
+# its own, not a way of calling BCE.
+ADAM_MSE_CONTROLS: dict[str, str] = {"double sigmoid": "double sigmoid, MSE",
+                                     "targets 0–255": "targets 0–255, MSE"}
 
 # Plain SGD (no momentum): the rates that reproduce the reported blob, tried with one seed.
 SGD: dict[str, Any] = {"optimizer": "sgd"}
@@ -147,8 +154,9 @@ SGD_BLOB_MISTAKES: tuple[str, ...] = ("SGD, BCE, mean", "SGD, BCE, sum")
 # Each SGD mistake's MSE control: the same optimiser, rate and reduction with MSE. A mistake is a
 # cause *specific to BCE* only where its control trained (no collapsed run).
 SGD_MSE_CONTROLS: dict[str, str] = {"SGD, BCE, mean": "SGD, MSE, mean", "SGD, BCE, sum": "SGD, MSE, sum"}
-# Adam mistakes without an MSE control in this grid (aecore.losses has no MSE variant of them).
-NO_MSE_CONTROL: tuple[str, ...] = ("double sigmoid", "targets 0–255")
+# Adam mistakes without an MSE control (no squared-error analogue exists).
+NO_MSE_CONTROL: tuple[str, ...] = tuple(n for n in ("double sigmoid", "targets 0–255", "categorical CE")
+                                        if n not in ADAM_MSE_CONTROLS)
 
 
 def verdicts_for(runs: pd.DataFrame, sgd_runs: pd.DataFrame, facts: Mapping[str, float]) -> list:
@@ -180,13 +188,17 @@ def verdicts_for(runs: pd.DataFrame, sgd_runs: pd.DataFrame, facts: Mapping[str,
     def ratio(name: str) -> float:
         return float(runs.loc[runs["setting"] == name, "mse_ratio_to_mean_image"].mean())
 
-    for name in (*CORRECT, *BLOB_MISTAKES, "BCE, ReLU"):
+    for name in (*CORRECT, *BLOB_MISTAKES, *ADAM_MSE_CONTROLS.values(), "BCE, ReLU"):
         if part(runs, [name]).empty:
             raise ValueError(f"no run of the setting {name!r} in the table")
     out = []
     bce_c, bce_n = collapsed(runs, ["MNIST, BCE", "Fashion, BCE"])
     mse_c, mse_n = collapsed(runs, ["MNIST, MSE", "Fashion, MSE"])
     always = [n for n in BLOB_MISTAKES if collapsed(runs, [n])[0] == collapsed(runs, [n])[1]]
+    adam_controls = {n: collapsed(runs, [ADAM_MSE_CONTROLS[n]]) for n in always if n in ADAM_MSE_CONTROLS}
+    adam_specific = [n for n in always if n in NO_MSE_CONTROL
+                     or (adam_controls[n][1] and adam_controls[n][0] == 0)]  # its MSE control trained, or none exists
+    adam_shared = [n for n in always if n not in adam_specific]
     sgd_always = [n for n in SGD_BLOB_MISTAKES if not part(sgd_runs, [n]).empty
                   and collapsed(sgd_runs, [n])[0] == collapsed(sgd_runs, [n])[1]]
     controls = {n: collapsed(sgd_runs, [SGD_MSE_CONTROLS[n]]) for n in sgd_always}
@@ -194,8 +206,8 @@ def verdicts_for(runs: pd.DataFrame, sgd_runs: pd.DataFrame, facts: Mapping[str,
     shared = [n for n in sgd_always if n not in specific]
     if bce_c:
         blob = "Supported"
-    elif mse_c == 0 and (specific or always):
-        blob = "Depends"  # no blob when BCE is right; a blob with some mistakes of BCE's own
+    elif mse_c == 0 and (specific or adam_specific):
+        blob = "Depends"  # no blob when BCE is right; a blob with some mistakes of cross-entropy's own
     else:
         blob = "Refuted"
     ordinary = [n for n in SGD_ORDINARY if not part(sgd_runs, [n]).empty]
@@ -203,8 +215,11 @@ def verdicts_for(runs: pd.DataFrame, sgd_runs: pd.DataFrame, facts: Mapping[str,
     out.append(report.Verdict(
         "With cross-entropy the output is a blob; with MSE it works", "001 question", blob,
         f"counted over runs: correct BCE {bce_c}/{bce_n} runs collapsed, MSE {mse_c}/{mse_n}. Every run collapsed, "
-        f"with Adam: {' / '.join(always) or 'none'} ({', '.join(n for n in NO_MSE_CONTROL if n in always) or 'none'} "
-        f"without an MSE control); with plain SGD, specific to BCE (its MSE control trained): "
+        f"with Adam: {' / '.join(always) or 'none'}; of these, specific to cross-entropy (its MSE control trained, "
+        f"or it has none): {' / '.join(adam_specific) or 'none'}; also with MSE: "
+        + (' / '.join(f"{n} ({adam_controls[n][0]}/{adam_controls[n][1]} MSE runs collapsed)" for n in adam_shared)
+           or 'none')
+        + f"; with plain SGD, specific to BCE (its MSE control trained): "
         f"{' / '.join(specific) or 'none'}; also with MSE: {' / '.join(shared) or 'none'}"
         + (f". At ordinary SGD rates, runs collapsed: {ordinary_text}" if ordinary else ""), "ch4-mistakes"))
 

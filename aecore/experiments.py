@@ -58,6 +58,10 @@ def _canonical_model_kwargs(value: Any) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(out.items()))
 
 
+# How a Config's output bias starts (Config.output_bias).
+OUTPUT_BIAS_MODES: tuple[str | None, ...] = (None, "mean_image")
+
+
 @dataclasses.dataclass(frozen=True)
 class Config(RunConfig):
     """Everything that determines a run; equal configs give equal results.
@@ -88,6 +92,9 @@ class Config(RunConfig):
         integer fixes both subsets for every seed.
       n_val: test images whose loss is logged after every epoch (``val_loss``); the first
         ``min(n_val, n_test)`` of the evaluation images, 0 for none.
+      output_bias: None (the initialiser's zeros) or ``"mean_image"``: the output layer's bias
+        starts where the reconstruction is the training images' mean image
+        (:func:`aecore.models.set_output_bias`; chapter 5's MAE runs).
     """
 
     dataset: str
@@ -104,6 +111,7 @@ class Config(RunConfig):
     model_kwargs: tuple[tuple[str, Any], ...] = ()
     data_seed: int | None = None
     n_val: int = 1000
+    output_bias: str | None = None
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -139,6 +147,11 @@ class Config(RunConfig):
         kwargs = _canonical_model_kwargs(self.model_kwargs)
         models.check_model_kwargs(self.model, dict(kwargs))
         put("model_kwargs", kwargs)
+        if self.output_bias not in OUTPUT_BIAS_MODES:
+            raise ValueError(f"unknown output_bias={self.output_bias!r}; valid: "
+                             f"{', '.join(map(repr, OUTPUT_BIAS_MODES))}")
+        if self.output_bias is not None:
+            models.check_output_bias(likelihood)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict of every field; ``model_kwargs`` becomes a dict."""
@@ -231,6 +244,8 @@ class Config(RunConfig):
         parts = [self.dataset, self.model, losses.get_loss(self.loss).loss_name.lower()]
         if self.binarize:
             parts.append(f"binarize={self.binarize}")
+        if self.output_bias:
+            parts.append(f"output_bias={self.output_bias}")
         parts += [f"{k}={v}" for k, v in self.model_kwargs]
         return " ".join(parts)
 
@@ -304,6 +319,8 @@ def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
     likelihood = losses.get_loss(cfg.loss)
 
     model = cfg.build_model()
+    if cfg.output_bias == "mean_image":
+        models.set_output_bias(model, x_train, likelihood)
     x_val = x_test[:n_val] if n_val else None
     # Models that track collapse (dense_ae) log chapter 4's per-epoch figures on the held-out images.
     tracker = (collapse.EpochTracker(x_train, x_val, likelihood=likelihood)

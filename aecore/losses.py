@@ -10,9 +10,13 @@ whose parameter the decoder predicts from **logits** (pre-sigmoid outputs):
 | ``continuous_bernoulli`` | CB(lambda=sigmoid(logits)) on [0, 1]     | BCE minus log C(lambda)      |
 | ``laplace``            | Laplace(mean=sigmoid(logits), scale b)     | MAE, scaled by 1/b           |
 
-Three more entries reproduce *mistakes* on purpose (:data:`MISTAKES`, chapter 4):
+``laplace_identity`` is the Laplace with the decoder's output as its mean, no sigmoid (chapter 5:
+MAE's stuck runs come from the sigmoid, not from the absolute error).
+
+Five more entries reproduce *mistakes* on purpose (:data:`MISTAKES`, chapter 4):
 ``bce_on_probabilities`` (a double sigmoid), ``categorical_ce`` (categorical cross-entropy
-across the pixels) and ``bce_targets_0_255`` (targets never divided by 255). They are not
+across the pixels) and ``bce_targets_0_255`` (targets never divided by 255), and the MSE
+controls of two of them, ``mse_on_probabilities`` and ``mse_targets_0_255``. They are not
 likelihoods of anything sensible; their reconstruction is the network's sigmoid output.
 
 Conventions (after optax and disentanglement_lib):
@@ -394,6 +398,59 @@ def bce_targets_0_255_pixel_nll(x, logits) -> tf.Tensor:
     return _bce_from_logits(TARGET_SCALE_0_255 * x, logits)
 
 
+# MSE controls of two mistakes (chapter 4): the same error with the Gaussian (MSE) instead of the
+# Bernoulli, to tell a failure of BCE from a failure of the mistake itself.
+
+
+def mse_on_probabilities_pixel_nll(x, logits) -> tf.Tensor:
+    """MISTAKE, reproduced on purpose: the double sigmoid of :func:`bce_on_probabilities_pixel_nll`
+    under MSE, its control.
+
+    The network ends in a sigmoid, ``y = sigmoid(logits)``, and the loss applies another one
+    before comparing with the target: ``(x - sigmoid(y))^2 / 2 + log(2 pi) / 2`` (the Gaussian NLL,
+    sigma = 1). What the loss sees lies in (0.5, 0.731), as with BCE, so every target below 0.5
+    pushes ``y`` to 0; the displayed reconstruction is ``y``.
+    """
+    x, logits = _as_tensors(x, logits)
+    _validate("mse_on_probabilities", x, logits, unit_interval=True)
+    return 0.5 * tf.square(x - tf.sigmoid(tf.sigmoid(logits))) + 0.5 * LOG_2PI
+
+
+def mse_targets_0_255_pixel_nll(x, logits) -> tf.Tensor:
+    """MISTAKE, reproduced on purpose: MSE with raw 0-255 targets, the control of
+    :func:`bce_targets_0_255_pixel_nll`.
+
+    Takes images in [0, 1] and multiplies the *targets* by 255 inside; the network's input and its
+    sigmoid output stay in [0, 1]. Formula: ``(255 x - sigmoid(logits))^2 / 2 + log(2 pi) / 2``:
+    every pixel with any ink (``255 x > 1``) is pulled to 1, where the sigmoid saturates.
+    """
+    x, logits = _as_tensors(x, logits)
+    _validate("mse_targets_0_255", x, logits, unit_interval=True)
+    return 0.5 * tf.square(TARGET_SCALE_0_255 * x - tf.sigmoid(logits)) + 0.5 * LOG_2PI
+
+
+def laplace_identity_pixel_nll(x, logits) -> tf.Tensor:
+    """Elementwise Laplace NLL (MAE) whose mean is the decoder's output itself, without a sigmoid:
+    ``|x - logits| + log 2`` (scale 1).
+
+    The gradient with respect to the output is ``sign(logits - x)`` everywhere, so, unlike
+    :func:`laplace_pixel_nll` through a sigmoid, it never vanishes at a saturated output
+    (chapter 5). The reconstruction is the output clipped to [0, 1] (:func:`clip_unit`).
+    """
+    x, logits = _as_tensors(x, logits)
+    _validate("laplace_identity", x, logits, unit_interval=True, margin=REAL_TARGET_MARGIN)
+    return tf.abs(x - logits) + math.log(2.0)
+
+
+def clip_unit(logits) -> tf.Tensor:
+    """The decoder's output clipped to [0, 1]: the reconstruction of a likelihood whose mean is the
+    output itself (``laplace_identity``)."""
+    out = tf.convert_to_tensor(logits)
+    if not out.dtype.is_floating:
+        out = tf.cast(out, tf.float32)
+    return tf.clip_by_value(out, 0.0, 1.0)
+
+
 # --------------------------------------------------------------------------- registry
 
 
@@ -452,6 +509,8 @@ LOSSES: dict[str, Likelihood] = {
                                        "continuous Bernoulli: BCE - log C(lambda)"),
     "laplace": Likelihood("laplace", laplace_pixel_nll, tf.sigmoid, "MAE",
                           "Laplace, fixed scale = 1: MAE + const"),
+    "laplace_identity": Likelihood("laplace_identity", laplace_identity_pixel_nll, clip_unit, "MAE, no sigmoid",
+                                   "Laplace, fixed scale = 1, mean = the output itself (no sigmoid): MAE + const"),
     # VAE decoders only: the scale lives in the model (aecore.vae).
     "gaussian_learned": Likelihood("gaussian_learned", _needs_a_sigma, tf.sigmoid, "MSE, learned sigma",
                                    "Gaussian, one learned sigma (calibrated decoder)", sigma="learned"),
@@ -468,10 +527,17 @@ LOSSES: dict[str, Likelihood] = {
     "bce_targets_0_255": Likelihood("bce_targets_0_255", bce_targets_0_255_pixel_nll, tf.sigmoid,
                                     "BCE-targets-0-255",
                                     "MISTAKE: BCE with targets in 0-255 (images not divided by 255)"),
+    "mse_on_probabilities": Likelihood("mse_on_probabilities", mse_on_probabilities_pixel_nll, tf.sigmoid,
+                                       "MSE-on-probabilities",
+                                       "MISTAKE: MSE after a second sigmoid (double sigmoid, MSE control)"),
+    "mse_targets_0_255": Likelihood("mse_targets_0_255", mse_targets_0_255_pixel_nll, tf.sigmoid,
+                                    "MSE-targets-0-255",
+                                    "MISTAKE: MSE with targets in 0-255 (images not divided by 255)"),
 }
 
 # The registry entries that reproduce a mistake (never a modelling choice).
-MISTAKES: tuple[str, ...] = ("bce_on_probabilities", "categorical_ce", "bce_targets_0_255")
+MISTAKES: tuple[str, ...] = ("bce_on_probabilities", "categorical_ce", "bce_targets_0_255",
+                             "mse_on_probabilities", "mse_targets_0_255")
 
 ALIASES: dict[str, str] = {
     "mse": "gaussian", "normal": "gaussian",

@@ -426,6 +426,51 @@ def check_model_kwargs(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Mean pixel values are clipped into [eps, 1 - eps] before their logit: an always-empty pixel
+# would otherwise start at logit -inf.
+OUTPUT_BIAS_EPS = 1e-3
+
+
+def check_output_bias(likelihood: Any) -> None:
+    """Raises ValueError unless ``likelihood``'s reconstruction is the sigmoid of the output or the
+    output itself, the two means :func:`set_output_bias` can invert (the continuous Bernoulli's
+    mean is not its parameter)."""
+    from aecore import losses
+
+    lik = losses.get_loss(likelihood) if isinstance(likelihood, str) else likelihood
+    if lik.mean not in (tf.sigmoid, losses.clip_unit):
+        raise ValueError(f"output_bias='mean_image' needs a likelihood whose mean is sigmoid(output) or the output "
+                         f"itself; {lik.name!r} has another mean. Use it without output_bias")
+
+
+def set_output_bias(model: "AutoEncoder", images: np.ndarray, likelihood: Any) -> np.ndarray:
+    """Sets the bias of the decoder's ``logits`` layer so that, before training, the
+    reconstruction (``likelihood``'s mean) of a zero pre-activation is the mean of ``images``:
+    per pixel for a dense output layer (784 biases), the mean over every pixel for a
+    convolutional one (one bias per channel). Returns the bias set.
+
+    For a sigmoid mean the bias is the logit of the mean, clipped into
+    [:data:`OUTPUT_BIAS_EPS`, 1 - eps]; for an identity mean it is the mean itself.
+    """
+    from aecore import losses
+
+    lik = losses.get_loss(likelihood) if isinstance(likelihood, str) else likelihood
+    check_output_bias(lik)
+    layer = model.decoder.get_layer("logits")
+    n_bias = int(layer.bias.shape[0])
+    x = np.asarray(images, np.float64)
+    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(f"set_output_bias: images must be [N, 28, 28, 1], got shape {x.shape}")
+    mean = x.mean(axis=0).reshape(-1) if n_bias == x[0].size else np.full(n_bias, x.mean())
+    if lik.mean is tf.sigmoid:
+        p = np.clip(mean, OUTPUT_BIAS_EPS, 1.0 - OUTPUT_BIAS_EPS)
+        bias = np.log(p) - np.log1p(-p)
+    else:
+        bias = mean
+    layer.bias.assign(bias.astype(layer.bias.dtype))
+    return bias
+
+
 def build_model(name: str, *, seed: int | None = None, **kwargs: Any) -> AutoEncoder:
     """Builds the registered autoencoder ``name`` with its weights created.
 

@@ -36,6 +36,12 @@ VAEResult = Result  # one result type for every run kind (``Result.steps`` holds
 MODELS: tuple[str, ...] = ("aecore", "keras_example")
 
 
+# VAEConfig.targets: how the images are presented to a density on [0, 1].
+TARGETS: tuple[str | None, ...] = (None, "clipped", "dequantized")
+CLIP_EPS = 1.0 / 512.0  # half an 8-bit level: no pixel is exactly 0 or 1
+DEQUANTIZE_TEST_OFFSET = 1_000_003  # the test images' noise is not the training images' (same seed 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class VAEConfig(RunConfig):
     """Everything that determines a VAE run.
@@ -56,6 +62,10 @@ class VAEConfig(RunConfig):
       n_val: test images scored after every epoch.
       iwae_k: samples of the importance-weighted bound (0: not computed); on the first
         ``n_iwae`` test images.
+      targets: None (the images as they are), ``"clipped"`` (into [:data:`CLIP_EPS`,
+        1 - eps]) or ``"dequantized"`` (each 8-bit level k/255 spread uniformly over
+        [k/256, (k+1)/256), one fixed draw): training and test images alike, so a density on
+        [0, 1] (the continuous Bernoulli's) is never asked for exact 0s and 1s (chapter 6).
     """
 
     dataset: str = "mnist"
@@ -83,6 +93,7 @@ class VAEConfig(RunConfig):
     n_val: int = 1000
     iwae_k: int = 0
     n_iwae: int = 1000
+    targets: str | None = None
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen: canonicalise once)
@@ -113,6 +124,11 @@ class VAEConfig(RunConfig):
         put("free_bits", float(self.free_bits))
         if self.binarize not in (None, "dynamic"):
             raise ValueError(f"unknown binarize={self.binarize!r}; valid: None, 'dynamic'")
+        if self.targets not in TARGETS:
+            raise ValueError(f"unknown targets={self.targets!r}; valid: {', '.join(map(repr, TARGETS))}")
+        if self.targets is not None and self.binarize is not None:
+            raise ValueError(f"targets={self.targets!r} transforms grey images; binarised ones are 0 or 1 by "
+                             "design: use one or the other")
         for name in ("n_train", "n_test", "epochs", "batch_size", "n_iwae"):
             put(name, check_int(getattr(self, name), name, minimum=1))
         put("seed", check_int(self.seed, "seed", minimum=0, maximum=MAX_SEED))
@@ -230,6 +246,8 @@ class VAEConfig(RunConfig):
                 parts.append("recon mean (Keras)")
         if self.binarize:
             parts.append("binarized")
+        if self.targets:
+            parts.append(self.targets)
         if self.dataset != "mnist":
             parts.insert(0, self.dataset)
         return " ".join(parts)
@@ -241,12 +259,30 @@ ENTRY_FILES: tuple[str, ...] = entry_files(VAEConfig.TABLES)
 # --------------------------------------------------------------------------- data
 
 
+def transform_targets(x: np.ndarray, targets: str | None, *, seed: int) -> np.ndarray:
+    """Images as :attr:`VAEConfig.targets` asks: unchanged (None), clipped into
+    [:data:`CLIP_EPS`, 1 - eps] or dequantised (``(255 x + u) / 256``, ``u ~ U[0, 1)`` drawn
+    once from ``seed``; ``x`` must hold 8-bit levels k/255). float32, same shape."""
+    if targets is None:
+        return x
+    if targets == "clipped":
+        return np.clip(x, CLIP_EPS, 1.0 - CLIP_EPS).astype(np.float32)
+    if targets == "dequantized":
+        levels = np.rint(np.asarray(x, np.float64) * 255.0)
+        u = np.random.default_rng(seed).random(x.shape)
+        return ((levels + u) / 256.0).astype(np.float32)
+    raise ValueError(f"unknown targets={targets!r}; valid: {', '.join(map(repr, TARGETS))}")
+
+
 def _images(cfg: VAEConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Grey training images and the test targets (one fixed Bernoulli sample if binarised)."""
+    """Grey training images and the test targets (one fixed Bernoulli sample if binarised),
+    transformed as ``cfg.targets`` asks (the training noise drawn from the training subset's seed,
+    the test noise from the test subset's)."""
     x_train = data.load(cfg.dataset, n_train=cfg.n_train, n_test=1, seed=cfg.train_subset_seed).train.x
     x_test = data.load(cfg.dataset, n_train=1, n_test=cfg.n_test, seed=cfg.test_subset_seed,
                        binarize=cfg.binarize).test.x
-    return x_train, x_test
+    return (transform_targets(x_train, cfg.targets, seed=cfg.train_subset_seed),
+            transform_targets(x_test, cfg.targets, seed=cfg.test_subset_seed + DEQUANTIZE_TEST_OFFSET))
 
 
 def _build(cfg: VAEConfig):

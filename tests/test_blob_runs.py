@@ -125,6 +125,21 @@ def test_a_blob_that_mse_gets_too_is_not_counted_as_bces():
     assert "also with MSE: SGD, BCE, sum" in v.evidence
 
 
+def test_an_adam_mistake_whose_mse_control_blobs_too_is_not_counted_as_cross_entropys():
+    # the chapter's pattern: the MSE controls train, so all three Adam mistakes are cross-entropy's
+    v = _v(*_tables())["With cross-entropy the output is a blob; with MSE it works"]
+    assert ("specific to cross-entropy (its MSE control trained, or it has none): double sigmoid / targets 0–255 / "
+            "categorical CE; also with MSE: none") in v.evidence
+    runs, sgd = _tables(**{"double sigmoid, MSE": {"collapsed": True}, "targets 0–255, MSE": {"collapsed": True}})
+    v = _v(runs, sgd)["With cross-entropy the output is a blob; with MSE it works"]
+    assert "or it has none): categorical CE; also with MSE: double sigmoid (3/3 MSE runs collapsed) / " in v.evidence
+    assert v.verdict == "Depends"  # still: categorical CE and the SGD mistakes are cross-entropy's own
+    # a control missing from the table is an error, not "trained"
+    runs, sgd = _tables()
+    with pytest.raises(ValueError, match="no run of the setting 'targets 0–255, MSE'"):
+        blob_runs.verdicts_for(runs[runs["setting"] != "targets 0–255, MSE"], sgd, FACTS)
+
+
 def test_blob_verdicts_other_branches():
     runs, sgd = _tables(MNIST__BCE={"collapsed": True})
     runs.loc[runs["setting"] == "MNIST, BCE", "collapsed"] = True

@@ -321,3 +321,45 @@ def test_kl_refuses_infinite_log_variance_and_unbatched_codes():
         losses.kl_standard_normal(np.zeros((1, 2), np.float32), np.array([[0.0, np.inf]], np.float32))
     with pytest.raises(ValueError, match=r"expected a batch \[B, latent_dim\]"):
         losses.kl_standard_normal(np.zeros(2, np.float32), np.zeros(2, np.float32))
+
+
+# --------------------------------------------------------------------------- MSE controls, MAE without a sigmoid
+
+
+def test_mse_controls_of_the_mistakes_match_their_formulas():
+    # Independent oracle: the Gaussian log-density of SciPy at the mean the mistake produces.
+    rng = np.random.default_rng(3)
+    x = rng.random((4, 6))
+    logits = rng.normal(0, 4, (4, 6))
+    y = special.expit(logits)
+    np.testing.assert_allclose(_np(losses.get_loss("mse_on_probabilities").pixel_nll(x, logits)),
+                               -stats.norm.logpdf(x, loc=special.expit(y), scale=1.0), rtol=1e-10)
+    np.testing.assert_allclose(_np(losses.get_loss("mse_targets_0_255").pixel_nll(x, logits)),
+                               -stats.norm.logpdf(255.0 * x, loc=y, scale=1.0), rtol=1e-10)
+    assert {"mse_on_probabilities", "mse_targets_0_255"} <= set(losses.MISTAKES)
+
+
+def test_the_double_sigmoid_pushes_dark_targets_to_black_with_mse_too():
+    # What the loss sees lies in (1/2, sigmoid(1)): for a target below 1/2 the NLL keeps falling as
+    # the displayed output goes to 0, with MSE as with BCE.
+    l = np.linspace(-12, 12, 241)[None]
+    for name in ("mse_on_probabilities", "bce_on_probabilities"):
+        nll = _np(losses.get_loss(name).pixel_nll(np.full_like(l, 0.2), l))[0]
+        assert np.all(np.diff(nll) > 0), name
+
+
+def test_laplace_identity_is_mae_on_the_output_and_its_gradient_never_vanishes():
+    rng = np.random.default_rng(4)
+    x = rng.random((3, 5))
+    out = rng.normal(0.5, 1.0, (3, 5))
+    np.testing.assert_allclose(_np(losses.get_loss("laplace_identity").pixel_nll(x, out)),
+                               -stats.laplace.logpdf(x, loc=out, scale=1.0), rtol=1e-10)
+    # at outputs far past either end the gradient is still +-1 (through a sigmoid it is ~0)
+    l = tf.Variable(np.array([[-30.0, -8.0, 8.0, 30.0]]))
+    x = np.array([[1.0, 1.0, 0.0, 0.0]])
+    for name, big in (("laplace_identity", True), ("laplace", False)):
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(losses.get_loss(name).pixel_nll(x, l))
+        g = np.abs(tape.gradient(y, l).numpy())
+        assert (g.min() == 1.0) if big else (g.max() < 1e-3), (name, g)
+    np.testing.assert_array_equal(_np(losses.clip_unit(np.array([-0.5, 0.25, 1.5]))), [0.0, 0.25, 1.0])

@@ -220,3 +220,42 @@ def test_inference_refuses_images_it_would_answer_wrongly(method, x, message):
     model = models.build_model("dense_ae", seed=0, jit_compile=False)
     with pytest.raises(ValueError, match=message):
         getattr(model, method)(x)
+
+
+# --------------------------------------------------------------------------- output bias at the mean image
+
+
+@pytest.mark.parametrize("model_name,per_pixel", [("dense_ae", True), ("conv_ae", False)])
+def test_output_bias_starts_the_reconstruction_at_the_mean_image(model_name, per_pixel):
+    from scipy import special
+
+    from aecore import models, training
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((64, 28, 28, 1)) * rng.random((1, 28, 28, 1))).astype(np.float32)
+    x[:, 0, 0, 0] = 0.0  # an always-empty pixel: clipped, not -inf
+    model = models.build_model(model_name, seed=0)
+    bias = models.set_output_bias(model, x, "mae")
+    mean = x.astype(np.float64).mean(axis=0).reshape(-1) if per_pixel else np.array([x.astype(np.float64).mean()])
+    eps = models.OUTPUT_BIAS_EPS
+    np.testing.assert_allclose(bias, special.logit(np.clip(mean, eps, 1 - eps)), rtol=1e-6)
+    np.testing.assert_allclose(model.decoder.get_layer("logits").bias.numpy(), bias, rtol=1e-6)
+    # the identity-mean MAE gets the mean itself; the continuous Bernoulli's mean is not invertible so
+    ident = models.set_output_bias(model, x, "laplace_identity")
+    np.testing.assert_allclose(ident, mean, rtol=1e-6)
+    with pytest.raises(ValueError, match="needs a likelihood whose mean is sigmoid"):
+        models.set_output_bias(model, x, "cb")
+    # training starts from it: a step of ~zero size leaves the bias where it was set
+    models.set_output_bias(model, x, "mae")
+    training.fit(model, "mae", x, epochs=1, batch_size=32, seed=0, learning_rate=1e-12, progress=False)
+    np.testing.assert_allclose(model.decoder.get_layer("logits").bias.numpy(), bias, rtol=1e-4, atol=1e-6)
+
+
+def test_config_output_bias_is_validated_before_training():
+    from aecore.experiments import Config
+
+    assert Config(dataset="mnist", model="conv_ae", loss="mae", output_bias="mean_image").output_bias == "mean_image"
+    with pytest.raises(ValueError, match="unknown output_bias='median'; valid: None, 'mean_image'"):
+        Config(dataset="mnist", model="conv_ae", loss="mae", output_bias="median")
+    with pytest.raises(ValueError, match="needs a likelihood whose mean is sigmoid"):
+        Config(dataset="mnist", model="conv_ae", loss="cb", output_bias="mean_image")

@@ -127,6 +127,8 @@ def test_bad_models_say_what_is_wrong(kwargs, needle):
     (dict(latent_dim=0), "latent_dim"),
     (dict(decoder="laplace"), "unknown decoder"),
     (dict(model="keras_example", latent_dim=8), "keras example is fixed"),
+    (dict(targets="jittered"), "unknown targets='jittered'; valid: None, 'clipped', 'dequantized'"),
+    (dict(targets="clipped", binarize="dynamic"), "use one or the other"),
 ])
 def test_bad_configs_say_what_is_wrong(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
@@ -499,3 +501,26 @@ def test_sampled_reconstruction_differs_from_the_posterior_mean_one_only_by_the_
     kernel = model.encoder.get_layer("q_stats").kernel
     kernel.assign(tf.concat([kernel[:, :2], tf.zeros_like(kernel[:, 2:])], 1))
     np.testing.assert_allclose(vae.reconstruct_sampled(model, x, seed=3), vae.reconstruct(model, x), atol=1e-6)
+
+
+# --------------------------------------------------------------------------- targets for a density on [0, 1]
+
+
+def test_clipped_and_dequantized_targets_keep_every_pixel_inside_the_open_interval():
+    rng = np.random.default_rng(0)
+    levels = rng.integers(0, 256, (20, 28, 28, 1))
+    levels[0, :3, 0, 0] = (0, 255, 128)
+    x = (levels / 255.0).astype(np.float32)
+    clipped = vr.transform_targets(x, "clipped", seed=0)
+    assert clipped.min() == pytest.approx(vr.CLIP_EPS) and clipped.max() == pytest.approx(1 - vr.CLIP_EPS)
+    inside = (x > vr.CLIP_EPS) & (x < 1 - vr.CLIP_EPS)
+    np.testing.assert_array_equal(clipped[inside], x[inside])
+    deq = vr.transform_targets(x, "dequantized", seed=1)
+    # each 8-bit level k lands in [k/256, (k+1)/256): the level is recovered by flooring
+    np.testing.assert_array_equal(np.floor(deq.astype(np.float64) * 256).astype(int), levels)
+    assert deq.min() > 0 and deq.max() < 1 and deq.dtype == np.float32
+    # the noise is uniform within a level (mean 1/2 of a level) and one fixed draw per seed
+    assert abs(float((deq * 256.0 - levels).mean()) - 0.5) < 0.01
+    np.testing.assert_array_equal(deq, vr.transform_targets(x, "dequantized", seed=1))
+    assert not np.array_equal(deq, vr.transform_targets(x, "dequantized", seed=2))
+    assert vr.transform_targets(x, None, seed=0) is x
