@@ -6,6 +6,8 @@ These are the analytic views the chapters plot. Everything is computed from
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
@@ -274,6 +276,25 @@ def logit_gradient(name: str, target: float, logits) -> np.ndarray:
     return tape.gradient(total, lv).numpy()[0]
 
 
+def _cb_mean_numpy(eta: np.ndarray) -> np.ndarray:
+    """:func:`aecore.losses.cb_mean` in NumPy float64 (the same closed form and series; tested
+    against it): TensorFlow's float64 ``pow`` made bisections over millions of pixels slow."""
+    eta = np.asarray(eta, np.float64)
+    small = np.abs(eta) < losses._CB_TAYLOR_CUTOFF
+    safe = np.where(small, 1.0, eta)
+    with np.errstate(over="ignore"):
+        exact = -1.0 / np.expm1(-safe) - 1.0 / safe
+    return np.where(small, 0.5 + eta / 12.0 - eta * eta * eta / 720.0, exact)
+
+
+def _numpy_mean(name: str):
+    """A likelihood's mean as a NumPy function of float64 logits."""
+    lik = losses.get_loss(name)
+    if lik.mean is losses.cb_mean:
+        return _cb_mean_numpy
+    return lambda eta: np.asarray(lik.mean(np.asarray(eta, np.float64)))
+
+
 def logit_for_reconstruction(name: str, reconstruction, *, bound: float | None = 500.0):
     """The logit whose reconstruction (the likelihood's mean) is ``reconstruction``.
 
@@ -297,15 +318,15 @@ def logit_for_reconstruction(name: str, reconstruction, *, bound: float | None =
     r = np.asarray(reconstruction, dtype=np.float64)
     if not np.all((r > 0.0) & (r < 1.0)):
         raise ValueError(f"reconstructions must lie strictly in (0, 1), got {reconstruction!r}")
-    mean = losses.get_loss(name).mean
+    mean = _numpy_mean(name)
     b = 2.0 / np.minimum(r, 1.0 - r) + 2.0 if bound is None else np.full(r.shape, float(bound))
     lo, hi = -b, b.copy()
-    if not (np.all(mean(lo).numpy() < r) and np.all(mean(hi).numpy() > r)):
+    if not (np.all(mean(lo) < r) and np.all(mean(hi) > r)):
         raise ValueError(f"{name}: some reconstruction in {reconstruction!r} is out of reach for logits in "
                          f"[-{bound}, {bound}]; bound=None reaches every one")
     for _ in range(80):  # width 2 B / 2**80: far below float64 resolution of the logit
         mid = 0.5 * (lo + hi)
-        below = mean(mid).numpy() < r
+        below = mean(mid) < r
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     eta = 0.5 * (lo + hi)
     return float(eta) if eta.ndim == 0 else eta
@@ -446,3 +467,162 @@ def binarisation_identity(x: np.ndarray, logits: np.ndarray, *, n_samples: int =
     se = float(draws.std(ddof=1) / np.sqrt(n_samples))
     return {"grey": grey, "sampled": float(draws.mean()), "standard_error": se,
             "z": float((draws.mean() - grey) / se)}
+
+
+# --------------------------------------------------------------------------- BatchNorm's running statistics
+
+
+def _batchnorms(net) -> list:
+    import keras
+
+    return [layer for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def bn_rescore(model, x_train: np.ndarray, x_test: np.ndarray, *, likelihood=None,
+               batch_size: int = 32, chunk: int = 1000) -> dict[str, float]:
+    """Test MSE per pixel of an autoencoder with BatchNorm layers, scored three ways.
+
+    - ``"running"``: inference mode with the running statistics, as every metric of the book
+      (and Keras' ``evaluate``) scores it. They are an exponential average (momentum 0.99) over
+      the training batches, taken while the weights were still changing.
+    - ``"recomputed"``: the running statistics replaced by the exact mean and (biased) variance of
+      each BatchNorm layer's input over ``x_train`` under the final weights, one layer after the
+      other (Ioffe & Szegedy 2015, section 3.1).
+    - ``"batch"``: every ``batch_size`` test images normalised by their own statistics, as in
+      training.
+
+    The model's weights and running statistics are left as they were. Without a BatchNorm layer
+    the three coincide. ``likelihood``: how logits become reconstructions (None: a sigmoid).
+    """
+    import keras
+
+    x_train = np.asarray(x_train, np.float32)
+    x_test = np.asarray(x_test, np.float32)
+    mean_fn = (losses.get_loss(likelihood).mean if isinstance(likelihood, str)
+               else (likelihood.mean if likelihood is not None else special.expit))
+    bns = _batchnorms(model.encoder) + _batchnorms(model.decoder)
+    saved = [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in bns]
+
+    def mse(x_hat) -> float:
+        return float(np.mean((np.asarray(x_hat, np.float64) - x_test) ** 2))
+
+    def recon(training: bool, size: int) -> np.ndarray:
+        parts = []
+        for i in range(0, len(x_test), size):
+            xb = x_test[i:i + size]
+            logits = model.decoder(model.encoder(xb, training=training), training=training)
+            parts.append(np.asarray(mean_fn(np.asarray(logits))))
+        return np.concatenate(parts)
+
+    try:
+        out = {"running": mse(recon(False, chunk))}
+        for net, inputs in ((model.encoder, x_train), (model.decoder, None)):
+            if inputs is None:  # the decoder's inputs: the codes under the recomputed encoder
+                inputs = np.concatenate([np.asarray(model.encoder(x_train[i:i + chunk], training=False))
+                                         for i in range(0, len(x_train), chunk)])
+            for bn in _batchnorms(net):
+                probe = keras.Model(net.input, bn.input)
+                h = np.concatenate([np.asarray(probe(inputs[i:i + chunk], training=False), np.float64)
+                                    for i in range(0, len(inputs), chunk)])
+                axes = tuple(range(h.ndim - 1))
+                bn.moving_mean.assign(h.mean(axis=axes).astype(np.float32))
+                bn.moving_variance.assign(h.var(axis=axes).astype(np.float32))
+        out["recomputed"] = mse(recon(False, chunk))
+        out["batch"] = mse(recon(True, batch_size))  # moves the running statistics: restored below
+    finally:
+        for bn, (m, v) in zip(bns, saved):
+            bn.moving_mean.assign(m)
+            bn.moving_variance.assign(v)
+    return out
+
+
+# --------------------------------------------------------------------------- likelihoods on one scale
+
+
+PIXEL_LEVELS = 256
+ONE_SCALE_LIKELIHOODS: dict[str, str] = {
+    "gaussian_shared": "Gaussian, one σ",
+    "gaussian_per_pixel": "Gaussian, σ per pixel",
+    "laplace_shared": "Laplace, one scale",
+    "continuous_bernoulli": "continuous Bernoulli",
+    "discretised_gaussian": "8-bit: Gaussian, one σ, per level",
+    "categorical": "8-bit: histogram per pixel",
+}
+
+
+def bits_per_pixel(nll_nats_per_pixel, levels: int = PIXEL_LEVELS):
+    """A density's NLL of dequantised images in [0, 1] (nats per pixel) as bits per 8-bit pixel:
+    ``(nll + log L) / log 2``, an upper bound on what the discrete model it defines needs
+    (Theis et al. 2016); 8 for the uniform density. (:func:`aecore.vae_study.bits_per_dim` is the
+    same per image.)"""
+    return (np.asarray(nll_nats_per_pixel, np.float64) + np.log(levels)) / np.log(2.0)
+
+
+def one_scale_table(x_train: np.ndarray, x_test: np.ndarray, *, k: int = 16, seed: int = 0) -> pd.DataFrame:
+    """Two simple models of the test images scored by several likelihoods on one scale.
+
+    The images are dequantised first (each 8-bit level spread uniformly over its bin of width
+    1/256, :func:`aecore.vae_runs.transform_targets`), so that every density, Gaussian, Laplace or
+    continuous Bernoulli, scores the same data, and none is offered an exact 0. The models: the
+    training mean image, and PCA with ``k`` components fitted on the training images. Every
+    likelihood's free parameters are fitted on the training images by maximum likelihood: the
+    Gaussian's σ (one, or one per pixel) and the Laplace's scale from the training residuals; the
+    continuous Bernoulli's λ per prediction so that its mean μ(λ) is the prediction (clipped into
+    [1/512, 1 - 1/512]). Two discrete models of the 8-bit levels themselves are scored too: the
+    one-σ Gaussian integrated over each level's bin (the end bins take the tails), and, for the mean
+    image, a histogram of each pixel's training levels (add-½ smoothing): the best a model that
+    ignores the other pixels can do.
+
+    Returns:
+      One row per (``model``, ``likelihood``: a key of :data:`ONE_SCALE_LIKELIHOODS`) with
+      ``bits`` (per pixel, mean over the test pixels; an upper bound for the densities, exact for
+      the discrete models) and ``fitted`` (what was fitted, for the table).
+    """
+    from scipy import stats
+
+    from aecore import metrics
+    from aecore.vae_runs import transform_targets
+
+    levels_test = np.rint(np.asarray(x_test, np.float64) * 255.0).reshape(len(x_test), -1).astype(int)
+    levels_train = np.rint(np.asarray(x_train, np.float64) * 255.0).reshape(len(x_train), -1).astype(int)
+    xtr = transform_targets(np.asarray(x_train, np.float32), "dequantized", seed=seed)
+    xte = transform_targets(np.asarray(x_test, np.float32), "dequantized", seed=seed + 1)
+    xtr = xtr.reshape(len(xtr), -1).astype(np.float64)
+    xte = xte.reshape(len(xte), -1).astype(np.float64)
+    pca = metrics.pca_fit(xtr, k)
+    models = {"mean image": (np.broadcast_to(xtr.mean(axis=0), xtr.shape), np.broadcast_to(xtr.mean(axis=0), xte.shape)),
+              f"PCA-{k}": (metrics.pca_reconstruct(pca, xtr), metrics.pca_reconstruct(pca, xte))}
+    edges = np.arange(PIXEL_LEVELS + 1) / PIXEL_LEVELS  # the bins of the dequantised levels
+    rows = []
+    for model, (pred_tr, pred_te) in models.items():
+        r_tr, r_te = xtr - pred_tr, xte - pred_te
+        s2 = float(np.mean(r_tr ** 2))
+        s2p = np.mean(r_tr ** 2, axis=0)
+        b = float(np.mean(np.abs(r_tr)))
+        p = np.clip(pred_te, 0.5 / PIXEL_LEVELS, 1 - 0.5 / PIXEL_LEVELS)
+        eta = logit_for_reconstruction("cb", p, bound=None)
+        cb = np.asarray(losses.continuous_bernoulli_pixel_nll(xte, eta))
+        sigma = math.sqrt(s2)
+        hi = np.where(levels_test == PIXEL_LEVELS - 1, np.inf, edges[np.minimum(levels_test + 1, PIXEL_LEVELS)])
+        lo = np.where(levels_test == 0, -np.inf, edges[levels_test])
+        mass = stats.norm.cdf((hi - pred_te) / sigma) - stats.norm.cdf((lo - pred_te) / sigma)
+        nats = {
+            "gaussian_shared": 0.5 * np.log(2 * np.pi * s2) + r_te ** 2 / (2 * s2),
+            "gaussian_per_pixel": 0.5 * np.log(2 * np.pi * s2p) + r_te ** 2 / (2 * s2p),
+            "laplace_shared": np.log(2 * b) + np.abs(r_te) / b,
+            "continuous_bernoulli": cb,
+        }
+        fitted = {"gaussian_shared": f"σ = {sigma:.3f}",
+                  "gaussian_per_pixel": f"σ from {np.sqrt(s2p).min():.4f} to {np.sqrt(s2p).max():.3f}",
+                  "laplace_shared": f"scale = {b:.3f}", "continuous_bernoulli": "μ(λ) = the prediction"}
+        for name, v in nats.items():
+            rows.append({"model": model, "likelihood": name, "bits": float(bits_per_pixel(v.mean())),
+                         "fitted": fitted[name]})
+        rows.append({"model": model, "likelihood": "discretised_gaussian",
+                     "bits": float(-np.mean(np.log2(np.maximum(mass, 1e-300)))), "fitted": f"σ = {sigma:.3f}"})
+    counts = np.stack([np.bincount(col, minlength=PIXEL_LEVELS) for col in levels_train.T])  # [D, 256]
+    probs = (counts + 0.5) / (counts.sum(axis=1, keepdims=True) + 0.5 * PIXEL_LEVELS)
+    bits = -np.log2(probs[np.arange(levels_test.shape[1])[None, :], levels_test])
+    rows.append({"model": "mean image", "likelihood": "categorical", "bits": float(bits.mean()),
+                 "fitted": "256 probabilities per pixel"})
+    return pd.DataFrame(rows)

@@ -73,6 +73,68 @@ def configs(profile: Profile, seeds: Sequence[int]) -> list[Config]:
     return out
 
 
+# MAE's stuck runs: is it the absolute error, or the sigmoid that carries the Laplace mean? The
+# chapter's MAE beside two changes of parameterisation only (same data, model, recipe and seeds).
+MAE_VARIANTS: dict[str, dict[str, Any]] = {
+    "MAE (sigmoid mean)": {},
+    "MAE, output bias at the mean image": {"output_bias": "mean_image"},
+    "MAE, no sigmoid": {"loss": "laplace_identity"},
+}
+MAE_VARIANT_DATASET = "mnist"  # where MAE got stuck (its median pixel is black)
+
+
+def mae_variant_configs(profile: Profile, seeds: Sequence[int]) -> dict[str, list[Config]]:
+    """``{variant: configs}``: each of :data:`MAE_VARIANTS` for both models on MNIST, once per
+    seed, with the recipe of :func:`configs` (the first variant's configs are runs of that grid)."""
+    out = {}
+    for name, change in MAE_VARIANTS.items():
+        out[name] = [Config.from_profile(profile, dataset=MAE_VARIANT_DATASET, model=model, seed=seed,
+                                         n_test=min(profile.n_test, MAX_TEST_IMAGES),
+                                         **{"loss": "mae", **recipe, **change})
+                     for model, recipe in MODELS.items() for seed in seeds]
+    return out
+
+
+def mae_variant_table(ratios: pd.DataFrame) -> pd.DataFrame:
+    """Stuck runs and quality per MAE variant and model.
+
+    Args:
+      ratios: one row per run with ``variant``, ``model`` and ``mse_ratio_to_mean_image``.
+
+    Returns:
+      One row per (variant, model), in the order first seen: ``runs``, ``stuck`` (runs with
+      :func:`is_stuck`), ``ratio_median`` (median MSE ÷ mean image's over all runs) and
+      ``ratio_trained`` (mean over the runs that did not get stuck; NaN if none did).
+    """
+    missing = {"variant", "model", "mse_ratio_to_mean_image"} - set(ratios.columns)
+    if missing:
+        raise ValueError(f"mae_variant_table: the table lacks the column(s) {sorted(missing)}")
+    rows = []
+    for (variant, model), part in ratios.groupby(["variant", "model"], sort=False):
+        r = part["mse_ratio_to_mean_image"].astype(float)
+        stuck = r.map(is_stuck)
+        rows.append({"variant": variant, "model": model, "runs": len(r), "stuck": int(stuck.sum()),
+                     "ratio_median": float(r.median()),
+                     "ratio_trained": float(r[~stuck].mean()) if (~stuck).any() else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def mae_cause(table: pd.DataFrame) -> str:
+    """What :func:`mae_variant_table` says MAE's stuck runs come from, as a phrase for the text.
+
+    "the sigmoid that carries the mean, not the absolute error" when the chapter's MAE (the first
+    variant) got stuck and MAE without a sigmoid never did; "not the sigmoid alone" when MAE without
+    a sigmoid got stuck too; "nothing: no MAE run got stuck" when the chapter's MAE never did.
+    """
+    stuck = table.groupby("variant", sort=False)["stuck"].sum()
+    base, free = stuck.get(next(iter(MAE_VARIANTS)), 0), stuck.get("MAE, no sigmoid")
+    if free is None:
+        raise ValueError("mae_cause: the table has no 'MAE, no sigmoid' rows")
+    if base == 0:
+        return "nothing: no MAE run got stuck"
+    return "the sigmoid that carries the mean, not the absolute error" if free == 0 else "not the sigmoid alone"
+
+
 def measure(x: np.ndarray, x_hat: np.ndarray) -> dict[str, float]:
     """What a loss did to the reconstructions of held-out images, in one row.
 

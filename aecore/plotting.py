@@ -211,7 +211,8 @@ def epoch_bands(frame: pd.DataFrame, *, columns: dict[str, str], group: str, x: 
 
 def panel_lines(frame: pd.DataFrame, *, x: str, y: str, panel: str, group: str, xlabel: str, ylabel: str,
                 hline: float | None = None, ncols: int | None = None, sharey: bool = True,
-                marker: str | None = None, ylim: tuple[float, float] | None = None) -> plt.Figure:
+                marker: str | None = None, ylim: tuple[float, float] | None = None,
+                logy: bool = False) -> plt.Figure:
     """One panel per value of ``panel``, one line per value of ``group`` (e.g. per loss).
 
     Rows sharing (panel, group, x) are repeats (seeds): the line is their mean and a band
@@ -229,6 +230,7 @@ def panel_lines(frame: pd.DataFrame, *, x: str, y: str, panel: str, group: str, 
       sharey: one y scale for every panel.
       marker: matplotlib marker for the lines.
       ylim: the y range of every panel (None: matplotlib's choice).
+      logy: a log scale on the y axis (positive values only).
     """
     panels = list(dict.fromkeys(frame[panel]))
     ncols = ncols or min(len(panels), MAX_COLS)
@@ -248,6 +250,8 @@ def panel_lines(frame: pd.DataFrame, *, x: str, y: str, panel: str, group: str, 
             ax.axhline(hline, color="0.4", ls=":", lw=1)
         ax.set_title(str(key), fontsize=9)
         ax.set_xlabel(xlabel)
+        if logy:
+            ax.set_yscale("log")
         if ylim is not None:
             ax.set_ylim(*ylim)
     for r in range(nrows):

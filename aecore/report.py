@@ -9,7 +9,7 @@ are decided"): they carry their effect, its 95% interval, the number of seeds an
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -159,21 +159,34 @@ def outcome_glue_name(where: str) -> str:
     return where.replace("-", "_") + "_outcome"
 
 
-def glue_outcomes(verdicts) -> dict[str, str]:
+def glue_outcomes(verdicts, names: Mapping[str, str] | None = None) -> dict[str, str]:
     """Glue each verdict's outcome in lower case (``"refuted"``, ``"inconclusive"``, ...) under
     :func:`outcome_glue_name` of its section, so that prose outside the verdict table (key
     takeaways) can name an outcome without typing it. Returns ``{glue name: outcome}``.
 
+    Args:
+      verdicts: the chapter's verdicts.
+      names: ``{claim: section-like name}`` for verdicts that share a section with another: their
+        outcome is glued under :func:`outcome_glue_name` of that name instead (``{"So BCE cannot
+        ...": "ch4-claim-grey"}`` -> ``ch4_claim_grey_outcome``).
+
     Raises:
-      ValueError: two verdicts decided in the same section, or one without a section.
+      ValueError: two verdicts under the same name, one without a section, or a name given for a
+        claim that is not among the verdicts.
     """
+    names = dict(names or {})
+    unknown = sorted(set(names) - {v.claim for v in verdicts})
+    if unknown:
+        raise ValueError(f"names given for claims that no verdict makes: {unknown}")
     out: dict[str, str] = {}
     for v in verdicts:
-        if not v.where:
+        where = names.get(v.claim, v.where)
+        if not where:
             raise ValueError(f"verdict {v.claim!r} has no section (where) to name its outcome by")
-        name = outcome_glue_name(v.where)
+        name = outcome_glue_name(where)
         if name in out:
-            raise ValueError(f"two verdicts are decided in the same section {v.where!r}; their outcomes need distinct names")
+            raise ValueError(f"two verdicts are decided in the same section {where!r}; give one of them a name of "
+                             f"its own (glue_outcomes(..., names={{claim: name}}))")
         out[name] = v.verdict.lower()
     for name, outcome in out.items():
         glue(name, outcome)

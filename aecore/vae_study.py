@@ -174,6 +174,44 @@ def linear_vae_prediction(x_train: np.ndarray, *, betas: Sequence[float], sigma2
 # The remedies table's rule: a remedy "fixes" a failure when no run collapses and the
 # reconstructions beat the mean image by a clear margin (below this fraction of its MSE);
 # "partly" when no run collapses but they do not.
+# --------------------------------------------------------------------------- decoders on one scale
+
+
+# The decoders that are densities on [0, 1] or on the reals (not the Bernoulli: a distribution on
+# {0, 1}), trained and scored on dequantised images, so their test -ELBOs bound the NLL of the
+# same 8-bit data and can be compared (Theis et al. 2016). Changes to the 16-dimensional control.
+ONE_SCALE_DECODERS: dict[str, dict] = {
+    "Gaussian σ²=1/2 (MSE)": {},
+    "Gaussian σ=1 (MSE/2)": {"sigma": 1.0},
+    "Gaussian, learned σ": {"decoder": "gaussian_learned"},
+    "Gaussian, optimal σ (σ-VAE)": {"decoder": "gaussian_optimal"},
+    "continuous Bernoulli": {"decoder": "continuous_bernoulli"},
+}
+PIXEL_LEVELS = 256  # 8-bit images
+
+
+def one_scale_configs(control: VAEConfig) -> dict[str, VAEConfig]:
+    """``{name: config}``: each of :data:`ONE_SCALE_DECODERS` on dequantised images, and the
+    continuous Bernoulli on clipped ones (``"continuous Bernoulli, clipped"``): the two ways of
+    keeping a density on [0, 1] off exact 0s and 1s (:attr:`aecore.vae_runs.VAEConfig.targets`)."""
+    out = {f"{name}, dequantised": control.replace(targets="dequantized", **kw)
+           for name, kw in ONE_SCALE_DECODERS.items()}
+    out["continuous Bernoulli, clipped"] = control.replace(targets="clipped", decoder="continuous_bernoulli")
+    return out
+
+
+def bits_per_dim(nll_nats_per_image, n_pixels: int = 784, levels: int = PIXEL_LEVELS):
+    """A density's NLL of dequantised images in [0, 1], in nats per image, as bits per 8-bit pixel.
+
+    Spreading each of the ``levels`` values over a bin of width 1/levels makes a density on [0, 1]
+    a distribution over the levels whose NLL is at most the density's NLL plus
+    ``n_pixels * log(levels)`` (Theis et al. 2016), so ``(nll + D log L) / (D log 2)`` bounds the
+    bits per pixel a lossless code would need. 8 bits per pixel is the uniform density's.
+    """
+    nll = np.asarray(nll_nats_per_image, np.float64)
+    return (nll + n_pixels * math.log(levels)) / (n_pixels * math.log(2.0))
+
+
 FIXES_RATIO = 0.9
 # IWAE NLL of binarised MNIST: differences under 1 nat per image are below the smallest
 # the VAE literature reports between models.

@@ -253,3 +253,101 @@ def test_cb_clip_table_splits_the_total_between_constant_and_varying_pixels():
         assert table.loc[0.001, "constant_growth_share"] == pytest.approx((growth[0] + growth[3]) / growth.sum())
         assert 0 < table.loc[0.001, "constant_growth_share"] < 1
         assert np.isnan(table.loc[0.01, "constant_growth_share"])
+
+
+# --------------------------------------------------------------------------- BatchNorm's running statistics
+
+
+def test_bn_rescore_recomputes_the_population_statistics_a_full_batch_would_use():
+    from aecore import models
+
+    rng = np.random.default_rng(0)
+    x_train = rng.random((300, 28, 28, 1)).astype(np.float32)
+    x_test = rng.random((70, 28, 28, 1)).astype(np.float32)
+    model = models.build_model("conv_ae_bn", seed=0)
+    bns = analysis._batchnorms(model.encoder) + analysis._batchnorms(model.decoder)
+    assert len(bns) == 3
+    for bn in bns:  # running statistics far from anything the data gives
+        bn.moving_mean.assign(np.full(bn.moving_mean.shape, 3.0, np.float32))
+        bn.moving_variance.assign(np.full(bn.moving_variance.shape, 0.01, np.float32))
+    before = [bn.moving_mean.numpy().copy() for bn in bns]
+    scores = analysis.bn_rescore(model, x_train, x_test)
+    # the statistics are put back
+    for bn, m in zip(bns, before):
+        np.testing.assert_array_equal(bn.moving_mean.numpy(), m)
+    # oracle: one training-mode pass over the whole training set normalises every layer with exactly
+    # the population statistics; score the test images with those (TF's fused kernel computes them)
+    import tensorflow as tf
+
+    fresh = models.build_model("conv_ae_bn", seed=0)
+    fresh.set_weights(model.get_weights())
+    for layer in analysis._batchnorms(fresh.encoder) + analysis._batchnorms(fresh.decoder):
+        layer.momentum = 0.0  # the running statistics become the last (here: the only) batch's
+    z = fresh.encoder(x_train, training=True)
+    fresh.decoder(z, training=True)
+    expected = float(np.mean((tf.sigmoid(fresh(x_test, training=False)).numpy().astype(np.float64) - x_test) ** 2))
+    assert scores["recomputed"] == pytest.approx(expected, rel=1e-4)
+    assert scores["running"] != pytest.approx(expected, rel=1e-2)  # the planted statistics did matter
+
+
+def test_bn_rescore_without_batchnorm_scores_the_same_three_ways():
+    from aecore import models
+
+    rng = np.random.default_rng(1)
+    x = rng.random((64, 28, 28, 1)).astype(np.float32)
+    scores = analysis.bn_rescore(models.build_model("conv_ae", seed=0), x, x[:40])
+    assert scores["running"] == pytest.approx(scores["recomputed"], rel=1e-6)
+    assert scores["running"] == pytest.approx(scores["batch"], rel=1e-5)
+
+
+def test_numpy_cb_mean_is_the_losses_one():
+    from aecore import losses
+
+    eta = np.concatenate([-np.geomspace(2000, 1e-6, 400), [0.0], np.geomspace(1e-6, 2000, 400),
+                          [-0.01, 0.01, -0.0099999, 0.0099999]])
+    np.testing.assert_allclose(analysis._cb_mean_numpy(eta), losses.cb_mean(eta).numpy(), rtol=1e-13, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- likelihoods on one scale
+
+
+def _levels_images(rng, n, p_ink=0.2):
+    levels = np.where(rng.random((n, 28, 28, 1)) < p_ink, rng.integers(128, 256, (n, 28, 28, 1)), 0)
+    return (levels / 255.0).astype(np.float32)
+
+
+def test_one_scale_table_against_scipy_and_the_discrete_code_lengths():
+    from scipy import stats
+
+    from aecore import metrics
+    from aecore.vae_runs import transform_targets
+
+    rng = np.random.default_rng(0)
+    x_train, x_test = _levels_images(rng, 400), _levels_images(rng, 300)
+    t = analysis.one_scale_table(x_train, x_test, k=4, seed=3).set_index(["model", "likelihood"])["bits"]
+    # oracle for the one-sigma Gaussian on PCA: SciPy's log-density of the same dequantised images
+    xtr = transform_targets(x_train, "dequantized", seed=3).reshape(400, -1).astype(np.float64)
+    xte = transform_targets(x_test, "dequantized", seed=4).reshape(300, -1).astype(np.float64)
+    pca = metrics.pca_fit(xtr, 4)
+    sigma = np.sqrt(np.mean((xtr - metrics.pca_reconstruct(pca, xtr)) ** 2))
+    nll = -stats.norm.logpdf(xte, loc=metrics.pca_reconstruct(pca, xte), scale=sigma).mean()
+    assert t[("PCA-4", "gaussian_shared")] == pytest.approx((nll + np.log(256)) / np.log(2), rel=1e-9)
+    # a discrete model integrates the density over each level's bin: never more bits (Jensen)
+    for model in ("mean image", "PCA-4"):
+        assert t[(model, "discretised_gaussian")] < t[(model, "gaussian_shared")]
+    # the per-pixel histogram against its own code lengths (add-1/2 smoothing)
+    lv_tr = np.rint(x_train.reshape(400, -1) * 255).astype(int)
+    lv_te = np.rint(x_test.reshape(300, -1) * 255).astype(int)
+    assert t[("mean image", "categorical")] == pytest.approx(
+        np.mean([-np.log2(((lv_tr[:, j] == lv_te[:, j][:, None]).sum(axis=1) + 0.5) / (400 + 128)).mean()
+                 for j in range(784)]), rel=1e-9)
+    # a model of the ink fits better than the mean image under the same density
+    assert t[("PCA-4", "gaussian_shared")] < t[("mean image", "gaussian_shared")]
+
+
+def test_one_scale_bits_of_a_uniform_density_are_eight():
+    assert float(analysis.bits_per_pixel(0.0)) == pytest.approx(8.0)
+    rng = np.random.default_rng(1)
+    uniform = (rng.integers(0, 256, (2000, 28, 28, 1)) / 255.0).astype(np.float32)
+    t = analysis.one_scale_table(uniform[:1500], uniform[1500:], k=2).set_index(["model", "likelihood"])["bits"]
+    assert t[("mean image", "categorical")] == pytest.approx(8.0, abs=0.35)  # smoothing over 256 levels

@@ -94,3 +94,43 @@ def test_is_stuck_at_and_above_the_mean_image():
     with pytest.raises(ValueError, match="NaN"):
         bias.is_stuck(float("nan"))
 
+
+
+# --------------------------------------------------------------------------- MAE: the loss or its sigmoid?
+
+
+def test_mae_variants_change_only_the_parameterisation():
+    p = PROFILES["full"]
+    grid = bias.mae_variant_configs(p, [0, 1])
+    assert list(grid) == list(bias.MAE_VARIANTS)
+    base = grid["MAE (sigmoid mean)"]
+    assert set(base) <= set(bias.configs(p, [0, 1]))  # the chapter's own MAE runs, shared cache entries
+    changed = {"MAE (sigmoid mean)": set(), "MAE, output bias at the mean image": {"output_bias"},
+               "MAE, no sigmoid": {"loss"}}
+    for name, cfgs in grid.items():
+        assert len(cfgs) == len(bias.MODELS) * 2 and all(c.dataset == "mnist" for c in cfgs)
+        for c, b in zip(cfgs, base):
+            assert {k for k, v in c.to_dict().items() if v != b.to_dict()[k]} == changed[name], name
+    assert {c.loss for c in grid["MAE, no sigmoid"]} == {"laplace_identity"}
+
+
+def test_mae_variant_table_counts_stuck_runs_against_is_stuck():
+    ratios = pd.DataFrame({"variant": ["a"] * 4 + ["b"] * 2, "model": ["m", "m", "n", "n", "m", "m"],
+                           "mse_ratio_to_mean_image": [1.7, 0.3, 0.2, 0.4, 1.0, 2.0]})
+    t = bias.mae_variant_table(ratios).set_index(["variant", "model"])
+    assert t.loc[("a", "m"), "stuck"] == 1 and t.loc[("a", "m"), "ratio_trained"] == pytest.approx(0.3)
+    assert t.loc[("a", "n"), "stuck"] == 0 and t.loc[("a", "n"), "ratio_median"] == pytest.approx(0.3)
+    assert t.loc[("b", "m"), "stuck"] == 2 and np.isnan(t.loc[("b", "m"), "ratio_trained"])  # 1.0 is stuck: not better
+    with pytest.raises(ValueError, match="lacks the column"):
+        bias.mae_variant_table(ratios.drop(columns="model"))
+
+
+def test_mae_cause_reads_the_variants():
+    def table(base, free):
+        return pd.DataFrame({"variant": ["MAE (sigmoid mean)", "MAE, output bias at the mean image", "MAE, no sigmoid"],
+                             "model": "m", "stuck": [base, 1, free]})
+    assert bias.mae_cause(table(9, 0)) == "the sigmoid that carries the mean, not the absolute error"
+    assert bias.mae_cause(table(9, 2)) == "not the sigmoid alone"
+    assert bias.mae_cause(table(0, 0)) == "nothing: no MAE run got stuck"
+    with pytest.raises(ValueError, match="no 'MAE, no sigmoid'"):
+        bias.mae_cause(table(9, 0).iloc[:2])

@@ -238,3 +238,40 @@ def test_the_corruption_table_holds_the_per_image_means_by_imperfection_and_data
     assert list(out.columns) == ["SSIM, MNIST", "SSIM, Fashion-MNIST", "MSE, MNIST", "MSE, Fashion-MNIST"]
     assert out.iloc[0]["SSIM, MNIST"] == pytest.approx(CORR[("mnist", "noise")]["ssim"].mean())
     assert out.iloc[1]["SSIM, Fashion-MNIST"] == pytest.approx(CORR[("fashion_mnist", "blur")]["ssim"].mean())
+
+
+# --------------------------------------------------------------------------- BatchNorm's early deficit
+
+
+def _bn_table(running_gap, recomputed_gap, *, plain=0.03, noise=(0.0, 0.0004, -0.0004, 0.0002, -0.0002)):
+    rows = []
+    for d in ("mnist", "fashion_mnist"):
+        for s, e in enumerate(noise):
+            rows.append({"checkpoint": "after 1 epoch", "dataset": d, "model": "conv_ae", "seed": s,
+                         "running": plain + e, "recomputed": plain + e, "batch": plain + e})
+            rows.append({"checkpoint": "after 1 epoch", "dataset": d, "model": "conv_ae_bn", "seed": s,
+                         "running": plain + running_gap + e / 2, "recomputed": plain + recomputed_gap + e / 2,
+                         "batch": plain + e})
+    return pd.DataFrame(rows)
+
+
+def test_bn_first_epoch_configs_stop_the_comparison_after_one_epoch():
+    from aecore.profiles import PROFILES
+
+    cfgs = conv_runs.bn_first_epoch_configs(PROFILES["full"], [0, 1])
+    assert {c.epochs for c in cfgs} == {1} and {c.model for c in cfgs} == {"conv_ae", "conv_ae_bn"}
+    assert {c.dataset for c in cfgs} == {"mnist", "fashion_mnist"} and len(cfgs) == 8
+    assert {c.n_train for c in cfgs} == {PROFILES["full"].n_train}
+
+
+def test_bn_start_reading_tells_an_artefact_from_batchnorms_own_deficit():
+    artefact = conv_runs.bn_start_findings(_bn_table(0.01, 0.0))
+    assert [f.outcome for f in artefact] == ["Supported", "Refuted"] * 2
+    assert artefact[0].condition == "after 1 epoch, MNIST, running statistics"
+    assert conv_runs.bn_start_reading(artefact) == "an evaluation artefact"
+    assert conv_runs.bn_start_reading(conv_runs.bn_start_findings(_bn_table(0.01, 0.01))) == "BatchNorm's own"
+    assert conv_runs.bn_start_reading(conv_runs.bn_start_findings(_bn_table(0.0, 0.0))) == "not shown"
+    mixed = _bn_table(0.01, 0.0)
+    fa_bn = (mixed["dataset"] == "fashion_mnist") & (mixed["model"] == "conv_ae_bn")
+    mixed.loc[fa_bn, "recomputed"] += 0.01
+    assert conv_runs.bn_start_reading(conv_runs.bn_start_findings(mixed)) == "partly an evaluation artefact"

@@ -114,3 +114,16 @@ def test_glue_outcomes_names_each_outcome_by_its_section():
         report.glue_outcomes(vs + [report.Verdict("C", "000", "Supported", "e", "ch3-bce")])
     with pytest.raises(ValueError, match="no section"):
         report.glue_outcomes([report.Verdict("D", "000", "Supported", "e")])
+
+
+def test_glue_outcomes_takes_a_name_for_a_verdict_that_shares_its_section():
+    from aecore import report
+
+    vs = [report.Verdict("A", "000", "Supported", "e", "ch4-claim-binary"),
+          report.Verdict("B", "000", "Refuted", "e", "ch4-claim-binary")]
+    with pytest.raises(ValueError, match="same section 'ch4-claim-binary'.*names="):
+        report.glue_outcomes(vs)
+    assert report.glue_outcomes(vs, names={"B": "ch4-claim-grey"}) == {
+        "ch4_claim_binary_outcome": "supported", "ch4_claim_grey_outcome": "refuted"}
+    with pytest.raises(ValueError, match=r"no verdict makes: \['Z'\]"):
+        report.glue_outcomes(vs, names={"B": "ch4-claim-grey", "Z": "x"})

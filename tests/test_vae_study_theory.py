@@ -58,3 +58,32 @@ def test_kl_dims_counts_only_directions_above_the_threshold_and_bad_input_is_nam
         vae_study.linear_vae_prediction(x, betas=[1.0], sigma2=0.0, latent_dim=2)
     with pytest.raises(ValueError, match="every beta must be a positive number"):
         vae_study.linear_vae_prediction(x, betas=[-1.0], sigma2=0.5, latent_dim=2)
+
+
+# --------------------------------------------------------------------------- decoders on one scale
+
+
+def test_bits_per_dim_is_the_code_length_of_the_discrete_model_a_histogram_density_defines():
+    # A density that is constant L * p_k on each level's bin: its NLL of dequantised data, converted,
+    # must equal -log2 p_k per pixel, the discrete model's exact code length (independent oracle).
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(256))
+    levels = rng.choice(256, size=(5, 784), p=p)
+    density_nll = -(np.log(256 * p[levels])).sum(axis=1)  # nats per image
+    np.testing.assert_allclose(vae_study.bits_per_dim(density_nll), -np.log2(p[levels]).mean(axis=1), rtol=1e-12)
+    assert vae_study.bits_per_dim(0.0) == pytest.approx(8.0)  # the uniform density on [0, 1]
+    assert vae_study.bits_per_dim(0.0, n_pixels=10, levels=2) == pytest.approx(1.0)
+
+
+def test_one_scale_configs_change_only_the_decoder_and_the_targets():
+    from aecore import PROFILES
+
+    control = vae_study.article_examples(PROFILES["full"])["control: 128-64, z=16"]
+    grid = vae_study.one_scale_configs(control)
+    assert set(grid) == {f"{n}, dequantised" for n in vae_study.ONE_SCALE_DECODERS} | {"continuous Bernoulli, clipped"}
+    assert all(c.targets == "dequantized" for n, c in grid.items() if n.endswith("dequantised"))
+    assert grid["continuous Bernoulli, clipped"].targets == "clipped"
+    assert "bernoulli" not in {c.decoder for c in grid.values()}  # a pmf on {0, 1}: not on this scale
+    for cfg in grid.values():
+        diff = {k for k, v in cfg.to_dict().items() if v != control.to_dict()[k]}
+        assert diff <= {"targets", "decoder", "sigma"}, diff
