@@ -20,7 +20,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv book execute html test test-unit test-papermill test-nbval test-build test-browser test-colab \
+.PHONY: venv book execute html test published-runs github-release test-unit test-papermill test-nbval test-build test-browser test-colab \
         browser-deps chromium clean bench bench-deps reproduce release-check dist
 
 venv: $(VENV)/.installed
@@ -118,6 +118,20 @@ reproduce: venv
 # The release (.github/workflows/release.yml): the tag must name this version; then wheel and sdist.
 release-check: venv
 	$(BIN)/python tools/release_check.py
+
+# The published runs (release.yml): every chapter's runs trained in the full profile into a cache
+# of their own, exported to dist-runs/ for the GitHub release, and the archive's address stamped
+# into pyproject.toml, so that the wheel's metadata carries it (aecore.archive.use_published_runs).
+RUNS_CACHE ?= _build/published-runs
+published-runs: venv
+	rm -rf dist-runs $(RUNS_CACHE)
+	AECORE_CACHE_DIR=$(RUNS_CACHE) $(BIN)/python tools/run_notebooks.py --profile full --output-dir _build/published-notebooks
+	$(BIN)/python tools/stamp_runs_url.py --export $(RUNS_CACHE)
+
+# Attach the published runs to the GitHub release of the tag (needs the gh CLI and GH_TOKEN).
+github-release:
+	gh release create "$$GITHUB_REF_NAME" dist-runs/*.tar.gz --repo "$$GITHUB_REPOSITORY" --verify-tag \
+	  --title "$$GITHUB_REF_NAME" --notes "aecore $$GITHUB_REF_NAME and the runs of the published book (dist-runs)."
 
 dist: venv
 	rm -rf dist

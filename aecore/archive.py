@@ -17,6 +17,7 @@ leaving the cache as it was.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -203,3 +204,71 @@ def download(url: str, dest: Path, *, timeout: float = 60.0) -> None:
     except (OSError, ValueError) as err:
         raise ArchiveError(f"could not download {url} ({err}); check the address and the connection, or "
                            f"download the file yourself and import it from disk") from None
+
+
+# --------------------------------------------------------------------------- the published runs, on Colab
+
+# The label of the Project-URL the release workflow writes into the package's metadata
+# (tools/stamp_runs_url.py): the address of the archive of the runs the published book shows.
+PUBLISHED_RUNS_LABEL = "Published runs"
+# Set to 0 to train everything yourself even where published runs exist.
+PUBLISHED_RUNS_ENV = "AECORE_PUBLISHED_RUNS"
+_imported: set[str] = set()  # addresses imported by this process (each chapter calls once)
+
+
+def published_runs_url(distribution: str = "aecore") -> str | None:
+    """The address of the published runs' archive from the installed package's metadata, or None
+    (a checkout or a wheel built without the release workflow's stamp)."""
+    import importlib.metadata
+
+    try:
+        meta = importlib.metadata.metadata(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in meta.get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        if label.strip() == PUBLISHED_RUNS_LABEL and url.strip():
+            return url.strip()
+    return None
+
+
+def use_published_runs(profile: Any, *, url: str | None = None, root: Path | None = None) -> dict[str, int] | None:
+    """In the ``full`` profile, imports the published runs into the run cache, so that a chapter
+    reads the book's runs instead of training them (on Colab: about a minute instead of an hour),
+    and trains only what the reader changes.
+
+    Nothing happens (returns None) in another profile, where no address is known (``url`` or
+    :func:`published_runs_url`), where :data:`PUBLISHED_RUNS_ENV` is ``0``, or where that address was
+    already imported into this cache (a marker file in it records it: the next chapter does not
+    download the archive again). Entries already in the cache are kept (:func:`import_`). A
+    download or an archive that fails its checks is reported with a warning and nothing is
+    imported: the chapter then trains its runs.
+
+    Returns:
+      :func:`import_`'s counts, or None.
+    """
+    import warnings
+
+    name = getattr(profile, "name", profile)
+    if name != "full" or os.environ.get(PUBLISHED_RUNS_ENV, "1").strip() == "0":
+        return None
+    url = url or published_runs_url()
+    if not url or url in _imported:
+        return None
+    root = cache_dir() if root is None else Path(root)
+    marker = root / f".published-runs-{_sha256(url.encode())[:16]}"  # imported before: no second download
+    if marker.is_file():
+        _imported.add(url)
+        return None
+    try:
+        counts = import_(url, root=root)
+    except ArchiveError as err:
+        warnings.warn(f"the published runs were not imported ({err}); the chapter trains its runs instead",
+                      stacklevel=2)
+        return None
+    _imported.add(url)
+    with contextlib.suppress(OSError):
+        marker.write_text(url + "\n")
+    print(f"published runs: {counts['added']} added to the run cache, {counts['kept']} already there "
+          f"(set {PUBLISHED_RUNS_ENV}=0 to train everything yourself)")
+    return counts

@@ -128,3 +128,85 @@ def test_the_command_line(exported, tmp_path, monkeypatch, capsys):
     (tmp_path / "broken.tar.gz").write_bytes(b"\x1f\x8b broken")
     assert cli.main(["cache", "import", str(tmp_path / "broken.tar.gz")]) == 1
     assert "error: " in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the published runs, on Colab
+
+
+class _Meta:
+    def __init__(self, urls):
+        self.urls = urls
+
+    def get_all(self, key):
+        return self.urls if key == "Project-URL" else None
+
+
+def test_the_published_runs_address_comes_from_the_package_metadata(monkeypatch):
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "metadata",
+                        lambda name: _Meta(["Source, https://x/y", "Published runs, https://x/y/runs.tar.gz"]))
+    assert archive.published_runs_url() == "https://x/y/runs.tar.gz"
+    monkeypatch.setattr(importlib.metadata, "metadata", lambda name: _Meta(["Source, https://x/y"]))
+    assert archive.published_runs_url() is None
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "metadata", missing)
+    assert archive.published_runs_url() is None
+
+
+def test_use_published_runs_imports_once_in_full_only_and_survives_a_failed_download(exported, tmp_path,
+                                                                                       monkeypatch, capsys):
+    from aecore.profiles import PROFILES
+
+    _, path, _, _ = exported
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(path.parent))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(archive, "_imported", set())
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
+        assert archive.use_published_runs(PROFILES["fast"], url=url, root=tmp_path) is None
+        assert not tmp_path.exists() or not _entries(tmp_path)
+        monkeypatch.setenv(archive.PUBLISHED_RUNS_ENV, "0")
+        assert archive.use_published_runs(PROFILES["full"], url=url, root=tmp_path) is None
+        monkeypatch.delenv(archive.PUBLISHED_RUNS_ENV)
+        assert archive.use_published_runs(PROFILES["full"], url=url, root=tmp_path)["added"] == 2
+        assert "2 added to the run cache" in capsys.readouterr().out
+        assert archive.use_published_runs(PROFILES["full"], url=url, root=tmp_path) is None  # once per process
+        monkeypatch.setattr(archive, "_imported", set())  # a new kernel (the next chapter), the same cache:
+        monkeypatch.setattr(archive, "import_", lambda *a, **k: pytest.fail("downloaded again"))
+        assert archive.use_published_runs(PROFILES["full"], url=url, root=tmp_path) is None
+        monkeypatch.undo()
+        monkeypatch.setattr(archive, "_imported", set())
+        other = tmp_path / "other"
+        with pytest.warns(UserWarning, match="not imported .*could not download.*trains its runs instead"):
+            assert archive.use_published_runs("full", url=url.replace(path.name, "gone.tar.gz"), root=other) is None
+        assert not _entries(other)
+    finally:
+        server.shutdown()
+    monkeypatch.setattr(archive, "published_runs_url", lambda: None)
+    assert archive.use_published_runs("full", root=tmp_path / "none") is None  # no address known: nothing
+
+
+def test_the_release_exports_the_runs_under_the_address_it_stamps(exported, tmp_path):
+    import sys
+    import tomllib
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import stamp_runs_url
+
+    src, _, _, _ = exported
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert stamp_runs_url.main(["--repository", "o/b", "--version", "9.9", "--pyproject", str(pyproject),
+                                "--export", str(src), "--out-dir", str(tmp_path / "dist-runs")]) == 0
+    url = tomllib.loads(pyproject.read_text())["project"]["urls"]["Published runs"]
+    asset = tmp_path / "dist-runs" / stamp_runs_url.asset_name("9.9")
+    assert url.endswith("/v9.9/" + asset.name) and asset.is_file()
+    assert archive.import_(asset, root=tmp_path / "cache")["added"] == 2  # the asset is a valid archive
+    assert stamp_runs_url.main(["--repository", "o/b", "--pyproject", str(pyproject),
+                                "--export", str(tmp_path / "no-cache"), "--out-dir", str(tmp_path / "x")]) == 1

@@ -78,3 +78,31 @@ def test_the_build_page_says_how_the_cold_build_was_run(tmp_path, monkeypatch):
     (chapters / "execution-cold.json").write_text(json.dumps({**rec, "note": "Two processes at once."}))
     monkeypatch.setattr(build_pages, "ROOT", tmp_path)
     assert "Two processes at once." in build_pages.build_info_page()
+
+
+def test_the_release_stamps_the_published_runs_address_into_the_metadata(tmp_path):
+    import tomllib
+
+    import stamp_runs_url
+
+    from aecore import archive
+
+    assert stamp_runs_url.LABEL == archive.PUBLISHED_RUNS_LABEL
+    url = stamp_runs_url.runs_url("some-owner/some-book", aecore.__version__)
+    assert url == (f"https://github.com/some-owner/some-book/releases/download/v{aecore.__version__}/"
+                   f"aecore-runs-{aecore.__version__}.tar.gz")
+    text = (ROOT / "pyproject.toml").read_text()
+    assert "Published runs" not in text  # a checkout knows no published runs
+    stamped = stamp_runs_url.stamp(text, url)
+    assert tomllib.loads(stamped)["project"]["urls"] == {"Published runs": url}
+    assert stamp_runs_url.stamp(stamped, url + "2").count("Published runs") == 1  # a second stamp replaces
+    for bad in ("x; rm -rf /", "https://github.com/a/b", "a"):
+        with pytest.raises(ValueError, match="not a GitHub repository"):
+            stamp_runs_url.runs_url(bad, "0.1.0")
+    # the command writes the file it is given and prints the address
+    target = tmp_path / "pyproject.toml"
+    target.write_text(text)
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "stamp_runs_url.py"), "--repository", "o/b",
+                          "--version", "0.1.0", "--pyproject", str(target)], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("/v0.1.0/aecore-runs-0.1.0.tar.gz")
+    assert tomllib.loads(target.read_text())["project"]["urls"]["Published runs"] == out.stdout.strip()

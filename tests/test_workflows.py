@@ -166,10 +166,18 @@ def test_book_workflow_builds_and_deploys_to_pages():
 def test_release_workflow_checks_the_tag_tests_builds_and_publishes():
     doc = load("release.yml")
     assert triggers(doc)["push"] == {"tags": ["v*"]}
-    build, publish = doc["jobs"]["build"], doc["jobs"]["publish"]
+    build, publish, release = doc["jobs"]["build"], doc["jobs"]["publish"], doc["jobs"]["github-release"]
     runs = [s["run"].strip() for s in build["steps"] if "run" in s]
-    assert runs == ["make release-check", "make test", "make dist"]
-    assert publish["needs"] == "build" and publish["permissions"] == {"id-token": "write"}
+    assert runs == ["make release-check", "make test", "make published-runs", "make dist"]
+    uploads = [s["with"]["path"] for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    assert uploads == ["dist/", "dist-runs/"]  # the package, and the published runs' archive
+    # the runs go to the GitHub release of the tag before the package (whose metadata names them) goes out
+    assert release["needs"] == "build" and release["permissions"] == {"contents": "write"}
+    assert [s["run"].strip() for s in release["steps"] if "run" in s] == ["make github-release"]
+    assert "dist-runs/*.tar.gz" in recipe("github-release") and "--verify-tag" in recipe("github-release")
+    assert "tools/stamp_runs_url.py --export" in recipe("published-runs")
+    assert "--profile full" in recipe("published-runs")
+    assert publish["needs"] == ["build", "github-release"] and publish["permissions"] == {"id-token": "write"}
     assert publish["environment"]["name"] == "pypi"
     assert publish["steps"][-1]["uses"] == "pypa/gh-action-pypi-publish@release/v1"
     assert doc["permissions"] == {"contents": "read"}  # only the publish job gets an OIDC token
