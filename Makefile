@@ -20,7 +20,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv book execute html test published-runs github-release test-unit test-papermill test-nbval test-build test-browser test-colab \
+.PHONY: venv book execute html test published-runs github-release verdicts-unchanged test-unit test-papermill test-nbval test-build test-browser test-colab \
         browser-deps chromium clean bench bench-deps reproduce release-check dist
 
 venv: $(VENV)/.installed
@@ -127,6 +127,11 @@ published-runs: venv
 	rm -rf dist-runs $(RUNS_CACHE)
 	AECORE_CACHE_DIR=$(RUNS_CACHE) $(BIN)/python tools/run_notebooks.py --profile full --output-dir _build/published-notebooks
 	$(BIN)/python tools/stamp_runs_url.py --export $(RUNS_CACHE)
+
+# After `make book PROFILE=full` (weekly-full.yml): exit 1 naming every verdict that differs from
+# the committed chapters'.
+verdicts-unchanged:
+	python3 tools/compare_verdicts.py
 
 # Attach the published runs to the GitHub release of the tag (needs the gh CLI and GH_TOKEN).
 github-release:

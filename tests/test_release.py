@@ -106,3 +106,27 @@ def test_the_release_stamps_the_published_runs_address_into_the_metadata(tmp_pat
                           "--version", "0.1.0", "--pyproject", str(target)], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip().endswith("/v0.1.0/aecore-runs-0.1.0.tar.gz")
     assert tomllib.loads(target.read_text())["project"]["urls"]["Published runs"] == out.stdout.strip()
+
+
+def test_compare_verdicts_names_every_changed_claim():
+    import copy
+
+    import compare_verdicts
+
+    from aecore import report
+
+    assert compare_verdicts.VERDICTS_MIME == report.VERDICTS_MIME
+    table = report.VerdictTable([report.Verdict("A", "000", "Supported", "e", "ch9-a"),
+                                 report.Verdict("B", "000", "Refuted", "e", "ch9-b")])
+    nb = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "display_data",
+                                                       "data": table._repr_mimebundle_()}]}]}
+    before = compare_verdicts.verdicts(nb)
+    assert before == {"A": "Supported", "B": "Refuted"}  # read from what a verdict table writes
+    planted = copy.deepcopy(nb)  # one verdict flipped, one claim gone
+    rows = planted["cells"][0]["outputs"][0]["data"][compare_verdicts.VERDICTS_MIME]
+    rows = rows if isinstance(rows, list) else rows["verdicts"]
+    rows[0]["verdict"] = "Inconclusive"
+    del rows[1]
+    lines = compare_verdicts.differences(before, compare_verdicts.verdicts(planted))
+    assert lines == ["'A': Supported -> Inconclusive", "'B': Refuted -> absent"]
+    assert compare_verdicts.differences(before, before) == []

@@ -194,6 +194,9 @@ def test_weekly_workflow_runs_the_full_profile():
     runs = [s["run"].strip() for _, s in steps(doc) if "run" in s]
     assert "make test" in runs and "make book PROFILE=full" in runs
     assert runs.index("make test") < runs.index("make book PROFILE=full")
+    # then every re-executed verdict is compared with the committed one
+    assert runs.index("make book PROFILE=full") < runs.index("make verdicts-unchanged")
+    assert "tools/compare_verdicts.py" in recipe("verdicts-unchanged")
 
 
 def test_make_test_runs_every_stage_including_the_browser():
