@@ -626,3 +626,34 @@ def one_scale_table(x_train: np.ndarray, x_test: np.ndarray, *, k: int = 16, see
     rows.append({"model": "mean image", "likelihood": "categorical", "bits": float(bits.mean()),
                  "fitted": "256 probabilities per pixel"})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- first-layer gradients
+
+
+def first_layer_gradient_norm(model, x: np.ndarray, likelihood, *, batch_size: int = 64,
+                              max_images: int = 1024) -> float:
+    """How hard the training loss still pulls the input -> first-layer weights of a trained
+    autoencoder: the Frobenius norm of the gradient of the loss (nats per pixel, the mean over a
+    mini-batch, as :func:`aecore.training.fit` trains with ``reduction="per_pixel"``) with respect to
+    the encoder's first kernel, averaged over the mini-batches of the first ``max_images`` of
+    ``x``. Inference mode; the weights are not changed.
+
+    A network whose hidden units are saturated passes almost no gradient to its first layer: that is
+    how a collapsed run's first-layer weights stop moving without going to zero (chapter 4).
+    """
+    import tensorflow as tf
+
+    lik = losses.get_loss(likelihood) if isinstance(likelihood, str) else likelihood
+    kernel = next((layer.kernel for layer in getattr(model, "encoder", model).layers
+                   if getattr(layer, "kernel", None) is not None), None)
+    if kernel is None:
+        raise ValueError(f"{getattr(model, 'name', model)!r} has no layer with a kernel")
+    x = np.asarray(x, np.float32)[:max_images]
+    norms = []
+    for i in range(0, len(x), batch_size):
+        xb = tf.convert_to_tensor(x[i:i + batch_size])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(lik.nll_per_pixel(xb, model(xb, training=False)))
+        norms.append(float(tf.norm(tape.gradient(loss, kernel))))
+    return float(np.mean(norms))

@@ -351,3 +351,37 @@ def test_one_scale_bits_of_a_uniform_density_are_eight():
     uniform = (rng.integers(0, 256, (2000, 28, 28, 1)) / 255.0).astype(np.float32)
     t = analysis.one_scale_table(uniform[:1500], uniform[1500:], k=2).set_index(["model", "likelihood"])["bits"]
     assert t[("mean image", "categorical")] == pytest.approx(8.0, abs=0.35)  # smoothing over 256 levels
+
+
+# --------------------------------------------------------------------------- first-layer gradients
+
+
+def test_first_layer_gradient_norm_matches_a_finite_difference_and_vanishes_when_saturated():
+    import tensorflow as tf
+
+    from aecore import models
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((64, 28, 28, 1)) < 0.3).astype(np.float32)
+    model = models.build_model("dense_ae", seed=0, jit_compile=False)
+    g = analysis.first_layer_gradient_norm(model, x, "bce", batch_size=64)
+    # oracle: the directional derivative along the gradient's direction, by central differences
+    kernel = model.encoder.layers[[getattr(l, "kernel", None) is not None for l in model.encoder.layers].index(True)].kernel
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(analysis.losses.get_loss("bce").nll_per_pixel(x, model(x, training=False)))
+    direction = tape.gradient(loss, kernel).numpy()
+    direction /= np.linalg.norm(direction)
+    w0 = kernel.numpy().copy()
+
+    def f(t):
+        kernel.assign(w0 + t * direction)
+        return float(tf.reduce_mean(analysis.losses.get_loss("bce").nll_per_pixel(x, model(x, training=False))))
+
+    h = 0.05  # float32: a smaller step drowns in rounding
+    fd = (f(h) - f(-h)) / (2 * h)
+    kernel.assign(w0)
+    assert g == pytest.approx(fd, rel=2e-2)
+    # saturate the first layer (huge weights): sigmoid units pass ~no gradient
+    kernel.assign(np.full_like(w0, 50.0))  # every image has ink: every unit's input is >= 50
+    assert analysis.first_layer_gradient_norm(model, x, "bce") < 1e-3 * g
+    np.testing.assert_array_equal(kernel.numpy(), np.full_like(w0, 50.0))  # not changed by measuring
