@@ -275,3 +275,34 @@ def test_bn_start_reading_tells_an_artefact_from_batchnorms_own_deficit():
     fa_bn = (mixed["dataset"] == "fashion_mnist") & (mixed["model"] == "conv_ae_bn")
     mixed.loc[fa_bn, "recomputed"] += 0.01
     assert conv_runs.bn_start_reading(conv_runs.bn_start_findings(mixed)) == "partly an evaluation artefact"
+
+
+# --------------------------------------------------------------------------- the plateau in principal components
+
+
+def test_pca_error_curve_against_pca_reconstructions_and_equivalent_components():
+    from aecore import metrics
+
+    rng = np.random.default_rng(0)
+    x_train = rng.random((200, 28, 28, 1)) * rng.random((1, 28, 28, 1))
+    x_val = rng.random((50, 28, 28, 1)) * rng.random((1, 28, 28, 1))
+    errors = conv_runs.pca_error_curve(x_train, x_val)
+    mean_image = metrics.mean_image_baseline(x_train, x_val)
+    assert errors[0] == pytest.approx(float(np.mean((x_val - mean_image) ** 2)), rel=1e-9)
+    for k in (1, 5, 30):  # oracle: aecore.metrics' own PCA
+        x_hat = metrics.pca_reconstruct(metrics.pca_fit(x_train, k), x_val)
+        assert errors[k] == pytest.approx(float(np.mean((x_val - x_hat) ** 2)), rel=1e-6)
+    e = np.array([1.0, 0.6, 0.5, 0.2])
+    assert conv_runs.equivalent_components(1.2, e) == 0.0
+    assert conv_runs.equivalent_components(0.8, e) == pytest.approx(0.5)
+    assert conv_runs.equivalent_components(0.5, e) == pytest.approx(2.0)
+    assert conv_runs.equivalent_components(0.35, e) == pytest.approx(2.5)
+    assert conv_runs.equivalent_components(0.1, e) == float("inf")
+
+
+def test_epochs_to_components_finds_the_first_epoch_per_run():
+    curves = pd.DataFrame({"dataset": ["mnist"] * 3 + ["fashion_mnist"] * 3, "seed": 0, "epoch": [1, 2, 3] * 2,
+                           "components": [0.0, 0.5, 1.5, 2.0, 3.0, 4.0]})
+    first = conv_runs.epochs_to_components(curves, k=1)
+    assert first[("mnist", 0)] == 3 and first[("fashion_mnist", 0)] == 1
+    assert np.isnan(conv_runs.epochs_to_components(curves, k=9)[("mnist", 0)])
