@@ -122,17 +122,34 @@ def mae_variant_table(ratios: pd.DataFrame) -> pd.DataFrame:
 def mae_cause(table: pd.DataFrame) -> str:
     """What :func:`mae_variant_table` says MAE's stuck runs come from, as a phrase for the text.
 
-    "the sigmoid that carries the mean, not the absolute error" when the chapter's MAE (the first
-    variant) got stuck and MAE without a sigmoid never did; "not the sigmoid alone" when MAE without
-    a sigmoid got stuck too; "nothing: no MAE run got stuck" when the chapter's MAE never did.
+    Reads the stuck runs of the chapter's MAE (the first variant), of MAE with its output bias
+    started at the mean image, and of MAE without a sigmoid:
+
+    - none of the chapter's MAE runs stuck: "nothing: no MAE run got stuck";
+    - neither variant stuck: "the sigmoid's vanishing gradient: without it, or started at the mean
+      image, no run got stuck";
+    - only the started-at-the-mean variant free of stuck runs: "where training starts, more than the
+      sigmoid: started at the mean image no run got stuck, while without a sigmoid some still did";
+    - only the no-sigmoid variant free of them: "the sigmoid that carries the mean, not the absolute
+      error";
+    - both variants with stuck runs: "neither the sigmoid nor the start alone".
     """
     stuck = table.groupby("variant", sort=False)["stuck"].sum()
-    base, free = stuck.get(next(iter(MAE_VARIANTS)), 0), stuck.get("MAE, no sigmoid")
-    if free is None:
-        raise ValueError("mae_cause: the table has no 'MAE, no sigmoid' rows")
+    names = list(MAE_VARIANTS)
+    missing = [n for n in names if n not in stuck.index]
+    if missing:
+        raise ValueError(f"mae_cause: the table has no rows of {missing}")
+    base, start, free = (int(stuck[n]) for n in names)
     if base == 0:
         return "nothing: no MAE run got stuck"
-    return "the sigmoid that carries the mean, not the absolute error" if free == 0 else "not the sigmoid alone"
+    if start == 0 and free == 0:
+        return "the sigmoid's vanishing gradient: without it, or started at the mean image, no run got stuck"
+    if start == 0:
+        return ("where training starts, more than the sigmoid: started at the mean image no run got stuck, "
+                "while without a sigmoid some still did")
+    if free == 0:
+        return "the sigmoid that carries the mean, not the absolute error"
+    return "neither the sigmoid nor the start alone"
 
 
 def measure(x: np.ndarray, x_hat: np.ndarray) -> dict[str, float]:

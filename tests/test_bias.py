@@ -126,11 +126,12 @@ def test_mae_variant_table_counts_stuck_runs_against_is_stuck():
 
 
 def test_mae_cause_reads_the_variants():
-    def table(base, free):
-        return pd.DataFrame({"variant": ["MAE (sigmoid mean)", "MAE, output bias at the mean image", "MAE, no sigmoid"],
-                             "model": "m", "stuck": [base, 1, free]})
-    assert bias.mae_cause(table(9, 0)) == "the sigmoid that carries the mean, not the absolute error"
-    assert bias.mae_cause(table(9, 2)) == "not the sigmoid alone"
-    assert bias.mae_cause(table(0, 0)) == "nothing: no MAE run got stuck"
-    with pytest.raises(ValueError, match="no 'MAE, no sigmoid'"):
-        bias.mae_cause(table(9, 0).iloc[:2])
+    def table(base, start, free):
+        return pd.DataFrame({"variant": list(bias.MAE_VARIANTS), "model": "m", "stuck": [base, start, free]})
+    assert bias.mae_cause(table(0, 0, 0)) == "nothing: no MAE run got stuck"
+    assert bias.mae_cause(table(9, 0, 0)).startswith("the sigmoid's vanishing gradient")
+    assert bias.mae_cause(table(9, 0, 6)).startswith("where training starts, more than the sigmoid")
+    assert bias.mae_cause(table(9, 2, 0)) == "the sigmoid that carries the mean, not the absolute error"
+    assert bias.mae_cause(table(9, 2, 6)) == "neither the sigmoid nor the start alone"
+    with pytest.raises(ValueError, match="no rows of"):
+        bias.mae_cause(table(9, 0, 0).iloc[:2])
