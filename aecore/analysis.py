@@ -558,12 +558,14 @@ def bits_per_pixel(nll_nats_per_pixel, levels: int = PIXEL_LEVELS):
     return (np.asarray(nll_nats_per_pixel, np.float64) + np.log(levels)) / np.log(2.0)
 
 
-def one_scale_table(x_train: np.ndarray, x_test: np.ndarray, *, k: int = 16, seed: int = 0) -> pd.DataFrame:
+def one_scale_table(x_train: np.ndarray, x_test: np.ndarray, *, k: int = 16) -> pd.DataFrame:
     """Two simple models of the test images scored by several likelihoods on one scale.
 
-    The images are dequantised first (each 8-bit level spread uniformly over its bin of width
-    1/256, :func:`aecore.vae_runs.transform_targets`), so that every density, Gaussian, Laplace or
-    continuous Bernoulli, scores the same data, and none is offered an exact 0. The models: the
+    The images must be dequantised (each 8-bit level spread uniformly over its bin of width 1/256:
+    ``aecore.vae_runs.transform_targets(x, "dequantized", seed=...)``, another seed for the test
+    images), so that every density, Gaussian, Laplace or continuous Bernoulli, scores the same data,
+    and none is offered an exact 0; each pixel's level is its bin. ValueError for images with an
+    exact 0 or 1 (not dequantised). The models: the
     training mean image, and PCA with ``k`` components fitted on the training images. Every
     likelihood's free parameters are fitted on the training images by maximum likelihood: the
     Gaussian's σ (one, or one per pixel) and the Laplace's scale from the training residuals; the
@@ -581,14 +583,18 @@ def one_scale_table(x_train: np.ndarray, x_test: np.ndarray, *, k: int = 16, see
     from scipy import stats
 
     from aecore import metrics
-    from aecore.vae_runs import transform_targets
 
-    levels_test = np.rint(np.asarray(x_test, np.float64) * 255.0).reshape(len(x_test), -1).astype(int)
-    levels_train = np.rint(np.asarray(x_train, np.float64) * 255.0).reshape(len(x_train), -1).astype(int)
-    xtr = transform_targets(np.asarray(x_train, np.float32), "dequantized", seed=seed)
-    xte = transform_targets(np.asarray(x_test, np.float32), "dequantized", seed=seed + 1)
-    xtr = xtr.reshape(len(xtr), -1).astype(np.float64)
-    xte = xte.reshape(len(xte), -1).astype(np.float64)
+    xtr = np.asarray(x_train, np.float64).reshape(len(x_train), -1)
+    xte = np.asarray(x_test, np.float64).reshape(len(x_test), -1)
+    for name, x in (("x_train", xtr), ("x_test", xte)):
+        # float32 rounding puts a rare dequantised value exactly on 0 or 1; raw 8-bit images have many
+        if not (np.all(np.isfinite(x)) and x.min() >= 0.0 and x.max() <= 1.0 and np.mean((x == 0) | (x == 1)) < 1e-3):
+            raise ValueError(f"one_scale_table: {name} is not a dequantised image set (values outside [0, 1], or "
+                             f"many exactly 0 or 1); pass aecore.vae_runs.transform_targets(x, 'dequantized', seed=...)")
+    # A pixel's level is its bin. (float32 rounding can put a dequantised value on a bin's edge, so
+    # about one pixel in 10^5 lands in the neighbouring bin: far below the table's precision.)
+    levels_train = np.minimum(np.floor(xtr * PIXEL_LEVELS), PIXEL_LEVELS - 1).astype(int)
+    levels_test = np.minimum(np.floor(xte * PIXEL_LEVELS), PIXEL_LEVELS - 1).astype(int)
     pca = metrics.pca_fit(xtr, k)
     models = {"mean image": (np.broadcast_to(xtr.mean(axis=0), xtr.shape), np.broadcast_to(xtr.mean(axis=0), xte.shape)),
               f"PCA-{k}": (metrics.pca_reconstruct(pca, xtr), metrics.pca_reconstruct(pca, xte))}
