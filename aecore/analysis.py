@@ -651,10 +651,9 @@ def first_layer_gradient_norm(model, x: np.ndarray, likelihood, *, batch_size: i
     import tensorflow as tf
 
     lik = losses.get_loss(likelihood) if isinstance(likelihood, str) else likelihood
-    kernel = next((layer.kernel for layer in getattr(model, "encoder", model).layers
-                   if getattr(layer, "kernel", None) is not None), None)
-    if kernel is None:
-        raise ValueError(f"{getattr(model, 'name', model)!r} has no layer with a kernel")
+    from aecore.collapse import first_layer_variable
+
+    kernel = first_layer_variable(model)
     x = np.asarray(x, np.float32)[:max_images]
     norms = []
     for i in range(0, len(x), batch_size):

@@ -31,7 +31,7 @@ LOSSES: tuple[str, ...] = ("mse", "bce", "cb", "mae")
 # batch 64 and 20 epochs.
 MODELS: dict[str, dict[str, Any]] = {
     "conv_ae": {"model_kwargs": {}, "batch_size": 32, "epochs": 10, "learning_rate": 1e-3},
-    "dense_ae": {"model_kwargs": {"activation": "relu", "jit_compile": False}, "batch_size": 64,
+    "dense_ae": {"model_kwargs": {"activation": "relu"}, "batch_size": 64,
                  "epochs": 20, "learning_rate": 1e-2},
 }
 

@@ -49,7 +49,7 @@ ADAM_MSE_CONTROLS: dict[str, str] = {"double sigmoid": "double sigmoid, MSE",
                                      "targets 0–255": "targets 0–255, MSE"}
 
 # Plain SGD (no momentum): the rates that reproduce the reported blob, tried with one seed.
-SGD: dict[str, Any] = {"optimizer": "sgd"}
+SGD: dict[str, Any] = {"optimizer": "sgd"}  # Config fields
 SGD_RATES: tuple[float, ...] = (300.0, 1000.0, 3000.0)
 
 
@@ -62,8 +62,7 @@ def config(profile: Profile, dataset: str, loss: str, seed: int, model_kwargs: M
            **train: Any) -> Config:
     """One run of the question's MLP; ``model_kwargs`` and ``train`` override the defaults."""
     return Config.from_profile(profile, dataset=dataset, model=MODEL, loss=loss, seed=seed,
-                               model_kwargs={"jit_compile": False, **(model_kwargs or {})},
-                               **{"epochs": epochs(profile), **TRAIN, **train})
+                               model_kwargs=dict(model_kwargs or {}), **{"epochs": epochs(profile), **TRAIN, **train})
 
 
 def seeds(profile: Profile) -> tuple[int, ...]:
@@ -82,7 +81,7 @@ def sgd_rate_configs(profile: Profile, seed: int | None = None) -> dict[tuple[st
     """The plain-SGD rate grid on MNIST: ``(loss, rate) -> config``, one seed (default: the
     profile's first)."""
     seed = profile.seeds[0] if seed is None else seed
-    return {(loss, lr): config(profile, "mnist", loss, seed, SGD, learning_rate=lr)
+    return {(loss, lr): config(profile, "mnist", loss, seed, **SGD, learning_rate=lr)
             for loss in ("mse", "bce") for lr in SGD_RATES}
 
 
@@ -117,7 +116,7 @@ def sgd_setting_configs(profile: Profile, rates: Mapping[str, float],
         "SGD, BCE, sum": ("bce", rates["mse"], "per_image"),
         "SGD, BCE, mean, its own rate": ("bce", rates["bce"], "per_pixel"),
     }
-    return {name: [config(profile, "mnist", loss, s, SGD, learning_rate=lr, reduction=red) for s in seeds]
+    return {name: [config(profile, "mnist", loss, s, **SGD, learning_rate=lr, reduction=red) for s in seeds]
             for name, (loss, lr, red) in settings.items()}
 
 
@@ -132,7 +131,7 @@ def sgd_ordinary_configs(profile: Profile, seeds: Sequence[int] | None = None) -
     """MSE and BCE (mean over pixels) with plain SGD at :data:`SGD_ORDINARY_RATES` on MNIST,
     once per seed: ``"SGD 0.01, MSE"`` and so on."""
     seeds = comparison_seeds(profile) if seeds is None else seeds
-    return {name: [config(profile, "mnist", loss, s, SGD, learning_rate=lr) for s in seeds]
+    return {name: [config(profile, "mnist", loss, s, **SGD, learning_rate=lr) for s in seeds]
             for name, (lr, loss) in zip(SGD_ORDINARY, [(lr, loss) for lr in SGD_ORDINARY_RATES
                                                        for loss in ("mse", "bce")])}
 

@@ -25,8 +25,8 @@ few thousandths, so the verdict does not hinge on the exact value; :func:`detect
 the figures so a reader can check the margin.
 
 :class:`EpochTracker` computes the figures (and the first-layer weight norm) after every
-training epoch; :func:`aecore.experiments.run` passes it to :func:`aecore.training.fit` for models
-that set ``tracks_collapse``.
+training epoch; :func:`aecore.experiments.run` passes it to :func:`aecore.training.fit` for the
+architectures of :data:`aecore.experiments.TRACKS_COLLAPSE` (``dense_ae``).
 """
 
 from __future__ import annotations
@@ -217,17 +217,20 @@ def bright_region_overlap(image: Any, mean_image: Any, *, level: float = 0.5) ->
     return int(a.sum()), int(b.sum()), float(iou)
 
 
-def first_layer_kernel(model: Any) -> np.ndarray:
-    """The input -> first-layer weight matrix of an autoencoder (its encoder's first kernel).
-
-    Returns:
-      A NumPy copy, e.g. ``[784, 100]`` for ``dense_ae``.
-    """
+def first_layer_variable(model: Any) -> Any:
+    """The input -> first-layer weight variable of an autoencoder (its encoder's first kernel):
+    live, so a gradient can be taken with respect to it."""
     for layer in getattr(model, "encoder", model).layers:
         kernel = getattr(layer, "kernel", None)
         if kernel is not None:
-            return np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel)
+            return kernel
     raise ValueError(f"{getattr(model, 'name', model)!r} has no layer with a kernel")
+
+
+def first_layer_kernel(model: Any) -> np.ndarray:
+    """A NumPy copy of :func:`first_layer_variable`, e.g. ``[784, 100]`` for ``dense_ae``."""
+    kernel = first_layer_variable(model)
+    return np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel)
 
 
 class EpochTracker:

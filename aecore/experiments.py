@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 import aecore
-from aecore import collapse, data, losses, metrics, models, training
+from aecore import collapse, data, losses, metrics, models, optim, training
 from aecore.cache import entry_files, fingerprint_arrays
 from aecore.profiles import PROFILES
-from aecore.runner import Result, RunConfig, base_key_fields, cache_key, entry_path, results, run, runs, sweep
+from aecore.runner import Result, RunConfig, base_key_fields, entry_path, results, run, runs, sweep
 
 # The one runner's functions, re-exported: chapters call experiments.run(cfg) and experiments.sweep(cfgs).
 __all__ = ["Config", "ENTRY_FILES", "Result", "data_fingerprint", "entry_path", "load_data", "results", "run",
@@ -60,6 +60,9 @@ def _canonical_model_kwargs(value: Any) -> tuple[tuple[str, Any], ...]:
 
 # How a Config's output bias starts (Config.output_bias).
 OUTPUT_BIAS_MODES: tuple[str | None, ...] = (None, "mean_image")
+# The architectures whose runs log chapter 4's collapse figures after every epoch
+# (aecore.collapse.EpochTracker, on the held-out images): a choice of the runs, not of the model.
+TRACKS_COLLAPSE: frozenset[str] = frozenset({"dense_ae"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +85,11 @@ class Config(RunConfig):
       binarize: None, ``"threshold"`` (train and test images thresholded at 0.5) or
         ``"dynamic"`` (a fresh Bernoulli sample of the training images every epoch;
         metrics against one fixed Bernoulli sample of the test images).
-      learning_rate: Adam step size.
+      learning_rate: the optimizer's step size.
+      optimizer: ``"adam"`` (Keras defaults) or ``"sgd"`` (plain gradient descent, no momentum;
+        chapter 4's reported setting).
+      jit_compile: XLA-compile the training steps (:func:`aecore.training.fit`); it changes the
+        rounding, so it is part of the config. False for every run of the book.
       reduction: training-loss scale, ``"per_pixel"`` (nats per pixel) or ``"per_image"``.
       model_kwargs: builder hyperparameters as sorted ``(name, value)`` pairs (a dict is
         accepted and converted), e.g. ``{"activation": "relu"}`` for ``dense_ae``.
@@ -112,6 +119,8 @@ class Config(RunConfig):
     data_seed: int | None = None
     n_val: int = 1000
     output_bias: str | None = None
+    optimizer: str = "adam"
+    jit_compile: bool = False
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -152,6 +161,10 @@ class Config(RunConfig):
                              f"{', '.join(map(repr, OUTPUT_BIAS_MODES))}")
         if self.output_bias is not None:
             models.check_output_bias(likelihood)
+        optim.check_optimizer(self.optimizer)
+        if not isinstance(self.jit_compile, (bool, np.bool_)):
+            raise ValueError(f"jit_compile must be True or False, got {self.jit_compile!r}")
+        put("jit_compile", bool(self.jit_compile))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict of every field; ``model_kwargs`` becomes a dict."""
@@ -179,7 +192,7 @@ class Config(RunConfig):
     REQUIRED_METRICS: ClassVar[tuple[str, ...]] = (
         "mse_per_pixel", "bce_per_pixel", "bce_excess_per_pixel", "psnr_db", "ssim", "n_images", "dead_units",
         "latent_dim", "train_seconds", "final_loss")
-    HISTORY_COLUMNS: ClassVar[tuple[str, ...]] = ("epoch", "loss", "val_loss", "seconds")
+    HISTORY_COLUMNS: ClassVar[tuple[str, ...]] = ("epoch", "loss", "val_loss", "val_mse", "seconds")
 
     def key_fields(self) -> dict[str, Any]:
         """What the cache key covers (:func:`aecore.runner.cache_key`): the config, its kind, the
@@ -190,10 +203,6 @@ class Config(RunConfig):
         if revision != 1:
             fields["model_revision"] = revision
         return fields
-
-    def cache_key(self) -> str:
-        """SHA-256 (hex) of :meth:`key_fields` (see :func:`aecore.runner.cache_key`)."""
-        return cache_key(self)
 
     def entry_slug(self) -> str:
         """The readable start of the entry's folder name, e.g. ``mnist-conv_ae-bernoulli-s0``."""
@@ -247,6 +256,10 @@ class Config(RunConfig):
         if self.output_bias:
             parts.append(f"output_bias={self.output_bias}")
         parts += [f"{k}={v}" for k, v in self.model_kwargs]
+        if self.optimizer != "adam":
+            parts.append(f"optimizer={self.optimizer}")
+        if self.jit_compile:
+            parts.append("jit_compile=True")
         return " ".join(parts)
 
 
@@ -322,12 +335,12 @@ def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
     if cfg.output_bias == "mean_image":
         models.set_output_bias(model, x_train, likelihood)
     x_val = x_test[:n_val] if n_val else None
-    # Models that track collapse (dense_ae) log chapter 4's per-epoch figures on the held-out images.
     tracker = (collapse.EpochTracker(x_train, x_val, likelihood=likelihood)
-               if x_val is not None and getattr(model, "tracks_collapse", False) else None)
+               if x_val is not None and cfg.model in TRACKS_COLLAPSE else None)
     history = training.fit(model, likelihood, x_train, x_val=x_val, on_epoch_end=tracker,
                            epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
-                           learning_rate=cfg.learning_rate,
+                           learning_rate=cfg.learning_rate, optimizer=cfg.optimizer,
+                           jit_compile=cfg.jit_compile,
                            binarize="dynamic" if cfg.binarize == "dynamic" else None,
                            reduction=cfg.reduction, progress=progress, progress_prefix=prefix)
 

@@ -35,7 +35,6 @@ import numpy as np
 from keras import layers
 
 from aecore.data import IMAGE_SHAPE
-from aecore.optim import check_optimizer
 from aecore.validate import check_images, check_int
 
 
@@ -106,25 +105,15 @@ class AutoEncoder(keras.Model):
       decoder: ``keras.Model`` mapping codes ``[B, latent_dim]`` to logits ``[B, 28, 28, 1]``;
         its last layer is linear.
       architecture: the registry name the model was built from (for tables and the cache).
-      jit_compile: whether XLA compilation of the training step was measured faster for
-        this architecture on CPU; :func:`aecore.training.fit` uses it as its default.
-      optimizer: the optimizer :func:`aecore.training.fit` trains this model with by default
-        (``"adam"`` or ``"sgd"``), kept on the model as Keras keeps ``model.optimizer``.
-      tracks_collapse: when true, :func:`aecore.training.fit` records the collapse figures
-        of :class:`aecore.collapse.EpochTracker` after every epoch (given held-out images).
       **kwargs: passed to ``keras.Model`` (e.g. ``name``).
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *, architecture: str = "custom",
-                 jit_compile: bool = False, optimizer: str = "adam", tracks_collapse: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
         self.architecture = architecture
-        self.prefers_jit_compile = bool(jit_compile)
-        self.preferred_optimizer = str(optimizer)
-        self.tracks_collapse = bool(tracks_collapse)
         self._inference_fns: dict[str, Callable] = {}
 
     @property
@@ -292,16 +281,14 @@ def conv_ae_bn(*, latent_dim: int = 16, seed: int | None = None) -> AutoEncoder:
 
 def _conv_autoencoder(name: str, *, latent_dim: int, batch_norm: bool, seed: int | None) -> AutoEncoder:
     # Encoder first, then decoder: the initialisers draw their seeds in this order.
-    # XLA stays off: measured slower for these convolutions, and TF cannot XLA-compile the
-    # max-pooling gradient under op determinism.
     init = _Initializers(seed)
     encoder = _conv_encoder(init, latent_dim=latent_dim, batch_norm=batch_norm)
     decoder = _conv_decoder(init, latent_dim=latent_dim, batch_norm=batch_norm)
-    return AutoEncoder(encoder, decoder, architecture=name, jit_compile=False, name=name)
+    return AutoEncoder(encoder, decoder, architecture=name, name=name)
 
 
 def dense_ae(*, hidden_units: int = 100, latent_dim: int = 50, activation: str = "sigmoid",
-             optimizer: str = "adam", jit_compile: bool = True, seed: int | None = None) -> AutoEncoder:
+             seed: int | None = None) -> AutoEncoder:
     """The Cross Validated question's MLP: 784 - 100 - 50 - 100 - 784, output logits.
 
     Args:
@@ -309,22 +296,14 @@ def dense_ae(*, hidden_units: int = 100, latent_dim: int = 50, activation: str =
       latent_dim: width of the middle (code) layer.
       activation: activation of all three hidden layers (``"sigmoid"`` as in the question;
         ``"relu"`` is its suggested fix). Any Keras activation name.
-      optimizer: what :func:`aecore.training.fit` trains it with by default: ``"adam"``, or
-        ``"sgd"`` (plain gradient descent, no momentum). A model option so that an
-        experiment's config (``model_kwargs``) records it.
-      jit_compile: whether :func:`aecore.training.fit` XLA-compiles its steps by default.
-        Compiling costs ~2-3 s per fit on this project's CPU, while the per-step gain at
-        batch 32-64 measured at most ~15%: for runs of a few thousand steps or fewer,
-        ``False`` is faster overall.
       seed: seed for the weight initialisers; None draws them from Python's ``random``.
 
     Returns:
-      An :class:`AutoEncoder` whose code is the middle layer's activations. It tracks
-      collapse: :func:`aecore.training.fit` logs the first-layer weight norm and the
-      :mod:`aecore.collapse` figures after every epoch (the question's observations).
+      An :class:`AutoEncoder` whose code is the middle layer's activations. How it is trained
+      (optimizer, XLA) is the training's business (:func:`aecore.training.fit`,
+      :class:`aecore.experiments.Config`), not the model's.
     """
     keras.activations.get(activation)  # fails early, with Keras' message, on an unknown name
-    check_optimizer(optimizer)
     init = _Initializers(seed)
     x = keras.Input(IMAGE_SHAPE, name="image")  # [B, 28, 28, 1]
     h = layers.Flatten(name="enc_flatten")(x)  # [B, 784]
@@ -340,9 +319,7 @@ def dense_ae(*, hidden_units: int = 100, latent_dim: int = 50, activation: str =
                      name="logits")(h)  # [B, 784], linear
     logits = layers.Reshape(IMAGE_SHAPE, name="dec_reshape")(h)  # [B, 28, 28, 1]
     decoder = keras.Model(c, logits, name="decoder")
-    # XLA fuses this MLP's small matmuls: measured ~1.2-1.5x faster training on CPU.
-    return AutoEncoder(encoder, decoder, architecture="dense_ae", jit_compile=bool(jit_compile),
-                       optimizer=optimizer, tracks_collapse=True, name="dense_ae")
+    return AutoEncoder(encoder, decoder, architecture="dense_ae", name="dense_ae")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -394,7 +371,7 @@ def get_model_spec(name: str) -> ModelSpec:
 def check_model_kwargs(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Raises ValueError if ``kwargs`` holds a keyword the builder of ``name`` does not take, or
     a value of the wrong kind for it: sizes (integer defaults) must be positive integers, flags
-    (bool defaults) bools, names (str defaults) strings, and ``optimizer`` a known one.
+    (bool defaults) bools, names (str defaults) strings.
 
     The message lists the keywords it does take (``seed`` is set separately). Checked when a
     :class:`aecore.experiments.Config` is made, so a bad value fails before any training.
@@ -419,9 +396,7 @@ def check_model_kwargs(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
             out[key] = check_int(value, f"model {name!r}: {key}")
         elif isinstance(default, str) and not isinstance(value, str):
             raise ValueError(f"model {name!r}: {key} must be a string such as {default!r}, got {value!r}")
-        if key == "optimizer":
-            check_optimizer(value)
-        elif key == "activation":
+        if key == "activation":
             keras.activations.get(value)  # Keras' message on an unknown name
     return out
 

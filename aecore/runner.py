@@ -100,6 +100,10 @@ class RunConfig:
         """Short human label: the setting and the seed, e.g. ``"mnist conv_ae bce seed 1"``."""
         return f"{self.setting_label()} seed {self.seed}"
 
+    def cache_key(self) -> str:
+        """SHA-256 (hex) of the kind's ``key_fields()`` (:func:`cache_key`)."""
+        return cache_key(self)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Result:

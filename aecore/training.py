@@ -6,8 +6,11 @@ than ``model.compile(...); model.fit(...)`` (Keras 3 spends the difference on ca
 its data adapter; ``steps_per_execution=16`` closes only part of the gap), and it lets the
 data pipeline do what ``fit`` makes awkward: a fresh Bernoulli binarisation of the
 training images every epoch, drawn from seeds so that a run is exactly repeatable.
-XLA (``jit_compile``) is used where it was measured faster: the dense MLP, not the
-convolutional models (XLA's CPU convolutions are ~3x slower than oneDNN's here).
+XLA (``jit_compile``) is off unless asked for: it fuses the dense MLP's small matmuls (~1.2-1.5x
+faster per step on this CPU) but costs 2-3 s of compilation per fit, more than it saves in runs of a
+few thousand steps; XLA's CPU convolutions are ~3x slower than oneDNN's, and TensorFlow cannot
+XLA-compile the max-pooling gradient under op determinism. How a model is trained is an argument
+of :func:`fit` (and a field of :class:`aecore.experiments.Config`), never a property of the model.
 
 Steps per call: by default one ``tf.function`` call runs up to :data:`DEFAULT_STEPS_PER_CALL`
 optimizer steps in a graph-side ``tf.while_loop`` (like Keras' ``steps_per_execution``),
@@ -181,7 +184,7 @@ def epoch_steps(functions: Mapping[str, Callable], x_train: np.ndarray, x_all: t
 def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray | None = None,
         epochs: int, batch_size: int, seed: int, learning_rate: float = 1e-3,
         binarize: str | None = None, reduction: str = "per_pixel", progress: bool = True,
-        progress_prefix: str = "", jit_compile: bool | None = None, optimizer: str | None = None,
+        progress_prefix: str = "", jit_compile: bool = False, optimizer: str = "adam",
         on_epoch_end: EpochHook | None = None, steps_per_call: int | None = None) -> pd.DataFrame:
     """Trains ``model`` to reconstruct ``x_train`` under ``likelihood`` with Adam (or plain SGD).
 
@@ -210,18 +213,14 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
       reduction: ``"per_pixel"`` (nats per pixel) or ``"per_image"`` (nats per image).
       progress: print one line per epoch with the losses.
       progress_prefix: text put before each progress line (e.g. ``"run 3/12: "``).
-      jit_compile: XLA-compile the steps; None uses the model's measured preference
-        (``model.prefers_jit_compile``, False if absent). With op determinism on (as
-        ``set_seed`` leaves it), TensorFlow cannot XLA-compile max-pooling gradients, so
-        the convolutional models must keep False.
-      optimizer: ``"adam"`` or ``"sgd"`` (plain gradient descent, no momentum); None uses
-        the model's ``preferred_optimizer`` attribute (``"adam"`` if absent), the way
-        ``jit_compile`` follows the model: ``aecore.models.dense_ae(optimizer="sgd")``
-        records the choice in the model's hyperparameters, hence in an experiment's config.
+      jit_compile: XLA-compile the steps (rounding differs from the uncompiled steps, so it is
+        part of a run's config). With op determinism on (as ``set_seed`` leaves it), TensorFlow
+        cannot XLA-compile max-pooling gradients: the convolutional models must keep False.
+      optimizer: ``"adam"`` (Keras defaults) or ``"sgd"`` (plain gradient descent, no momentum).
       on_epoch_end: ``hook(epoch, model) -> {name: float}``, called after each epoch (after
         validation, in inference mode); its values become extra history columns; None: no hook.
-        (:func:`aecore.experiments.run` passes :class:`aecore.collapse.EpochTracker` for models
-        whose ``tracks_collapse`` is true.) Its time is not in ``seconds``.
+        (:func:`aecore.experiments.run` passes :class:`aecore.collapse.EpochTracker` for the
+        architectures of :data:`aecore.experiments.TRACKS_COLLAPSE`.) Its time is not in ``seconds``.
       steps_per_call: optimizer steps per ``tf.function`` call (a graph-side loop over that
         many full mini-batches); None means :data:`DEFAULT_STEPS_PER_CALL`. Only the speed
         depends on it: every value gives a bit-identical history and weights. ``1`` is the
@@ -230,7 +229,9 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
     Returns:
       A DataFrame with one row per epoch and columns ``epoch`` (1-based), ``loss`` (mean over
       the epoch's training examples, weights changing during the epoch), ``val_loss``
-      (after the epoch; NaN without ``x_val``) and ``seconds`` (wall time of the epoch,
+      (after the epoch; NaN without ``x_val``), ``val_mse`` (the held-out reconstructions'
+      squared error per pixel after the epoch, whatever the likelihood: every run's curve on
+      one scale; NaN without ``x_val``) and ``seconds`` (wall time of the epoch,
       validation included), then the hook's columns, if any. ``df.attrs`` holds ``unit``,
       ``likelihood``, ``reduction`` and ``binarize``.
 
@@ -257,10 +258,9 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
     x_train = check_images(x_train, "x_train")
     if x_val is not None:
         x_val = check_images(x_val, "x_val")
-    if jit_compile is None:
-        jit_compile = bool(getattr(model, "prefers_jit_compile", False))
-    if optimizer is None:
-        optimizer = getattr(model, "preferred_optimizer", "adam")
+    if not isinstance(jit_compile, (bool, np.bool_)):
+        raise ValueError(f"jit_compile must be True or False, got {jit_compile!r}")
+    jit_compile = bool(jit_compile)
     check_optimizer(optimizer)
     scale = red.scale(int(np.prod(x_train.shape[1:])))
     dynamic = binarize == "dynamic"
@@ -330,7 +330,10 @@ def _make_steps(net: Any, lik: Any, scale: float, optimizer: str, learning_rate:
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
     def eval_step(x: tf.Tensor) -> tf.Tensor:
         logits = net(x, training=False)
-        return tf.reduce_sum(lik.nll(x, logits) / scale)
+        # [2]: the loss and the squared error of the reconstruction (the likelihood's mean), summed
+        # over the batch (the latter also over pixels).
+        return tf.stack([tf.reduce_sum(lik.nll(x, logits) / scale),
+                         tf.reduce_sum(tf.math.squared_difference(lik.mean(logits), x))])
 
     # A program is traced once per architecture and setting, on purpose: TensorFlow's
     # "frequent retracing" warning, meant for accidental retracing, does not apply.
@@ -366,12 +369,13 @@ def _fit_loop(model: Any, program: "programs.Program", x_train: np.ndarray, x_va
                 f"training diverged in epoch {epoch}/{epochs}: the loss is {loss} "
                 f"({red.unit}, {lik.name} likelihood, learning rate {learning_rate:g}); "
                 f"lower the learning rate or check the data")
-        val_loss = float("nan")
+        val_loss = val_mse = float("nan")
         if x_val is not None:
-            val_total = sum(float(eval_step(x_val[s:s + 1000])) for s in range(0, x_val.shape[0], 1000))
-            val_loss = val_total / x_val.shape[0]
+            sums_val = [eval_step(x_val[s:s + 1000]).numpy() for s in range(0, x_val.shape[0], 1000)]
+            val_loss = sum(float(v[0]) for v in sums_val) / x_val.shape[0]
+            val_mse = sum(float(v[1]) for v in sums_val) / x_val.size
         seconds = time.perf_counter() - t0
-        row = {"epoch": epoch, "loss": loss, "val_loss": val_loss, "seconds": seconds}
+        row = {"epoch": epoch, "loss": loss, "val_loss": val_loss, "val_mse": val_mse, "seconds": seconds}
         program.store(model)  # the caller's model holds the weights after every epoch
         if on_epoch_end is not None:
             for key, value in dict(on_epoch_end(epoch, model)).items():
@@ -387,4 +391,4 @@ def _fit_loop(model: Any, program: "programs.Program", x_train: np.ndarray, x_va
                   f"[{red.unit}] ({seconds:.1f} s, {n / train_seconds:,.0f} training images/s)",
                   flush=True)
 
-    return pd.DataFrame(rows, columns=["epoch", "loss", "val_loss", "seconds", *extra_columns])
+    return pd.DataFrame(rows, columns=["epoch", "loss", "val_loss", "val_mse", "seconds", *extra_columns])

@@ -25,7 +25,7 @@ import pandas as pd
 
 from aecore import data, metrics, vae
 from aecore.cache import entry_files, fingerprint_arrays
-from aecore.runner import Result, RunConfig, base_key_fields, cache_key, entry_path, results, run, runs, sweep
+from aecore.runner import Result, RunConfig, base_key_fields, entry_path, results, run, runs, sweep
 
 # The one runner's functions, re-exported for the VAE chapters and their study module.
 __all__ = ["ENTRY_FILES", "MODELS", "SCALAR_METRICS", "VAEConfig", "VAEResult", "entry_path", "evaluate", "results",
@@ -176,9 +176,6 @@ class VAEConfig(RunConfig):
         if self.model != "keras_example":
             fields["vae_fit_program"] = vae.FIT_PROGRAM
         return fields
-
-    def cache_key(self) -> str:
-        return cache_key(self)
 
     def entry_slug(self) -> str:
         return "-".join(["vae", self.dataset, self.model, self.decoder, f"s{self.seed}"])

@@ -96,7 +96,7 @@ _KERAS_KNOBS = (Contender("keras_fit", Knobs(steps_per_execution=16)),
 PLANS: dict[str, ModelPlan] = {
     "dense_ae": ModelPlan("dense_ae", 5000, 10, (
         Contender("aecore", Knobs(steps_per_call=1)), Contender("aecore", Knobs(steps_per_call=8)),
-        Contender("aecore", Knobs(jit_compile=False)), *_KERAS_KNOBS)),
+        Contender("aecore", Knobs(jit_compile=True)), *_KERAS_KNOBS)),
     "conv_ae": ModelPlan("conv_ae", 2560, 2, (Contender("aecore", Knobs(steps_per_call=1)), *_KERAS_KNOBS)),
     "vae_mlp": ModelPlan("vae_mlp", 2560, 4, (
         Contender("aecore", Knobs(steps_per_call=1)), Contender("aecore", Knobs(jit_compile=True)),

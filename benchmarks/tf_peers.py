@@ -50,7 +50,7 @@ class Knobs:
     Attributes:
       batch_size: images per optimizer step.
       steps_per_call: ``aecore.training.fit``'s steps per ``tf.function`` call.
-      jit_compile: XLA for the training step (aecore: the model's preference; Keras: "auto").
+      jit_compile: XLA for the training step (aecore: None is off, its default; Keras: None is "auto").
       steps_per_execution: Keras' steps per ``tf.function`` call (default 1).
       pipeline: ``"numpy"`` arrays (the default) or ``"tf.data"`` (shuffle, batch, prefetch).
       threads: PyTorch's intra-op thread count (``torch.set_num_threads``); None = its default.
@@ -89,7 +89,7 @@ def aecore_trial(model_name: str, x: np.ndarray, *, timed_epochs: int, knobs: Kn
         model = models.build_model(model_name, seed=SEED)
         history = training.fit(model, LIKELIHOOD, x, epochs=1 + timed_epochs, batch_size=knobs.batch_size,
                                seed=SEED, progress=False, steps_per_call=knobs.steps_per_call,
-                               jit_compile=knobs.jit_compile)
+                               jit_compile=bool(knobs.jit_compile))
     return _timing(history["seconds"].to_numpy(), x.shape[0], time.perf_counter() - t0)
 
 

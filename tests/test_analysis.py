@@ -371,7 +371,7 @@ def test_first_layer_gradient_norm_matches_a_finite_difference_and_vanishes_when
 
     rng = np.random.default_rng(0)
     x = (rng.random((64, 28, 28, 1)) < 0.3).astype(np.float32)
-    model = models.build_model("dense_ae", seed=0, jit_compile=False)
+    model = models.build_model("dense_ae", seed=0)
     g = analysis.first_layer_gradient_norm(model, x, "bce", batch_size=64)
     # oracle: the directional derivative along the gradient's direction, by central differences
     kernel = model.encoder.layers[[getattr(l, "kernel", None) is not None for l in model.encoder.layers].index(True)].kernel

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not (DATA / "mnist").is_dir(), reason=f"offline 
 
 def _configs():
     base = experiments.Config(dataset="mnist", model="dense_ae", loss="bce", n_train=64, n_test=64, n_val=0,
-                              epochs=1, batch_size=32, model_kwargs={"jit_compile": False})
+                              epochs=1, batch_size=32, model_kwargs={})
     return [base.replace(seed=s) for s in (0, 1)]
 
 

@@ -32,7 +32,7 @@ def test_fast_runs_share_cache_entries_with_chapters_3_and_4():
     assert len(shared3) == 12 and shared3 <= chapter3
     # chapter 4's "BCE, ReLU" setting, written out as that notebook builds it
     chapter4 = {experiments.Config.from_profile(fast, dataset="mnist", model="dense_ae", loss="bce", seed=s,
-                                                model_kwargs={"jit_compile": False, "activation": "relu"},
+                                                model_kwargs={"activation": "relu"},
                                                 epochs=20, batch_size=64, learning_rate=1e-2)
                 for s in fast.seeds}
     assert chapter4 <= ours
@@ -56,8 +56,8 @@ def test_measure_on_perfect_and_shrunk_reconstructions():
 def test_measure_runs_scores_the_continuous_bernoulli_by_its_mean():
     # An untrained model is enough: what is checked is which function of the logits is scored.
     cfg = experiments.Config(dataset="mnist", model="dense_ae", loss="cb", n_test=5,
-                             model_kwargs={"activation": "relu", "jit_compile": False})
-    model = models.build_model("dense_ae", seed=0, activation="relu", jit_compile=False)
+                             model_kwargs={"activation": "relu"})
+    model = models.build_model("dense_ae", seed=0, activation="relu")
     last = model.decoder.get_layer("logits")
     kernel, bias_ = last.get_weights()
     last.set_weights([30.0 * kernel, bias_])  # logits of several units, where mu and lambda differ

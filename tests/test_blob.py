@@ -93,16 +93,16 @@ def test_mistakes_are_registered_and_named():
 
 def _one_step(reduction: str, lr: float, loss: str = "bce") -> tuple[list[np.ndarray], list[np.ndarray]]:
     x = np.random.default_rng(0).uniform(size=(8, 28, 28, 1)).astype(np.float32)
-    model = models.build_model("dense_ae", seed=0, optimizer="sgd", jit_compile=False)
+    model = models.build_model("dense_ae", seed=0)
     before = [v.numpy().copy() for v in model.trainable_variables]
-    training.fit(model, loss, x, epochs=1, batch_size=8, seed=0, learning_rate=lr,
+    training.fit(model, loss, x, epochs=1, batch_size=8, seed=0, learning_rate=lr, optimizer="sgd",
                  reduction=reduction, progress=False)
     return before, [v.numpy() for v in model.trainable_variables]
 
 
 def test_sgd_is_plain_gradient_descent():
     x = np.random.default_rng(0).uniform(size=(8, 28, 28, 1)).astype(np.float32)
-    model = models.build_model("dense_ae", seed=0, optimizer="sgd", jit_compile=False)
+    model = models.build_model("dense_ae", seed=0)
     with tf.GradientTape() as tape:  # the oracle: one hand-made step, w - lr * dL/dw
         loss = tf.reduce_mean(losses.bernoulli_nll(x, model(x, training=True)) / 784.0)
     grads = [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
@@ -124,7 +124,7 @@ def test_adam_nearly_ignores_the_reduction_on_its_first_step():
     # Per-pixel gradients are small enough (~1e-6) for eps = 1e-7 to shrink some steps a bit.
     def step(reduction):
         x = np.random.default_rng(0).uniform(size=(8, 28, 28, 1)).astype(np.float32)
-        model = models.build_model("dense_ae", seed=0, jit_compile=False)
+        model = models.build_model("dense_ae", seed=0)
         bias = model.decoder.get_layer("logits").bias
         b0 = bias.numpy().copy()
         training.fit(model, "bce", x, epochs=1, batch_size=8, seed=0, learning_rate=1e-3,
@@ -135,26 +135,52 @@ def test_adam_nearly_ignores_the_reduction_on_its_first_step():
     assert 1.0 <= ratio < 1.2  # SGD: 784
 
 
-def test_optimizer_follows_the_model_and_can_be_overridden():
-    assert models.build_model("dense_ae", seed=0).preferred_optimizer == "adam"
-    assert models.build_model("conv_ae", seed=0).preferred_optimizer == "adam"
-    with pytest.raises(ValueError, match="valid: adam, sgd"):
-        models.build_model("dense_ae", optimizer="rmsprop")
+def test_models_carry_no_training_policy():
+    # How a model trains (optimizer, XLA, the collapse log) belongs to the run, not to the model.
+    for name in ("dense_ae", "conv_ae"):
+        m = models.build_model(name, seed=0)
+        for attr in ("prefers_jit_compile", "preferred_optimizer", "tracks_collapse"):
+            assert not hasattr(m, attr), (name, attr)
+    for option in ("optimizer", "jit_compile"):
+        with pytest.raises(ValueError, match="takes no argument"):
+            models.check_model_kwargs("dense_ae", {option: "sgd"})
+    with pytest.raises(ValueError, match="takes no argument"):
+        models.build_model("dense_ae", seed=0, optimizer="sgd")
+
+
+def test_the_optimizer_is_a_fit_argument_and_a_config_field():
     with pytest.raises(ValueError, match="unknown optimizer"):
         training.fit(models.build_model("dense_ae", seed=0), "bce", np.zeros((2, 28, 28, 1), np.float32),
                      epochs=1, batch_size=2, seed=0, progress=False, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="jit_compile must be True or False"):
+        training.fit(models.build_model("dense_ae", seed=0), "bce", np.zeros((2, 28, 28, 1), np.float32),
+                     epochs=1, batch_size=2, seed=0, progress=False, jit_compile=None)
+    from aecore.experiments import Config
+
+    with pytest.raises(ValueError, match="valid: adam, sgd"):
+        Config(dataset="mnist", model="dense_ae", loss="bce", optimizer="rmsprop")
+    with pytest.raises(ValueError, match="jit_compile must be True or False"):
+        Config(dataset="mnist", model="dense_ae", loss="bce", jit_compile="no")
+    a = Config(dataset="mnist", model="dense_ae", loss="bce")
+    assert (a.optimizer, a.jit_compile) == ("adam", False)
+    assert a.cache_key() != a.replace(optimizer="sgd").cache_key() != a.replace(jit_compile=True).cache_key()
+    from aecore import blob_runs
+    from aecore.profiles import PROFILES
+
+    assert blob_runs.sgd_rate_configs(PROFILES["fast"])[("bce", 300.0)].optimizer == "sgd"
 
 
-def test_dense_ae_defaults_are_unchanged():
-    m = models.build_model("dense_ae", seed=0)
-    assert m.prefers_jit_compile and m.tracks_collapse
-    assert not models.build_model("dense_ae", seed=0, jit_compile=False).prefers_jit_compile
-    assert not models.build_model("conv_ae", seed=0).tracks_collapse
-    # the new options do not move the initial weights
-    a = models.build_model("dense_ae", seed=4)
-    b = models.build_model("dense_ae", seed=4, optimizer="sgd", jit_compile=False)
-    for u, v in zip(a.weights, b.weights):
-        np.testing.assert_array_equal(u.numpy(), v.numpy())
+def test_the_optimizer_changes_the_training():
+    # Plain SGD at the same rate takes other steps than Adam: the argument reaches the step.
+    x = np.random.default_rng(0).uniform(size=(8, 28, 28, 1)).astype(np.float32)
+
+    def final_bias(optimizer):
+        model = models.build_model("dense_ae", seed=0)
+        training.fit(model, "bce", x, epochs=1, batch_size=8, seed=0, learning_rate=1e-3, optimizer=optimizer,
+                     progress=False)
+        return model.decoder.get_layer("logits").bias.numpy()
+
+    assert not np.allclose(final_bias("adam"), final_bias("sgd"))
 
 
 # ----------------------------------------------------------------------------- the epoch hook
@@ -171,7 +197,7 @@ def test_on_epoch_end_adds_columns_and_sees_the_trained_model():
     model = models.build_model("conv_ae", seed=0)
     h = training.fit(model, "bce", x, epochs=2, batch_size=3, seed=0, progress=False, on_epoch_end=hook)
     assert seen == [1, 2]
-    assert list(h.columns) == ["epoch", "loss", "val_loss", "seconds", "bias_mean", "one"]
+    assert list(h.columns) == ["epoch", "loss", "val_loss", "val_mse", "seconds", "bias_mean", "one"]
     assert h["bias_mean"].iloc[-1] == pytest.approx(np.mean(model.decoder.get_layer("logits").bias.numpy()))
     with pytest.raises(ValueError, match="already writes"):
         training.fit(model, "bce", x, epochs=1, batch_size=3, seed=0, progress=False,

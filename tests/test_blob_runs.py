@@ -24,7 +24,7 @@ def test_every_setting_is_the_questions_mlp_with_its_recipe(profile):
             assert (c.dataset, c.model, c.loss) == (dataset, "dense_ae", losses.get_loss(loss).name)
             assert (c.batch_size, c.learning_rate) == (64, 1e-2)
             assert c.epochs == max(p.epochs, 20) and c.n_train == p.n_train
-            assert dict(c.model_kwargs) == {"jit_compile": False, **options}
+            assert dict(c.model_kwargs) == options and (c.optimizer, c.jit_compile) == ("adam", False)
             models.check_model_kwargs(c.model, dict(c.model_kwargs))
     assert set(blob_runs.CORRECT) | set(blob_runs.MISTAKES) == set(blob_runs.SETTINGS)
 
@@ -33,7 +33,7 @@ def test_the_sgd_grid_and_the_reduction_settings():
     p = PROFILES["fast"]
     grid = blob_runs.sgd_rate_configs(p)
     assert sorted(grid) == sorted((loss, lr) for loss in ("mse", "bce") for lr in blob_runs.SGD_RATES)
-    assert all(dict(c.model_kwargs)["optimizer"] == "sgd" and c.seed == p.seeds[0] and c.dataset == "mnist"
+    assert all(c.optimizer == "sgd" and c.seed == p.seeds[0] and c.dataset == "mnist"
                for c in grid.values())
     settings = blob_runs.sgd_setting_configs(p, {"mse": 1000.0, "bce": 300.0}, seeds=[0, 1])
     first = {name: cfgs[0] for name, cfgs in settings.items()}

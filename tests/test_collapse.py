@@ -132,12 +132,12 @@ def test_bright_region_overlap_counts_and_iou():
 
 def test_tracker_columns_through_fit_match_a_direct_computation():
     x_train, x_val = _images(64), _images(40, seed=5)
-    model = models.build_model("dense_ae", seed=0, jit_compile=False)
+    model = models.build_model("dense_ae", seed=0)
     history = training.fit(model, "bce", x_train, x_val=x_val, epochs=2, batch_size=32, seed=0,
                            progress=False, on_epoch_end=collapse.EpochTracker(x_train, x_val, likelihood="bce"))
     cols = ["first_layer_norm", "mean_image_distance", "distance_ratio", "output_spread",
             "spread_ratio", "mse_ratio_to_mean_image"]
-    assert list(history.columns) == ["epoch", "loss", "val_loss", "seconds", *cols]
+    assert list(history.columns) == ["epoch", "loss", "val_loss", "val_mse", "seconds", *cols]
     last = history.iloc[-1]
     kernel = model.encoder.get_layer("enc_dense").kernel.numpy()
     assert last["first_layer_norm"] == pytest.approx(np.sqrt((kernel.astype(np.float64) ** 2).sum()), rel=1e-6)
@@ -153,27 +153,27 @@ def test_tracker_columns_through_fit_match_a_direct_computation():
 def test_fit_itself_adds_no_tracking_columns():
     # The hook is the caller's choice (experiments.run passes one for dense_ae): fit adds none.
     x = _images(16)
-    h = training.fit(models.build_model("dense_ae", seed=0, jit_compile=False), "bce", x, epochs=1,
+    h = training.fit(models.build_model("dense_ae", seed=0), "bce", x, epochs=1,
                      batch_size=16, seed=0, progress=False)
-    assert list(h.columns) == ["epoch", "loss", "val_loss", "seconds"]
-    h = training.fit(models.build_model("dense_ae", seed=0, jit_compile=False), "bce", x, x_val=x, epochs=1,
+    assert list(h.columns) == ["epoch", "loss", "val_loss", "val_mse", "seconds"]
+    h = training.fit(models.build_model("dense_ae", seed=0), "bce", x, x_val=x, epochs=1,
                      batch_size=16, seed=0, progress=False)
-    assert list(h.columns) == ["epoch", "loss", "val_loss", "seconds"]
+    assert list(h.columns) == ["epoch", "loss", "val_loss", "val_mse", "seconds"]
     h = training.fit(models.build_model("conv_ae", seed=0), "bce", x, x_val=x, epochs=1,
                      batch_size=16, seed=0, progress=False)
-    assert list(h.columns) == ["epoch", "loss", "val_loss", "seconds"]
+    assert list(h.columns) == ["epoch", "loss", "val_loss", "val_mse", "seconds"]
 
 
 def test_summarize_run_on_a_trained_model():
     x_train, x_test = _images(64), _images(50, seed=7)
     cfg = experiments.Config(dataset="mnist", model="dense_ae", loss="bce", n_train=64, n_test=50,
-                             epochs=2, batch_size=32, seed=1, model_kwargs={"jit_compile": False})
-    model = models.build_model("dense_ae", seed=1, jit_compile=False)
+                             epochs=2, batch_size=32, seed=1, model_kwargs={})
+    model = models.build_model("dense_ae", seed=1)
     norm0 = float(np.linalg.norm(model.encoder.get_layer("enc_dense").kernel.numpy()))
     history = training.fit(model, "bce", x_train, x_val=x_test, epochs=2, batch_size=32, seed=1,
                            progress=False, on_epoch_end=collapse.EpochTracker(x_train, x_test, likelihood="bce"))
     result = types.SimpleNamespace(config=cfg, history=history, model=model,
-                                   initial_model=lambda: models.build_model("dense_ae", seed=1, jit_compile=False),
+                                   initial_model=lambda: models.build_model("dense_ae", seed=1),
                                    reconstruct=lambda x: model.reconstruct(x, likelihood="bce"))
     row = collapse.summarize_run(result, x_test, mean_image=x_train.mean(axis=0))
     assert row["first_layer_norm_init"] == pytest.approx(norm0, rel=1e-6)

@@ -381,7 +381,7 @@ def test_val_images_is_the_validation_prefix_actually_scored():
 
 def _tiny(seed: int = 0) -> Config:
     return Config(dataset="mnist", model="dense_ae", loss="bce", n_train=32, n_test=32, n_val=0, epochs=1,
-                  batch_size=32, seed=seed, model_kwargs={"jit_compile": False})
+                  batch_size=32, seed=seed, model_kwargs={})
 
 
 def test_an_entry_that_is_a_plain_file_is_reported_and_retrained(tmp_path, monkeypatch):
@@ -436,8 +436,8 @@ def _forge(path, name: str, text: str) -> None:
     ("metrics.json", '{"mse_per_pixel": "low"}', "metrics.json: mse_per_pixel not numbers"),
     ("metrics.json", '{"mse_per_pixel": 0.1}', "metrics.json lacks bce_per_pixel"),
     ("history.csv", "epoch,loss\n1,0.1\n", "history.csv lacks the column"),
-    ("history.csv", "epoch,loss,val_loss,seconds\n1,0.1,0.1,1\n2,0.1,0.1,1\n", r"history.csv has epochs \[1, 2\]"),
-    ("history.csv", "epoch,loss,val_loss,seconds\n1,nan,0.1,1\n", "non-finite training loss"),
+    ("history.csv", "epoch,loss,val_loss,val_mse,seconds\n1,0.1,0.1,0.1,1\n2,0.1,0.1,0.1,1\n", r"history.csv has epochs \[1, 2\]"),
+    ("history.csv", "epoch,loss,val_loss,val_mse,seconds\n1,nan,0.1,0.1,1\n", "non-finite training loss"),
 ])
 def test_an_entry_forged_with_a_matching_manifest_is_caught_by_its_content(tmp_path, monkeypatch, name, text,
                                                                            message):

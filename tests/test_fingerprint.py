@@ -78,7 +78,7 @@ def test_every_module_that_trains_or_scores_a_run_is_fingerprinted():
 def test_entries_record_the_stack_but_are_keyed_without_it(tmp_path, monkeypatch):
     monkeypatch.setenv(cache_mod.CACHE_ENV_VAR, str(tmp_path))
     cfg = experiments.Config(dataset="mnist", model="dense_ae", loss="bce", n_train=32, n_test=32, n_val=0,
-                             epochs=1, batch_size=32, seed=0, model_kwargs={"jit_compile": False})
+                             epochs=1, batch_size=32, seed=0, model_kwargs={})
     experiments.run(cfg, progress=False)
     stored = json.loads((experiments.entry_path(cfg) / "config.json").read_text())
     assert stored["code"] == fingerprint.code_fingerprint()

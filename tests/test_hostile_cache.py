@@ -34,7 +34,7 @@ DATA_DIR = Path(os.environ.get("AECORE_DATA_DIR") or ROOT.parent / "shared" / "d
 pytestmark = pytest.mark.skipif(not (DATA_DIR / "mnist").is_dir(), reason=f"offline MNIST not found in {DATA_DIR}")
 
 CFG = Config(dataset="mnist", model="dense_ae", loss="bce", n_train=32, n_test=32, n_val=0, epochs=1, batch_size=32,
-             seed=0, model_kwargs={"hidden_units": 8, "latent_dim": 2, "jit_compile": False})
+             seed=0, model_kwargs={"hidden_units": 8, "latent_dim": 2})
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def _forge(name, text):
 
 
 def _other_architecture(ctx):
-    other = models.build_model("dense_ae", seed=0, hidden_units=5, latent_dim=3, jit_compile=False)
+    other = models.build_model("dense_ae", seed=0, hidden_units=5, latent_dim=3)
     tmp = ctx[0].parent / "other.weights.h5"
     other.save_weights(tmp)
     forge(ctx[1], store.WEIGHTS_FILE, tmp.read_bytes())
@@ -151,7 +151,7 @@ ROWS = [
     case("metrics-plausible-edit-matching-manifest", _edit_metric, raises(store.CacheWarning, UNUSABLE + r"metrics\.json"),
          xfail="served from the cache: mse_per_pixel 0.001 is reported as the run's result (a silent wrong number; "
                "the cache docstring states the limitation)"),
-    case("history-of-another-length-matching-manifest", _forge("history.csv", "epoch,loss,val_loss,seconds\n1,0.1,,1\n2,0.1,,1\n"),
+    case("history-of-another-length-matching-manifest", _forge("history.csv", "epoch,loss,val_loss,val_mse,seconds\n1,0.1,,,1\n2,0.1,,,1\n"),
          raises(store.CacheWarning, UNUSABLE + r"history\.csv has epochs \[1, 2\]\.\.\., expected 1\.\.1")),
     case("weights-truncated", _truncate(store.WEIGHTS_FILE, matching=False),
          raises(store.CacheWarning, UNUSABLE + r"model\.weights\.h5 does not match its checksum")),
@@ -246,7 +246,7 @@ mode = sys.argv[1]
 if mode in ("slow-write", "read-only", "together"):  # the faults are in the cache: an untrained model stands in for training
     import pandas as pd
     def untrained(cfg, *, progress, prefix):
-        history = pd.DataFrame({"epoch": [1], "loss": [0.5], "val_loss": [float("nan")], "seconds": [0.1]})
+        history = pd.DataFrame({"epoch": [1], "loss": [0.5], "val_loss": [float("nan")], "val_mse": [float("nan")], "seconds": [0.1]})
         return history, {name: 0.5 for name in cfg.REQUIRED_METRICS}, cfg.build_model()
     experiments._train_and_evaluate = untrained
 if mode == "slow-write":  # stop inside the entry's temp folder, every file written but the manifest

@@ -56,7 +56,7 @@ class _Recorder(keras.Model):
 
 def test_history_format_and_progress(capsys):
     history, _ = _fit(0, x_val=_images(20, seed=1), progress=True)
-    assert list(history.columns) == ["epoch", "loss", "val_loss", "seconds"]
+    assert list(history.columns) == ["epoch", "loss", "val_loss", "val_mse", "seconds"]
     assert history["epoch"].tolist() == [1, 2]
     assert np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
     assert (history["seconds"] > 0).all()
@@ -217,9 +217,26 @@ def test_steps_per_call_must_be_positive():
     (np.full((4, 28, 28, 1), np.nan, np.float32), r"x_train holds 3136 NaN/inf values"),
 ])
 def test_fit_refuses_targets_outside_the_unit_interval(likelihood, x, message):
-    model = models.build_model("dense_ae", seed=0, jit_compile=False)
+    model = models.build_model("dense_ae", seed=0)
     with pytest.raises(ValueError, match=message):
         training.fit(model, likelihood, x, epochs=1, batch_size=2, seed=0, progress=False)
     ok = np.full((4, 28, 28, 1), 0.5, np.float32)
     with pytest.raises(ValueError, match=message.replace("x_train", "x_val")):
         training.fit(model, likelihood, ok, x_val=x, epochs=1, batch_size=2, seed=0, progress=False)
+
+
+@pytest.mark.parametrize("likelihood", ["bce", "cb", "mse"])
+def test_val_mse_is_the_held_out_squared_error_of_the_likelihoods_mean(likelihood):
+    # Oracle: the trained model's reconstructions (the likelihood's mean, through reconstruct) scored
+    # in float64 NumPy; more than 1,000 images so the batched sum is exercised too.
+    x_val = _images(1100, seed=3)
+    model = models.build_model("dense_ae", seed=0, hidden_units=8, latent_dim=2)
+    h = training.fit(model, likelihood, _images(32), x_val=x_val, epochs=2, batch_size=16, seed=0, progress=False)
+    x_hat = model.reconstruct(x_val, likelihood=likelihood).astype(np.float64)
+    expected = float(((x_hat - x_val.astype(np.float64)) ** 2).mean())
+    assert h["val_mse"].iloc[-1] == pytest.approx(expected, rel=1e-5)
+    # a planted fault: scoring the logits instead of the mean would not match
+    logits = model.predict(x_val, verbose=0).astype(np.float64)
+    assert abs(float(((logits - x_val) ** 2).mean()) - expected) > 1e-3
+    assert np.isnan(training.fit(models.build_model("dense_ae", seed=0, hidden_units=8, latent_dim=2), likelihood,
+                                 _images(32), epochs=1, batch_size=16, seed=0, progress=False)["val_mse"]).all()
