@@ -8,7 +8,8 @@ imports only from the layers above it; ``tests/test_layout.py`` checks there is 
   negative log-likelihoods in nats, the one registry by name that autoencoders and VAE decoders
   share), ``metrics`` (MSE, PSNR, SSIM, ...), ``datastats`` (pixel statistics, PCA baselines),
   ``analysis`` (per-pixel loss curves, minima, float32 stability), ``collapse`` (did a model
-  collapse to the mean image?), ``optim`` (optimisers by name), ``adam`` (fused Adam),
+  collapse to the mean image?), ``criteria`` (collapsed, stuck, left the mean image: each
+  criterion of the book once), ``optim`` (optimisers by name), ``adam`` (fused Adam),
   ``programs`` (traced programs shared by a sweep), ``seeding``, ``fingerprint`` (the code a
   cache key covers);
 - models: ``models`` (the autoencoders);
@@ -67,7 +68,7 @@ def silenced_fd2():
 # Submodules load on first use (PEP 562): ``import aecore`` stays cheap and TensorFlow-free
 # (``tests/test_layout.py`` checks it); ``aecore.models`` imports TensorFlow when first touched.
 _SUBMODULES = frozenset({
-    "adam", "analysis", "archive", "bias", "blob_runs", "cache", "cli", "collapse", "conv_runs", "data", "data_study",
+    "adam", "analysis", "archive", "bias", "blob_runs", "cache", "cli", "collapse", "conv_runs", "criteria", "data", "data_study",
     "datastats", "experiments",
     "fingerprint", "keras_vae", "losses", "metrics", "models", "optim", "plotting", "profiles", "programs",
     "report", "runner", "seeding", "tables", "training", "vae", "vae_runs", "vae_study", "validate", "verdicts",

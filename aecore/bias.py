@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from aecore import data, losses, metrics
+from aecore import criteria, data, losses, metrics
 from aecore.experiments import Config, Result
 from aecore.profiles import Profile, comparison_seeds
 
@@ -35,9 +35,6 @@ MODELS: dict[str, dict[str, Any]] = {
                  "epochs": 20, "learning_rate": 1e-2},
 }
 
-# A run is "stuck" when its held-out reconstructions are no better than the training mean
-# image repeated: test MSE / the mean image's test MSE at or above this (see :func:`is_stuck`).
-STUCK_RATIO = 1.0
 
 # Held-out images scored per run: the profile's, at most this many (scoring all 10,000 test
 # images costs ~5 s per run, four minutes over the 48 runs).
@@ -103,7 +100,7 @@ def mae_variant_table(ratios: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
       One row per (variant, model), in the order first seen: ``runs``, ``stuck`` (runs with
-      :func:`is_stuck`), ``ratio_median`` (median MSE ÷ mean image's over all runs) and
+      :func:`aecore.criteria.stuck`), ``ratio_median`` (median MSE ÷ mean image's over all runs) and
       ``ratio_trained`` (mean over the runs that did not get stuck; NaN if none did).
     """
     missing = {"variant", "model", "mse_ratio_to_mean_image"} - set(ratios.columns)
@@ -112,7 +109,7 @@ def mae_variant_table(ratios: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (variant, model), part in ratios.groupby(["variant", "model"], sort=False):
         r = part["mse_ratio_to_mean_image"].astype(float)
-        stuck = r.map(is_stuck)
+        stuck = r.map(criteria.stuck)
         rows.append({"variant": variant, "model": model, "runs": len(r), "stuck": int(stuck.sum()),
                      "ratio_median": float(r.median()),
                      "ratio_trained": float(r[~stuck].mean()) if (~stuck).any() else float("nan")})
@@ -219,34 +216,6 @@ def measure_runs(results: Iterable[Result], images: Mapping[str, np.ndarray], *,
         bins.append(binned_table(x, x_hat, edges).assign(binned_on="target", **key))
         bins.append(binned_by_reconstruction(x, x_hat, edges).assign(binned_on="reconstruction", **key))
     return pd.DataFrame(rows), pd.concat(bins, ignore_index=True)
-
-
-def epochs_to_reach(history: pd.DataFrame, column: str, level: float) -> float:
-    """First epoch (1-based, from ``history["epoch"]``) at which ``column`` is at or below
-    ``level``; NaN if it never is."""
-    hit = history.loc[history[column] <= level, "epoch"]
-    return float(hit.iloc[0]) if len(hit) else float("nan")
-
-
-def is_stuck(mse_ratio_to_mean_image: float) -> bool:
-    """Whether a run failed to learn: its reconstructions are no better than the mean image.
-
-    Args:
-      mse_ratio_to_mean_image: the run's final ``Result.metrics["mse_ratio_to_mean_image"]``,
-        the MSE of its reconstructions of the held-out images divided by the MSE of the
-        training mean image on the same images (chapter 4's collapse detector).
-
-    Returns:
-      True when the ratio is at least :data:`STUCK_RATIO` (1: the run does no better than
-      outputting the mean image for every input; an MAE run stuck on black is far above it).
-
-    Raises:
-      ValueError: the ratio is NaN (no measurement to decide on).
-    """
-    ratio = float(mse_ratio_to_mean_image)
-    if np.isnan(ratio):
-        raise ValueError("mse_ratio_to_mean_image is NaN: cannot tell whether the run is stuck")
-    return ratio >= STUCK_RATIO
 
 
 

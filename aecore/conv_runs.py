@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from aecore import data_study, experiments, losses, metrics, report, verdicts
+from aecore import criteria, data_study, experiments, losses, metrics, report, verdicts
 from aecore.experiments import Config
 from aecore.profiles import COMPARISON_SEEDS, PROFILES, Profile, comparison_seeds
 
@@ -31,10 +31,6 @@ BATCH_SIZE = 32  # the question's
 # ``x_train`` is not shown; Keras' standard MNIST training split has 60,000 images.
 SOURCE_EPOCHS = 10
 KERAS_MNIST_TRAIN = 60_000
-
-# A model "works" (has clearly left the mean-image blob) when its MSE is below this fraction of
-# the mean image's: the threshold of the chapter's first verdict and of :func:`plateau_curves`.
-LEARNED_RATIO = 0.75
 
 SETTINGS: list[tuple[str, str, str, str | None]] = [  # (dataset, model, loss, binarize)
     ("mnist", "conv_ae", "mse", None),
@@ -107,22 +103,17 @@ def source_steps() -> int:
 
 
 def held_out_mse(cfg: Config) -> pd.DataFrame:
-    """Per-epoch held-out MSE per pixel of a Gaussian-likelihood run (cached): ``epoch``, ``val_mse``.
-
-    The history's ``val_loss`` is the Gaussian NLL with sigma = 1, ``MSE / 2 + log(2 pi) / 2``
-    nats per pixel, on the first ``n_val`` test images.
-    """
-    if cfg.loss != "gaussian":
-        raise ValueError(f"held-out MSE is read off a Gaussian (MSE) run's val_loss; {cfg.label()} "
-                         f"was trained with {cfg.loss!r}")
+    """Per-epoch held-out MSE per pixel of a run (cached), whatever its likelihood: ``epoch``,
+    ``val_mse`` (the history's, on the first ``n_val`` test images; :func:`aecore.training.fit`)."""
     h = experiments.run(cfg, progress=False, load_model=False).history
-    return pd.DataFrame({"epoch": h["epoch"], "val_mse": 2.0 * (h["val_loss"] - 0.5 * losses.LOG_2PI)})
+    return pd.DataFrame({"epoch": h["epoch"], "val_mse": h["val_mse"]})
 
 
 def plateau_curves(configs_: Sequence[Config]) -> pd.DataFrame:
-    """How far each MSE run is from the mean-image blob after every epoch.
+    """How far each run is from the mean-image blob after every epoch (any likelihood: the held-out
+    MSE is logged for every run).
 
-    Returns one row per (run, epoch): ``dataset``, ``seed``, ``epoch``, ``val_mse`` and ``ratio``,
+    Returns one row per (run, epoch): ``dataset``, ``loss``, ``seed``, ``epoch``, ``val_mse`` and ``ratio``,
     the held-out MSE divided by the mean training image's MSE on the same held-out images
     (1 = no better than the average image).
     """
@@ -131,7 +122,7 @@ def plateau_curves(configs_: Sequence[Config]) -> pd.DataFrame:
         d = experiments.load_data(cfg)
         x_val = d.test.x[:cfg.val_images]  # the images val_loss was computed on
         blob = float(np.mean(metrics.mse_per_pixel(x_val, metrics.mean_image_baseline(d.train.x, x_val))))
-        c = held_out_mse(cfg).assign(dataset=cfg.dataset, seed=cfg.seed)
+        c = held_out_mse(cfg).assign(dataset=cfg.dataset, loss=cfg.loss, seed=cfg.seed)
         frames.append(c.assign(ratio=c["val_mse"] / blob))
     return pd.concat(frames, ignore_index=True)
 
@@ -187,20 +178,30 @@ def component_curves(configs_: Sequence[Config]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _first_epochs(curves: pd.DataFrame, met: pd.Series) -> pd.Series:
+    """:func:`aecore.criteria.first_epoch` of each run of ``curves`` (one row per run and epoch),
+    indexed by (``dataset``, ``seed``) in the order the runs first appear."""
+    keys = ["dataset", "seed"]
+    runs = curves[keys].drop_duplicates()
+    first = {k: criteria.first_epoch(part["epoch"], met.loc[part.index])
+             for k, part in curves.sort_values("epoch", kind="stable").groupby(keys, sort=False)}
+    index = pd.MultiIndex.from_frame(runs)
+    return pd.Series([first[k] for k in index], index=index, dtype=float)
+
+
 def epochs_to_components(curves: pd.DataFrame, k: float = PLATEAU_COMPONENTS) -> pd.Series:
     """First epoch at which each run's ``components`` reach ``k``, indexed by (``dataset``,
     ``seed``); NaN for a run that never does."""
-    runs = curves[["dataset", "seed"]].drop_duplicates()
-    first = curves[curves["components"] >= k].groupby(["dataset", "seed"])["epoch"].min()
-    return first.reindex(pd.MultiIndex.from_frame(runs)).astype(float)
+    return _first_epochs(curves, curves["components"] >= k)
 
 
-def epochs_to_learn(curves: pd.DataFrame, threshold: float = LEARNED_RATIO) -> pd.Series:
-    """First epoch at which each run's ``ratio`` falls below ``threshold``, indexed by
-    (``dataset``, ``seed``); NaN for a run that never does."""
-    runs = curves[["dataset", "seed"]].drop_duplicates()
-    first = curves[curves["ratio"] < threshold].groupby(["dataset", "seed"])["epoch"].min()
-    return first.reindex(pd.MultiIndex.from_frame(runs)).astype(float)
+def epochs_to_learn(curves: pd.DataFrame, threshold: float | None = None) -> pd.Series:
+    """First epoch at which each run has left the mean image (:func:`aecore.criteria.left_mean_image`
+    of its ``ratio``; or the ratio below ``threshold`` when given), indexed by (``dataset``,
+    ``seed``); NaN for a run that never does."""
+    met = (pd.Series(criteria.left_mean_image(curves["ratio"].to_numpy()), index=curves.index)
+           if threshold is None else curves["ratio"] < threshold)
+    return _first_epochs(curves, met)
 
 
 # --------------------------------------------------------------------------- SSIM across datasets
@@ -330,7 +331,7 @@ def _combined(claim: str, where: str, findings: list, margins: list, evidence: s
 
 def verdicts_for(table: pd.DataFrame, short_table: pd.DataFrame, pixels: dict[str, dict],
                  corruptions: dict[tuple[str, str], dict[str, np.ndarray]],
-                 *, learned_ratio: float = LEARNED_RATIO) -> list[report.Verdict]:
+                 *, learned_ratio: float = criteria.LEFT_MEAN_IMAGE_RATIO) -> list[report.Verdict]:
     """Chapter 3's verdicts on the claims of source 000, under the protocol of :mod:`aecore.verdicts`.
 
     Args:
@@ -340,7 +341,8 @@ def verdicts_for(table: pd.DataFrame, short_table: pd.DataFrame, pixels: dict[st
       short_table: the sweep table of :func:`bn_short_configs` (BatchNorm after short training).
       pixels: :func:`aecore.datastats.pixel_summary` of each dataset's test images.
       corruptions: :func:`corruption_ssim` of each dataset's test images.
-      learned_ratio: a run "works" when its test MSE is below this fraction of the mean image's.
+      learned_ratio: a run "works" when its test MSE is below this fraction of the mean image's
+        (default: :func:`aecore.criteria.left_mean_image`'s bar).
 
     Returns:
       One :class:`aecore.report.Verdict` per claim, in the chapter's order. Comparisons of

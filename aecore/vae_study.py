@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from aecore import analysis, criteria
 from aecore.profiles import Profile, comparison_seeds
 from aecore.vae_runs import VAEConfig, VAEResult
 
@@ -34,35 +35,16 @@ def histories(results_: Sequence[VAEResult]) -> pd.DataFrame:
 
 
 
-# A run is **collapsed** when its code carries (almost) nothing about the image. Two measures,
-# either one enough (issue: collapse judged by active units alone missed a run with 1 active unit
-# and a KL of 0.03 nats):
-# - no active unit: the variance across test images of every posterior mean is below 0.01
-#   (Burda et al. 2016), so the encoder ignores its input;
-# - a rate below one bit: the test KL (nats per image) is an upper bound on the mutual
-#   information I(x; z) (Hoffman & Johnson 2016), so a KL under ln 2 means the code cannot tell
-#   even two kinds of images apart.
-COLLAPSE_KL_NATS = math.log(2.0)
-
-
-def is_collapsed(active_units, kl_nats):
-    """Whether runs collapsed (elementwise): no active unit, or a test KL below
-    :data:`COLLAPSE_KL_NATS` (less than one bit per image about the input).
-
-    Raises:
-      ValueError: a NaN measurement (nothing to decide on).
-    """
-    units, kl = np.asarray(active_units, np.float64), np.asarray(kl_nats, np.float64)
-    if np.isnan(units).any() or np.isnan(kl).any():
-        raise ValueError("active units or KL is NaN: cannot tell whether the run collapsed")
-    return (units == 0) | (kl < COLLAPSE_KL_NATS)
+# A run is **collapsed** when its code carries (almost) nothing about the image: no active unit, or
+# a test KL under one bit (aecore.criteria.posterior_collapsed; either measure is enough: active
+# units alone missed a run with 1 active unit and a KL of 0.03 nats).
 
 
 def collapse_columns(table: pd.DataFrame, mean_image_mse: float) -> pd.DataFrame:
     """A copy of a :func:`sweep` table with ``mse_ratio_to_mean_image`` (the run's test MSE per
     pixel divided by that of predicting the mean training image), ``sampled_mse_ratio_to_mean_image``
     (the same for reconstructions at a posterior sample, where the table has
-    ``mse_per_pixel_sampled``) and ``collapsed`` (:func:`is_collapsed`: the posterior carries less
+    ``mse_per_pixel_sampled``) and ``collapsed`` (:func:`aecore.criteria.posterior_collapsed`: the posterior carries less
     than one bit about the image, the "reconstruction stuck while KL falls" symptom).
 
     The first ratio decodes the posterior mean; for a collapsed run that is z = 0, the centre of
@@ -72,7 +54,7 @@ def collapse_columns(table: pd.DataFrame, mean_image_mse: float) -> pd.DataFrame
     out["mse_ratio_to_mean_image"] = out["mse_per_pixel"] / float(mean_image_mse)
     if "mse_per_pixel_sampled" in out.columns:
         out["sampled_mse_ratio_to_mean_image"] = out["mse_per_pixel_sampled"] / float(mean_image_mse)
-    out["collapsed"] = is_collapsed(out["active_units"], out["kl"])
+    out["collapsed"] = criteria.posterior_collapsed(out["active_units"].to_numpy(), out["kl"].to_numpy())
     return out
 
 
@@ -187,7 +169,7 @@ ONE_SCALE_DECODERS: dict[str, dict] = {
     "Gaussian, optimal σ (σ-VAE)": {"decoder": "gaussian_optimal"},
     "continuous Bernoulli": {"decoder": "continuous_bernoulli"},
 }
-PIXEL_LEVELS = 256  # 8-bit images
+PIXEL_LEVELS = analysis.PIXEL_LEVELS  # 8-bit images
 
 
 def one_scale_configs(control: VAEConfig) -> dict[str, VAEConfig]:
@@ -201,18 +183,12 @@ def one_scale_configs(control: VAEConfig) -> dict[str, VAEConfig]:
 
 
 def bits_per_dim(nll_nats_per_image, n_pixels: int = 784, levels: int = PIXEL_LEVELS):
-    """A density's NLL of dequantised images in [0, 1], in nats per image, as bits per 8-bit pixel.
-
-    Spreading each of the ``levels`` values over a bin of width 1/levels makes a density on [0, 1]
-    a distribution over the levels whose NLL is at most the density's NLL plus
-    ``n_pixels * log(levels)`` (Theis et al. 2016), so ``(nll + D log L) / (D log 2)`` bounds the
-    bits per pixel a lossless code would need. 8 bits per pixel is the uniform density's.
-    """
-    nll = np.asarray(nll_nats_per_image, np.float64)
-    return (nll + n_pixels * math.log(levels)) / (n_pixels * math.log(2.0))
+    """A density's NLL of dequantised images in [0, 1], in nats per image, as bits per 8-bit pixel:
+    :func:`aecore.analysis.bits_per_pixel` of the NLL per pixel (``(nll + D log L) / (D log 2)``,
+    Theis et al. 2016; 8 for the uniform density)."""
+    return analysis.bits_per_pixel(np.asarray(nll_nats_per_image, np.float64) / n_pixels, levels)
 
 
-FIXES_RATIO = 0.9
 # IWAE NLL of binarised MNIST: differences under 1 nat per image are below the smallest
 # the VAE literature reports between models.
 NLL_MARGIN_NATS = 1.0
@@ -221,10 +197,11 @@ NLL_MARGIN_REASON = "1 nat per image, below the smallest difference reported bet
 
 def remedy_outcome(collapsed_runs: int, mse_ratio_to_mean_image: float) -> str:
     """The remedies table's cell: ``"—"`` when runs still collapse, ``"fixes"`` when none does and
-    the MSE is below :data:`FIXES_RATIO` of the mean image's, ``"partly"`` otherwise."""
+    the reconstructions have left the mean image (:func:`aecore.criteria.left_mean_image`),
+    ``"partly"`` otherwise."""
     if collapsed_runs > 0:
         return "—"
-    return "fixes" if mse_ratio_to_mean_image < FIXES_RATIO else "partly"
+    return "fixes" if criteria.left_mean_image(mse_ratio_to_mean_image) else "partly"
 
 
 def verdict_configs(profile: Profile) -> dict[str, VAEConfig]:

@@ -79,23 +79,6 @@ def test_measure_runs_scores_the_continuous_bernoulli_by_its_mean():
         x[:5], result.reconstruct(x[:5])).mean_error, equal_nan=True)
 
 
-def test_epochs_to_reach():
-    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "r": [0.9, 0.5, 0.3, 0.4]})
-    assert bias.epochs_to_reach(history, "r", 0.5) == 2
-    assert bias.epochs_to_reach(history, "r", 0.3) == 3
-    assert np.isnan(bias.epochs_to_reach(history, "r", 0.1))
-
-
-def test_is_stuck_at_and_above_the_mean_image():
-    assert bias.STUCK_RATIO == 1.0
-    assert bias.is_stuck(1.0) and bias.is_stuck(1.65) and bias.is_stuck(np.float64(np.inf))
-    assert not bias.is_stuck(0.999) and not bias.is_stuck(0.19)
-    assert bias.is_stuck(np.float32(1.0)) is True  # a plain bool, from NumPy scalars too
-    with pytest.raises(ValueError, match="NaN"):
-        bias.is_stuck(float("nan"))
-
-
-
 # --------------------------------------------------------------------------- MAE: the loss or its sigmoid?
 
 
@@ -114,7 +97,7 @@ def test_mae_variants_change_only_the_parameterisation():
     assert {c.loss for c in grid["MAE, no sigmoid"]} == {"laplace_identity"}
 
 
-def test_mae_variant_table_counts_stuck_runs_against_is_stuck():
+def test_mae_variant_table_counts_stuck_runs_by_the_criterion():
     ratios = pd.DataFrame({"variant": ["a"] * 4 + ["b"] * 2, "model": ["m", "m", "n", "n", "m", "m"],
                            "mse_ratio_to_mean_image": [1.7, 0.3, 0.2, 0.4, 1.0, 2.0]})
     t = bias.mae_variant_table(ratios).set_index(["variant", "model"])

@@ -1,0 +1,69 @@
+"""aecore.criteria: each criterion once, against hand-made cases at and around its threshold."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aecore import collapse, conv_runs, criteria
+
+
+def test_the_thresholds_and_what_they_mean():
+    assert criteria.STUCK_RATIO == 1.0  # no better than the mean image: a floor, not a tuned value
+    assert criteria.LEFT_MEAN_IMAGE_RATIO == 0.75
+    assert criteria.COLLAPSE_SPREAD_RATIO == collapse.DEFAULT_THRESHOLD == 0.1  # one value, where the test is
+    assert criteria.POSTERIOR_COLLAPSE_KL_NATS == pytest.approx(math.log(2.0))
+    assert criteria.LEFT_MEAN_IMAGE_RATIO < criteria.STUCK_RATIO  # a run cannot be both
+
+
+def test_stuck_at_and_above_the_mean_image():
+    assert criteria.stuck(1.0) and criteria.stuck(1.65) and criteria.stuck(np.float64(np.inf))
+    assert not criteria.stuck(0.999) and not criteria.stuck(0.19)
+    assert criteria.stuck(np.float32(1.0)) is True  # a plain bool, from NumPy scalars too
+    assert list(criteria.stuck([0.5, 1.0, 2.0])) == [False, True, True]
+    with pytest.raises(ValueError, match="NaN"):
+        criteria.stuck(float("nan"))
+
+
+def test_left_the_mean_image_below_the_bar_only():
+    assert criteria.left_mean_image(0.749) and not criteria.left_mean_image(0.75)
+    assert not criteria.left_mean_image(0.9) and criteria.left_mean_image(np.float32(0.1)) is True
+    # between the two bars a run is neither stuck nor clearly working
+    assert not criteria.left_mean_image(0.8) and not criteria.stuck(0.8)
+    with pytest.raises(ValueError, match="NaN"):
+        criteria.left_mean_image([0.5, np.nan])
+
+
+def test_posterior_collapse_needs_an_active_unit_and_more_than_one_bit():
+    got = criteria.posterior_collapsed([0, 1, 12, 3], [5.0, 0.031, 1.0, 0.69])
+    assert list(got) == [True, True, False, True]
+    with pytest.raises(ValueError, match="NaN"):
+        criteria.posterior_collapsed([np.nan], [1.0])
+
+
+def test_first_epoch_against_a_plain_loop():
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # oracle: walk the epochs in order
+        epochs = np.arange(1, 9)
+        met = rng.random(8) < 0.3
+        expected = next((float(e) for e, m in zip(epochs, met) if m), math.nan)
+        got = criteria.first_epoch(epochs, met)
+        assert got == expected or (math.isnan(got) and math.isnan(expected))
+    assert criteria.first_epoch([3, 4, 5], [False, True, True]) == 4.0  # the epoch's label, not its position
+    with pytest.raises(ValueError, match="aligned"):
+        criteria.first_epoch([1, 2], [True])
+
+
+def test_epochs_to_learn_and_to_components_use_the_first_epoch_per_run():
+    curves = pd.DataFrame({"dataset": ["a"] * 3 + ["b"] * 3, "seed": [0] * 6, "epoch": [1, 2, 3] * 2,
+                           "ratio": [0.9, 0.7, 0.8, 0.95, 0.9, 0.8], "components": [0.5, 1.2, 2.0, 0.1, 0.2, 0.3]})
+    learned = conv_runs.epochs_to_learn(curves)
+    assert learned[("a", 0)] == 2.0 and math.isnan(learned[("b", 0)])  # never below 0.75
+    assert conv_runs.epochs_to_learn(curves, threshold=0.85)[("b", 0)] == 3.0
+    comps = conv_runs.epochs_to_components(curves, 1.0)
+    assert comps[("a", 0)] == 2.0 and math.isnan(comps[("b", 0)])
+    shuffled = curves.sample(frac=1.0, random_state=1)  # rows out of epoch order: same answer
+    assert conv_runs.epochs_to_learn(shuffled).sort_index().equals(learned.sort_index())
