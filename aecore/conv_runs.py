@@ -17,6 +17,7 @@ must be the same in both profiles, so ``fast`` keeps its 10.)
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -202,6 +203,27 @@ def epochs_to_learn(curves: pd.DataFrame, threshold: float | None = None) -> pd.
     met = (pd.Series(criteria.left_mean_image(curves["ratio"].to_numpy()), index=curves.index)
            if threshold is None else curves["ratio"] < threshold)
     return _first_epochs(curves, met)
+
+
+def plateau_relation(first_a: pd.Series, first_b: pd.Series) -> dict[str, str]:
+    """When runs of setting ``b`` leave the mean image compared with those of setting ``a``, per
+    dataset: ``"earlier"``, ``"in the same epoch"`` or ``"later"``, judged by each setting's
+    slowest seed (:func:`epochs_to_learn`, indexed by (``dataset``, ``seed``); a run that never
+    leaves counts as later than any that does), or ``"neither leaves it"``.
+
+    The slowest seed is what a reader who trains once can count on; with a few seeds and whole
+    epochs, "in the same epoch" is the finest distinction the log supports.
+    """
+    out = {}
+    for d in first_a.index.get_level_values("dataset").unique():
+        if d not in first_b.index.get_level_values("dataset"):
+            raise ValueError(f"no runs of the second setting on {d!r}")
+        a, b = (float(s[d].fillna(np.inf).max()) for s in (first_a, first_b))
+        if math.isinf(a) and math.isinf(b):
+            out[d] = "neither leaves it"
+        else:
+            out[d] = "earlier" if b < a else "later" if b > a else "in the same epoch"
+    return out
 
 
 # --------------------------------------------------------------------------- SSIM across datasets

@@ -67,3 +67,19 @@ def test_epochs_to_learn_and_to_components_use_the_first_epoch_per_run():
     assert comps[("a", 0)] == 2.0 and math.isnan(comps[("b", 0)])
     shuffled = curves.sample(frac=1.0, random_state=1)  # rows out of epoch order: same answer
     assert conv_runs.epochs_to_learn(shuffled).sort_index().equals(learned.sort_index())
+
+
+def test_plateau_relation_reads_the_slowest_seed():
+    def first(values):
+        idx = pd.MultiIndex.from_tuples([(d, s) for d in ("mnist", "fashion_mnist") for s in (0, 1)],
+                                        names=["dataset", "seed"])
+        return pd.Series(values, index=idx, dtype=float)
+
+    mse = first([2, 2, 1, 1])
+    assert conv_runs.plateau_relation(mse, first([1, 2, 1, 1])) == {"mnist": "in the same epoch",
+                                                                   "fashion_mnist": "in the same epoch"}
+    assert conv_runs.plateau_relation(mse, first([1, 1, 2, np.nan])) == {"mnist": "earlier", "fashion_mnist": "later"}
+    assert conv_runs.plateau_relation(first([np.nan] * 4), first([np.nan, np.nan, 3, 3])) == {
+        "mnist": "neither leaves it", "fashion_mnist": "earlier"}
+    with pytest.raises(ValueError, match="no runs"):
+        conv_runs.plateau_relation(mse, mse.loc[["mnist"]])
