@@ -20,8 +20,9 @@ imports only from the layers above it; ``tests/test_layout.py`` checks there is 
   (``VAEConfig``, the VAE kind), ``archive`` (the cache as one file);
 - presentation: ``verdicts``, ``report`` (verdicts, glue), ``plotting`` (figures, never shown or
   saved), ``tables`` (mean and spread across seeds, comparisons of settings);
-- studies: ``data_study`` (chapters 1 and 2), ``conv_runs`` (chapter 3), ``blob_runs``
-  (chapter 4), ``bias`` (chapter 5), ``vae_study`` (chapter 6);
+- studies, in the subpackage ``aecore.studies``: ``data_study`` (chapters 1 and 2), ``conv_runs``
+  (chapter 3), ``blob_runs`` (chapter 4), ``bias`` (chapter 5), ``vae_study`` (chapter 6), each a
+  chapter's run grid, measurements and verdicts;
 - command line: ``cli`` (``python -m aecore``).
 
 ``import aecore`` loads none of them: each submodule is imported when first used
@@ -68,10 +69,10 @@ def silenced_fd2():
 # Submodules load on first use (PEP 562): ``import aecore`` stays cheap and TensorFlow-free
 # (``tests/test_layout.py`` checks it); ``aecore.models`` imports TensorFlow when first touched.
 _SUBMODULES = frozenset({
-    "adam", "analysis", "archive", "bias", "blob_runs", "cache", "cli", "collapse", "conv_runs", "criteria", "data", "data_study",
-    "datastats", "experiments",
-    "fingerprint", "keras_vae", "losses", "metrics", "models", "optim", "plotting", "profiles", "programs",
-    "report", "runner", "seeding", "tables", "training", "vae", "vae_runs", "vae_study", "validate", "verdicts",
+    "adam", "analysis", "archive", "cache", "cli", "collapse", "criteria", "data", "datastats",
+    "experiments", "fingerprint", "keras_vae", "losses", "metrics", "models", "optim", "plotting",
+    "profiles", "programs", "report", "runner", "seeding", "studies", "tables", "training", "vae",
+    "vae_runs", "validate", "verdicts",
 })
 _NAMES = {"Profile": "profiles", "PROFILES": "profiles", "get_profile": "profiles", "set_seed": "seeding"}
 

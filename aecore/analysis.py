@@ -553,7 +553,7 @@ ONE_SCALE_LIKELIHOODS: dict[str, str] = {
 def bits_per_pixel(nll_nats_per_pixel, levels: int = PIXEL_LEVELS):
     """A density's NLL of dequantised images in [0, 1] (nats per pixel) as bits per 8-bit pixel:
     ``(nll + log L) / log 2``, an upper bound on what the discrete model it defines needs
-    (Theis et al. 2016); 8 for the uniform density. (:func:`aecore.vae_study.bits_per_dim` takes it
+    (Theis et al. 2016); 8 for the uniform density. (:func:`aecore.studies.vae_study.bits_per_dim` takes it
     per image.)"""
     return (np.asarray(nll_nats_per_pixel, np.float64) + np.log(levels)) / np.log(2.0)
 

@@ -111,39 +111,39 @@ EXPERIMENTS: dict[str, Experiment] = {
     "conv-ae": Experiment(
         "chapter 3: conv autoencoder, MSE vs BCE, MNIST vs Fashion-MNIST, BatchNorm, "
         "thresholded MNIST (7 settings, batch 32)",
-        lambda profile, seeds: aecore.conv_runs.configs(profile, seeds),
-        seeds=lambda profile: aecore.conv_runs.seeds(profile)),
+        lambda profile, seeds: aecore.studies.conv_runs.configs(profile, seeds),
+        seeds=lambda profile: aecore.studies.conv_runs.seeds(profile)),
     "conv-ae-batchnorm-short": Experiment(
         "chapter 3: conv_ae vs conv_ae_bn with MSE after short training "
         "(4 settings, batch 32; always the fast profile's sizes)",
-        lambda profile, seeds: aecore.conv_runs.bn_short_configs(seeds),
-        seeds=lambda profile: aecore.conv_runs.seeds(profile)),
+        lambda profile, seeds: aecore.studies.conv_runs.bn_short_configs(seeds),
+        seeds=lambda profile: aecore.studies.conv_runs.seeds(profile)),
     "blob": Experiment(
         "chapter 4: the question's sigmoid MLP, MSE and BCE on both datasets and the mistakes "
         "that make the blob (9 settings, batch 64, Adam 1e-2, at least 20 epochs)",
-        lambda profile, seeds: aecore.blob_runs.configs(profile, seeds),
-        seeds=lambda profile: aecore.blob_runs.seeds(profile)),
+        lambda profile, seeds: aecore.studies.blob_runs.configs(profile, seeds),
+        seeds=lambda profile: aecore.studies.blob_runs.seeds(profile)),
     "blob-sgd-rates": Experiment(
         "chapter 4: plain SGD's learning-rate grid on MNIST, MSE and BCE (6 runs per seed; the "
         "chapter trains its sum-vs-mean settings at the best rates)",
         lambda profile, seeds: [cfg for seed in seeds
-                                for cfg in aecore.blob_runs.sgd_rate_configs(profile, seed).values()]),
+                                for cfg in aecore.studies.blob_runs.sgd_rate_configs(profile, seed).values()]),
     "bce-bias": Experiment(
         "chapter 5: conv_ae and the ReLU dense_ae with MSE, BCE, continuous Bernoulli and MAE "
         "on MNIST and Fashion-MNIST (16 settings; at most 2,000 test images)",
-        lambda profile, seeds: aecore.bias.configs(profile, seeds),
-        seeds=lambda profile: aecore.bias.seeds(profile)),
+        lambda profile, seeds: aecore.studies.bias.configs(profile, seeds),
+        seeds=lambda profile: aecore.studies.bias.seeds(profile)),
     "vae-article": Experiment(
         "chapter 6: the article's three VAEs and a z=16 control, reconstruction summed vs averaged "
         "over pixels (9 settings; at least 300 steps)",
-        lambda profile, seeds: aecore.vae_runs.runs(aecore.vae_study.article_grid(profile).values(), seeds=seeds),
-        seeds=lambda profile: aecore.vae_study.seeds(profile)),
+        lambda profile, seeds: aecore.vae_runs.runs(aecore.studies.vae_study.article_grid(profile).values(), seeds=seeds),
+        seeds=lambda profile: aecore.studies.vae_study.seeds(profile)),
     "vae-quality": Experiment(
         "chapter 6: keras-io's example VAE vs ours on dynamically binarised MNIST, test -ELBO and "
         "IWAE (k=100) in nats per image (3 settings)",
-        lambda profile, seeds: aecore.vae_runs.runs(aecore.vae_study.quality_configs(profile).values(),
+        lambda profile, seeds: aecore.vae_runs.runs(aecore.studies.vae_study.quality_configs(profile).values(),
                                                     seeds=seeds),
-        seeds=lambda profile: aecore.vae_study.seeds(profile)),
+        seeds=lambda profile: aecore.studies.vae_study.seeds(profile)),
     "smoke": Experiment(
         "a check of the installation: one tiny dense_ae run per seed on 64 MNIST images, "
         "1 epoch (seconds; ignores the profile's sizes)",

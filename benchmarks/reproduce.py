@@ -34,7 +34,7 @@ REFERENCE = Path(__file__).resolve().parent / "results" / "reference_runs.json"
 
 def sample() -> dict[str, Any]:
     """One run per training chapter, full profile, seed 0: ``name -> config``."""
-    from aecore import bias, blob_runs, conv_runs, vae_study
+    from aecore.studies import bias, blob_runs, conv_runs, vae_study
     from aecore.profiles import PROFILES
 
     full = PROFILES["full"]

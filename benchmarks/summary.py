@@ -143,7 +143,8 @@ def knob_lines(rows: Sequence[Measurement], model: str) -> list[str]:
 def _chapter6_xla_effect(r_on: float, r_off: float, w_on: float, w_off: float) -> str:
     """What XLA would do to one chapter-6 VAE run per profile (its training images =
     epochs x images), from the measured speeds and warm-ups, as words."""
-    from aecore import profiles, vae_study
+    from aecore import profiles
+    from aecore.studies import vae_study
 
     parts = []
     for name, p in profiles.PROFILES.items():

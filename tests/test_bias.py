@@ -1,4 +1,4 @@
-"""aecore.bias (chapter 5): the experiment grid, and the per-run measurements checked on
+"""aecore.studies.bias (chapter 5): the experiment grid, and the per-run measurements checked on
 constructed reconstructions and against a closed-form continuous-Bernoulli mean."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecore import bias, cli, experiments, metrics, models
+from aecore import cli, experiments, metrics, models
+from aecore.studies import bias
 from aecore.profiles import PROFILES
 
 

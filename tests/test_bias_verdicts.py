@@ -1,4 +1,4 @@
-"""Chapter 5's verdict function (aecore.bias.verdicts_for) on constructed tables: every outcome
+"""Chapter 5's verdict function (aecore.studies.bias.verdicts_for) on constructed tables: every outcome
 of every claim, and the calibration measure against a constructed conditional-mean estimator."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecore import bias
+from aecore.studies import bias
 
 SEEDS = range(5)
 SETTINGS = [(m, d) for m in ("conv_ae", "dense_ae") for d in ("mnist", "fashion_mnist")]

@@ -164,7 +164,7 @@ def test_the_optimizer_is_a_fit_argument_and_a_config_field():
     a = Config(dataset="mnist", model="dense_ae", loss="bce")
     assert (a.optimizer, a.jit_compile) == ("adam", False)
     assert a.cache_key() != a.replace(optimizer="sgd").cache_key() != a.replace(jit_compile=True).cache_key()
-    from aecore import blob_runs
+    from aecore.studies import blob_runs
     from aecore.profiles import PROFILES
 
     assert blob_runs.sgd_rate_configs(PROFILES["fast"])[("bce", 300.0)].optimizer == "sgd"

@@ -1,4 +1,4 @@
-"""Chapter 4's grid (aecore.blob_runs): the configs the chapter and the command line share."""
+"""Chapter 4's grid (aecore.studies.blob_runs): the configs the chapter and the command line share."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from aecore import blob_runs, cli, losses, models
+from aecore import cli, losses, models
+from aecore.studies import blob_runs
 from aecore.experiments import Config
 from aecore.profiles import PROFILES
 

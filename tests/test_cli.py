@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aecore import cli, experiments, vae_runs, vae_study
+from aecore import cli, experiments, vae_runs
+from aecore.studies import vae_study
 from aecore.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +109,7 @@ def test_list_shows_every_experiment(capsys):
     assert code == 0
     for name in cli.EXPERIMENTS:
         assert any(line.startswith(name + " ") for line in out.splitlines()), name
-    from aecore import conv_runs
+    from aecore.studies import conv_runs
 
     assert f"{len(conv_runs.SETTINGS) * 3} runs" in out  # conv-ae: chapter 3's settings x 3 seeds
 
@@ -117,7 +118,7 @@ def test_list_shows_every_experiment(capsys):
 
 
 def test_conv_ae_is_chapter_3s_sweep():
-    from aecore import conv_runs
+    from aecore.studies import conv_runs
 
     nb = json.loads((ROOT / "chapters" / "03_conv_autoencoder_mse_bce.ipynb").read_text())
     src = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
@@ -141,11 +142,11 @@ def test_conv_ae_is_chapter_3s_sweep():
 
 
 def test_bce_bias_is_chapter_5s_sweep():
-    from aecore import bias
+    from aecore.studies import bias
 
     nb = json.loads((ROOT / "chapters" / "05_bce_bias_toward_half.ipynb").read_text())
     src = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    assert "bias.configs(profile, bias.seeds(profile))" in src  # the chapter runs aecore.bias's grid
+    assert "bias.configs(profile, bias.seeds(profile))" in src  # the chapter runs aecore.studies.bias's grid
     for profile in PROFILES.values():
         assert cli.EXPERIMENTS["bce-bias"].configs(profile, [0, 4]) == bias.configs(profile, [0, 4])
 

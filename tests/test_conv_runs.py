@@ -1,4 +1,4 @@
-"""aecore.conv_runs' plateau analysis: held-out MSE read off a run's history (any likelihood), its
+"""aecore.studies.conv_runs' plateau analysis: held-out MSE read off a run's history (any likelihood), its
 ratio to the mean image, and the first epoch below the threshold.
 
 The oracle for the ratio is computed here from the trained model itself: its reconstructions of
@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecore import conv_runs, experiments
+from aecore import experiments
+from aecore.studies import conv_runs
 from aecore.profiles import PROFILES
 from aecore.experiments import Config
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecore import collapse, conv_runs, criteria
+from aecore import collapse, criteria
+from aecore.studies import conv_runs
 
 
 def test_the_thresholds_and_what_they_mean():

@@ -1,11 +1,11 @@
-"""aecore.data_study: chapters 1 and 2's verdict rules, every outcome reached with constructed inputs."""
+"""aecore.studies.data_study: chapters 1 and 2's verdict rules, every outcome reached with constructed inputs."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from aecore import data_study
+from aecore.studies import data_study
 
 
 def _summary(mid_mn=0.1, mid_fa=0.45, std_mn=0.31, std_fa=0.35, var_mn=0.067, var_fa=0.087):
@@ -63,7 +63,7 @@ def test_chapter1_outcomes():
 def test_one_range_rule_for_chapters_2_and_3():
     """Both chapters decide "broader range" by data_study.broader_range: a share of mid-grey
     pixels twice MNIST's passes, a merely larger one does not, in either chapter."""
-    from aecore import conv_runs, data_study
+    from aecore.studies import conv_runs, data_study
 
     assert data_study.broader_range(0.45, 0.10) and not data_study.broader_range(0.15, 0.10)
     import tests.test_conv_runs as t3

@@ -13,34 +13,48 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "aecore"
 
 
-def _module_names() -> set[str]:
-    return {p.stem for p in PACKAGE.glob("*.py")}
+def _module_paths(package: Path) -> dict[str, Path]:
+    """Node name -> source: the package's modules by stem, and the ``studies`` subpackage's
+    (its ``__init__`` as ``studies``; stems are unique across the two)."""
+    paths = {p.stem: p for p in package.glob("*.py")}
+    sub = package / "studies"
+    if sub.is_dir():
+        paths.update({("studies" if p.stem == "__init__" else p.stem): p for p in sub.glob("*.py")})
+    return paths
 
 
 def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     """``module -> {aecore modules it imports}``, from every import statement of its source,
     inside functions too (a lazy import still makes the two modules depend on each other).
-    ``import aecore`` and ``from aecore import __version__`` count as importing ``__init__``."""
-    names = {p.stem for p in package.glob("*.py")}
+    ``import aecore`` and ``from aecore import __version__`` count as importing ``__init__``;
+    ``aecore.studies.X`` counts as ``X`` (``aecore.studies`` alone as ``studies``)."""
+    paths = _module_paths(package)
+    names = set(paths)
+
+    def node_of(parts: list[str]) -> str:  # dotted name after "aecore"
+        if parts and parts[0] == "studies" and len(parts) > 1 and parts[1] in names:
+            return parts[1]
+        return parts[0] if parts and parts[0] in names else "__init__"
+
     graph: dict[str, set[str]] = {}
-    for path in sorted(package.glob("*.py")):
+    for name, path in sorted(paths.items()):
         deps: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     parts = alias.name.split(".")
                     if parts[0] == "aecore":
-                        deps.add(parts[1] if len(parts) > 1 and parts[1] in names else "__init__")
+                        deps.add(node_of(parts[1:]))
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 parts = node.module.split(".")
                 if parts[0] != "aecore":
                     continue
-                if len(parts) > 1:
-                    deps.add(parts[1])
+                if len(parts) > 1 and not (parts[1:] == ["studies"]):
+                    deps.add(node_of(parts[1:]))
                 else:
-                    deps.update(a.name if a.name in names else "__init__" for a in node.names)
-        deps.discard(path.stem)
-        graph[path.stem] = deps
+                    deps.update(node_of(parts[1:] + [a.name]) for a in node.names)
+        deps.discard(name)
+        graph[name] = deps
     return graph
 
 
@@ -135,7 +149,12 @@ def test_every_submodule_is_reachable_as_an_attribute():
     import aecore
 
     files = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__", "_tf"}
-    assert set(aecore._SUBMODULES) == files
+    assert set(aecore._SUBMODULES) == files | {"studies"}
+    import aecore.studies
+
+    studies = {p.stem for p in (PACKAGE / "studies").glob("*.py")} - {"__init__"}
+    assert set(aecore.studies._STUDIES) == studies
+    assert all(getattr(aecore.studies, name).__name__ == f"aecore.studies.{name}" for name in sorted(studies))
 
 
 # The layers of README's layout section, in order: a module may import from its own layer and
@@ -147,7 +166,7 @@ LAYERS: dict[str, set[str]] = {
     "training": {"training", "vae", "keras_vae"},  # vae holds the VAE and its fit (issue: one loop)
     "runs": {"cache", "runner", "experiments", "vae_runs", "archive"},
     "presentation": {"verdicts", "report", "plotting", "tables"},
-    "studies": {"data_study", "conv_runs", "blob_runs", "bias", "vae_study"},
+    "studies": {"studies", "data_study", "conv_runs", "blob_runs", "bias", "vae_study"},
     "command line": {"cli", "__main__"},
 }
 
@@ -170,3 +189,22 @@ def test_imports_point_from_later_layers_to_earlier_ones():
 def test_the_layer_check_catches_an_upward_import():
     graph = {**import_graph(), "losses": {"experiments"}}
     assert layer_violations(graph, LAYERS) == ["losses (core) imports experiments (runs)"]
+
+
+def test_the_graph_sees_the_studies_subpackage(tmp_path):
+    # A core module importing a study, in each spelling, is an upward import the layer check catches.
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "data.py").write_text("def f():\n    from aecore.studies import bias\n")
+    (tmp_path / "losses.py").write_text("import aecore.studies.conv_runs\n")
+    (tmp_path / "metrics.py").write_text("from aecore.studies.vae_study import x\n")
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "__init__.py").write_text("")
+    for name in ("bias", "conv_runs", "vae_study"):
+        (tmp_path / "studies" / f"{name}.py").write_text("from aecore import data\n")
+    graph = import_graph(tmp_path)
+    assert graph["data"] == {"bias"} and graph["losses"] == {"conv_runs"} and graph["metrics"] == {"vae_study"}
+    assert graph["bias"] == {"data"} and graph["studies"] == set()
+    layers = {"core": {"__init__", "data", "losses", "metrics"}, "studies": {"studies", "bias", "conv_runs", "vae_study"}}
+    assert layer_violations(graph, layers) == ["data (core) imports bias (studies)", "losses (core) imports conv_runs (studies)",
+                                               "metrics (core) imports vae_study (studies)"]
+    assert find_cycle(graph) == ["bias", "data", "bias"]

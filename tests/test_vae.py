@@ -12,7 +12,8 @@ import tensorflow as tf
 from scipy import integrate, stats
 
 import aecore
-from aecore import cache, keras_vae, losses, vae, vae_study
+from aecore import cache, keras_vae, losses, vae
+from aecore.studies import vae_study
 from aecore import vae_runs as vr
 
 

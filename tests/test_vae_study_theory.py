@@ -1,4 +1,4 @@
-"""aecore.vae_study.linear_vae_prediction against an independent oracle: the β-weighted optimum of
+"""aecore.studies.vae_study.linear_vae_prediction against an independent oracle: the β-weighted optimum of
 a linear VAE is probabilistic PCA with noise τ = βσ² (Lucas et al. 2019). The oracle builds that
 solution's weights from the data covariance, computes its Gaussian posterior with matrix algebra
 (no eigenvalue shortcut) and averages the KL to the prior over the data distribution."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aecore import vae_study
+from aecore.studies import vae_study
 
 
 def _images_with_covariance(eigenvalues, n=4_000, seed=0):

@@ -1,4 +1,4 @@
-"""Chapter 6's verdict function (aecore.vae_study.verdicts_for) and its collapse criterion, on
+"""Chapter 6's verdict function (aecore.studies.vae_study.verdicts_for) and its collapse criterion, on
 constructed sweep tables: every outcome of every claim."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecore import vae_study
+from aecore.studies import vae_study
 from aecore.profiles import PROFILES
 
 PROFILE = PROFILES["full"]

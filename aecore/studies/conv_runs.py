@@ -23,7 +23,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from aecore import criteria, data_study, experiments, losses, metrics, report, verdicts
+from aecore import criteria, experiments, losses, metrics, report, verdicts
+from aecore.studies import data_study
 from aecore.experiments import Config
 from aecore.profiles import COMPARISON_SEEDS, PROFILES, Profile, comparison_seeds
 
