@@ -9,6 +9,7 @@ change here never retrains a run.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Any, Mapping, NamedTuple, Sequence
 
 import pandas as pd
@@ -162,6 +163,50 @@ def formatted(frame: pd.DataFrame, columns: Mapping[str, tuple[str, int | None]]
         out.index = [names.get(key, key) for key in out.index]
     out.index.name = None
     out.columns.name = title
+    return out
+
+
+def readable(frame: pd.DataFrame, decimals: int = 4, *, per_column: Mapping[Any, int] | None = None,
+             title: str | None = None) -> pd.DataFrame:
+    """Any table of numbers for readers, keeping its rows and columns: each number as text with its
+    column's decimals and thousands separators, integers without decimals, "—" where a value is
+    missing, and no index or column names (no stray header row; ``title`` goes in the top-left
+    corner).
+
+    Args:
+      frame: the table (any index; MultiIndex columns too).
+      decimals: decimals of every float column not named in ``per_column``.
+      per_column: decimals by column label (for MultiIndex columns: the full label, or its first
+        level for all the columns under it).
+      title: the columns' name, shown in the corner.
+    """
+    per_column = dict(per_column or {})
+
+    def places(label: Any) -> int:
+        if label in per_column:
+            return per_column[label]
+        if isinstance(label, tuple) and label and label[0] in per_column:
+            return per_column[label[0]]
+        return decimals
+
+    def cell(value: Any, d: int) -> str:
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return "—"
+        if isinstance(value, (str, bool)):
+            return str(value)
+        if isinstance(value, numbers.Integral):
+            return f"{int(value):,}"
+        if isinstance(value, numbers.Real):
+            return f"{float(value):,.{d}f}"
+        return str(value)
+
+    out = pd.DataFrame([[cell(v, places(label)) for label, v in zip(frame.columns, row)]
+                        for row in frame.itertuples(index=False, name=None)],
+                       index=frame.index.copy(), columns=frame.columns.copy())
+    out.index.names = [None] * out.index.nlevels
+    out.columns.names = [None] * out.columns.nlevels
+    if title is not None:
+        out.columns.name = title if out.columns.nlevels == 1 else None
     return out
 
 

@@ -104,3 +104,23 @@ def test_collapse_tables_count_k_of_n_when_settings_have_different_numbers_of_ru
     assert counts.loc["black", "collapsed"] == f"2{nb}of{nb}2" and counts.loc["ok", "collapsed"] == f"0{nb}of{nb}3"
     with pytest.raises(ValueError, match="nowhere"):
         tables.collapse_tables(runs, ["ok", "nowhere"])
+
+
+def test_readable_formats_every_cell_and_drops_the_header_rows():
+    import numpy as np
+
+    t = pd.DataFrame({"images": [5000, 5000], "nats": [45.627998, 190.505005], "share": [0.81381, np.nan],
+                      "word": ["a", "b"]}, index=pd.Index(["MNIST", "Fashion-MNIST"], name="dataset"))
+    out = tables.readable(t, 3, per_column={"nats": 1})
+    assert out.loc["MNIST"].tolist() == ["5,000", "45.6", "0.814", "a"]
+    assert out.loc["Fashion-MNIST", "share"] == "—"  # missing, not "nan"
+    assert out.index.name is None and out.columns.name is None  # no stray header row
+    assert list(out.columns) == list(t.columns) and list(out.index) == list(t.index)
+    cols = pd.MultiIndex.from_tuples([("after epoch 1", "MSE"), ("after epoch 1", "BCE"), ("at the end", "MSE")],
+                                     names=[None, "loss"])
+    m = pd.DataFrame([[0.3451, 0.3432, 0.1961]], columns=cols, index=pd.Index(["MNIST"], name="dataset"))
+    out = tables.readable(m, 2, per_column={"at the end": 4})
+    assert out.iloc[0].tolist() == ["0.35", "0.34", "0.1961"] and out.columns.names == [None, None]
+    assert tables.readable(t[["nats"]], 0, title="dataset").columns.name == "dataset"
+    # a planted fault the test would catch: plain rounding keeps NaN and the index name
+    assert t.round(3).loc["Fashion-MNIST", "share"] != "—" and t.round(3).index.name == "dataset"
