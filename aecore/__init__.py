@@ -9,11 +9,13 @@ imports only from the layers above it; ``tests/test_layout.py`` checks there is 
   share), ``metrics`` (MSE, PSNR, SSIM, ...), ``datastats`` (pixel statistics, PCA baselines),
   ``analysis`` (per-pixel loss curves, minima, float32 stability), ``collapse`` (did a model
   collapse to the mean image?), ``criteria`` (collapsed, stuck, left the mean image: each
-  criterion of the book once), ``optim`` (optimisers by name), ``adam`` (fused Adam),
+  criterion of the book once), ``optim`` (the one optimiser factory), ``adam`` (fused Adam, for
+  every model),
   ``programs`` (traced programs shared by a sweep), ``seeding``, ``fingerprint`` (the code a
   cache key covers);
 - models: ``models`` (the autoencoders);
-- training: ``training`` (``fit`` and the epoch loop both fits run on), ``vae`` (the VAE, its
+- training: ``training`` (``train_epochs``, the one loop autoencoders and VAEs train on, and the
+  autoencoders' ``fit``), ``vae`` (the VAE, its
   objective, KL schedules, IWAE, and its ``fit``), ``keras_vae`` (keras-io's example);
 - runs: ``cache`` (the run cache), ``runner`` (one ``run``, ``sweep`` and ``Result`` for every
   kind of experiment), ``experiments`` (``Config``, the autoencoder kind), ``vae_runs``

@@ -7,7 +7,8 @@ batches, as the book's VAEs are, that is a noticeable part of a CPU training ste
 square root and the bias correction folded into the step size). The results are not bit for
 bit Keras': the kernel computes ``1 - beta`` in float32, Keras in float64.
 
-Used by :func:`aecore.vae.fit`; ``tests/test_adam.py`` checks it against a float64 NumPy Adam.
+Every model of the book trains with it (:func:`aecore.optim.make_optimizer`);
+``tests/test_adam.py`` checks it against a float64 NumPy Adam.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class FusedAdam:
         self.v = [tf.Variable(tf.zeros_like(h), trainable=False) for h in self._handles]
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
+
+    @property
+    def state(self) -> list[tf.Variable]:
+        """The optimizer's own variables: both moments of every weight and the step count."""
+        return [*self.m, *self.v, self.iterations]
 
     def apply_gradients(self, grads: Sequence[tf.Tensor | None]) -> None:
         """One Adam step; ``grads[i]`` belongs to ``variables[i]`` (None: that weight is skipped)."""

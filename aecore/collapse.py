@@ -37,7 +37,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-DEFAULT_THRESHOLD = 0.1
+from aecore import criteria
+
+# The book's collapse criterion (aecore.criteria, where every criterion is defined once).
+DEFAULT_THRESHOLD = criteria.COLLAPSE_SPREAD_RATIO
 
 
 def _flat64(x: Any, what: str) -> np.ndarray:
@@ -180,18 +183,19 @@ def escape_epoch(spread_ratios: Sequence[float], *, threshold: float = DEFAULT_T
 
     Args:
       spread_ratios: ``spread_ratio`` after epochs 1, 2, ... (a history column).
-      threshold: as in :func:`detect`.
+      threshold: as in :func:`detect`; the default is the book's criterion
+        (:func:`aecore.criteria.collapsed`).
 
     Returns:
       The 1-based epoch (a float), or NaN when every epoch was collapsed. A sigmoid MLP
       starts collapsed (its initial output barely depends on the input), so this is how
-      long it sat on the mean-image plateau.
+      long it sat on the mean-image plateau. (:func:`aecore.criteria.first_epoch` finds it.)
     """
     r = np.asarray(spread_ratios, dtype=np.float64)
     if r.ndim != 1 or r.size == 0:
         raise ValueError(f"spread_ratios must be a non-empty 1-D sequence, got shape {r.shape}")
-    above = np.flatnonzero(r > threshold)
-    return float(above[0] + 1) if above.size else math.nan
+    left = criteria.collapsed(r) if threshold == DEFAULT_THRESHOLD else (r <= threshold)
+    return criteria.first_epoch(np.arange(1, r.size + 1), ~left & ~np.isnan(r))
 
 
 def bright_region_overlap(image: Any, mean_image: Any, *, level: float = 0.5) -> tuple[int, int, float]:

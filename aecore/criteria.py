@@ -5,7 +5,7 @@ question has one name, one threshold and one function here, used by every chapte
 
 - **An autoencoder collapsed to the mean image** (chapter 4): its reconstructions keep less
   than :data:`COLLAPSE_SPREAD_RATIO` of the images' own variation across images
-  (:func:`aecore.collapse.detect`, which the training-time tracker also uses, holds the test).
+  (:func:`collapsed`; :func:`aecore.collapse.detect` and the training-time tracker use this value).
 - **A run is stuck at the mean image** (chapter 5): its held-out MSE is no better than the
   training mean image's on the same images, a ratio of at least :data:`STUCK_RATIO`.
 - **A run has left the mean image** (chapters 3 and 6): its held-out MSE is below
@@ -29,11 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from aecore import collapse
-
 # An autoencoder collapsed: the reconstructions' spread across images / the images' own spread is
-# below this (defined with the test itself, in aecore.collapse, which training uses).
-COLLAPSE_SPREAD_RATIO = collapse.DEFAULT_THRESHOLD
+# at most this ("the output keeps less than a tenth of the images' variation"; aecore.collapse).
+COLLAPSE_SPREAD_RATIO = 0.1
 # Stuck at the mean image: held-out MSE / the mean training image's MSE on the same images at or
 # above this (1: no better than outputting the average image for every input).
 STUCK_RATIO = 1.0
@@ -49,6 +47,14 @@ def _ratio(value: Any, name: str) -> np.ndarray:
     if np.isnan(r).any():
         raise ValueError(f"{name} is NaN: no measurement to decide on")
     return r
+
+
+def collapsed(spread_ratio: Any) -> Any:
+    """Whether autoencoder runs collapsed (elementwise): a spread ratio at most
+    :data:`COLLAPSE_SPREAD_RATIO`. NaN (no measurement) counts as not collapsed, as a history
+    column can hold NaN before its first evaluation. A bool for a scalar."""
+    r = np.asarray(spread_ratio, np.float64) <= COLLAPSE_SPREAD_RATIO
+    return bool(r) if r.ndim == 0 else r
 
 
 def stuck(mse_ratio_to_mean_image: Any) -> Any:

@@ -102,6 +102,9 @@ class Config(RunConfig):
       output_bias: None (the initialiser's zeros) or ``"mean_image"``: the output layer's bias
         starts where the reconstruction is the training images' mean image
         (:func:`aecore.models.set_output_bias`; chapter 5's MAE runs).
+      checkpoints: optimiser-step counts (1 = after the first step) at which the held-out
+        ``val_loss`` and ``val_mse`` are also logged inside an epoch, in the entry's step table
+        (chapter 3 logs its first epochs this way). Evaluating does not change what is trained.
     """
 
     dataset: str
@@ -121,6 +124,7 @@ class Config(RunConfig):
     output_bias: str | None = None
     optimizer: str = "adam"
     jit_compile: bool = False
+    checkpoints: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -165,11 +169,21 @@ class Config(RunConfig):
         if not isinstance(self.jit_compile, (bool, np.bool_)):
             raise ValueError(f"jit_compile must be True or False, got {self.jit_compile!r}")
         put("jit_compile", bool(self.jit_compile))
+        if isinstance(self.checkpoints, (str, bytes)) or not isinstance(self.checkpoints, (tuple, list)):
+            raise ValueError(f"checkpoints must be a list of step counts, got {self.checkpoints!r}")
+        total = self.epochs * -(-self.n_train // self.batch_size)
+        steps = tuple(check_int(c, "checkpoint", minimum=1, maximum=total) for c in self.checkpoints)
+        if list(steps) != sorted(set(steps)):
+            raise ValueError(f"checkpoints must increase, without repeats, got {list(steps)}")
+        if steps and not self.n_val:
+            raise ValueError("checkpoints log the held-out loss: they need n_val > 0")
+        put("checkpoints", steps)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict of every field; ``model_kwargs`` becomes a dict."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["model_kwargs"] = dict(self.model_kwargs)
+        d["checkpoints"] = list(self.checkpoints)
         return d
 
     @classmethod
@@ -187,7 +201,7 @@ class Config(RunConfig):
 
     # --- what the runner needs (aecore.runner.RunKind) ---
     KIND: ClassVar[str] = "autoencoder"
-    TABLES: ClassVar[tuple[str, ...]] = ("history",)
+    TABLES: ClassVar[tuple[str, ...]] = ("history", "steps")
     # What every autoencoder entry's metrics.json holds (aecore.metrics.evaluate and train's extras).
     REQUIRED_METRICS: ClassVar[tuple[str, ...]] = (
         "mse_per_pixel", "bce_per_pixel", "bce_excess_per_pixel", "psnr_db", "ssim", "n_images", "dead_units",
@@ -221,9 +235,9 @@ class Config(RunConfig):
         return model.reconstruct(x, likelihood=self.loss)
 
     def train(self, *, progress: bool, prefix: str) -> tuple[dict[str, Any], dict[str, pd.DataFrame], Any]:
-        """Trains and evaluates this run: ``(metrics, {"history": ...}, model)``."""
-        history, run_metrics, model = _train_and_evaluate(self, progress=progress, prefix=prefix)
-        return run_metrics, {"history": history}, model
+        """Trains and evaluates this run: ``(metrics, {"history": ..., "steps": ...}, model)``."""
+        logs, run_metrics, model = _train_and_evaluate(self, progress=progress, prefix=prefix)
+        return run_metrics, {"history": logs.epochs, "steps": logs.steps}, model
 
     def history_attrs(self) -> dict[str, Any]:
         """The attributes :func:`aecore.training.fit` gives a history (restored on reading)."""
@@ -323,7 +337,7 @@ def data_fingerprint(cfg: Config) -> str:
 
 
 def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
-        pd.DataFrame, dict[str, float], models.AutoEncoder]:
+        training.History, dict[str, float], models.AutoEncoder]:
     aecore.set_seed(cfg.seed, tensorflow=False)  # the model and fit are seeded explicitly
     x_train = _training_images(*_data_key(cfg))  # [n_train, 28, 28, 1]
     dataset = load_data(cfg)
@@ -337,12 +351,13 @@ def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
     x_val = x_test[:n_val] if n_val else None
     tracker = (collapse.EpochTracker(x_train, x_val, likelihood=likelihood)
                if x_val is not None and cfg.model in TRACKS_COLLAPSE else None)
-    history = training.fit(model, likelihood, x_train, x_val=x_val, on_epoch_end=tracker,
+    logs = training.fit_logs(model, likelihood, x_train, x_val=x_val, on_epoch_end=tracker, checkpoints=cfg.checkpoints,
                            epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
                            learning_rate=cfg.learning_rate, optimizer=cfg.optimizer,
                            jit_compile=cfg.jit_compile,
                            binarize="dynamic" if cfg.binarize == "dynamic" else None,
                            reduction=cfg.reduction, progress=progress, progress_prefix=prefix)
+    history = logs.epochs
 
     x_hat = model.reconstruct(x_test, likelihood=likelihood)  # [n_test, 28, 28, 1]
     pca = _pca_baseline(_data_key(cfg), _K_PCA)
@@ -357,6 +372,6 @@ def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
     run_metrics["train_seconds"] = float(history["seconds"].sum())
     run_metrics["final_loss"] = float(history["loss"].iloc[-1])
     run_metrics["final_val_loss"] = float(history["val_loss"].iloc[-1])
-    return history, run_metrics, model
+    return logs, run_metrics, model
 
 

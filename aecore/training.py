@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from aecore._tf import keras, tf  # first: TensorFlow, quietly (keras imports it too)
 import numpy as np
@@ -145,7 +145,7 @@ def check_fit_arguments(epochs: Any, batch_size: Any, steps_per_call: Any,
 
 def epoch_steps(functions: Mapping[str, Callable], x_train: np.ndarray, x_all: tf.Tensor | None,
                 order: np.ndarray, *, batch_size: int, seed: int, step: int, steps_per_call: int,
-                per_batch: np.ndarray | None = None) -> np.ndarray:
+                per_batch: np.ndarray | None = None, batches: tuple[int, int] | None = None) -> np.ndarray:
     """One epoch of optimiser steps, the loop shared by this module's and :mod:`aecore.vae`'s
     ``fit``: what each step's ``train_step`` returned, stacked ``[steps, ...]`` (float32).
 
@@ -157,28 +157,153 @@ def epoch_steps(functions: Mapping[str, Callable], x_train: np.ndarray, x_all: t
     (``x_train`` as one tensor) that many at a time, then the last, smaller one through
     ``train_step``. Both paths run the same compiled step on the same batches with the same
     seeds, so they return the same values (tested bit for bit).
+
+    ``batches = (b0, b1)`` runs only the epoch's mini-batches ``b0 .. b1 - 1`` (same batches, seeds
+    and ``per_batch`` entries as in the whole epoch; ``step`` stays the epoch's first step), which
+    is how :func:`train_epochs` stops inside an epoch to evaluate; None: the whole epoch.
     """
     train_step, train_steps = functions["train_step"], functions["train_steps"]
     n = x_train.shape[0]
     n_full = n // batch_size  # full mini-batches per epoch
+    n_batches = -(-n // batch_size)
+    b0, b1 = (0, n_batches) if batches is None else batches
     extras = () if per_batch is None else (np.asarray(per_batch, np.float32),)
     outs: list[tf.Tensor] = []
     if steps_per_call == 1:  # the reference path: one call per step
-        for j, start in enumerate(range(0, n, batch_size)):
+        for j in range(b0, b1):
+            start = j * batch_size
             outs.append(train_step(x_train[order[start:start + batch_size]], tf.constant([seed, step + j], tf.int64),
                                    *[tf.constant(a[j], tf.float32) for a in extras]))
         return tf.stack(outs).numpy()
     full_order = tf.constant(order[:n_full * batch_size].reshape(n_full, batch_size))
     full_extras = [tf.constant(a[:n_full], tf.float32) for a in extras]
     seed_t = tf.constant(seed, tf.int64)
-    for first in range(0, n_full, steps_per_call):
-        count = min(steps_per_call, n_full - first)
+    for first in range(b0, min(b1, n_full), steps_per_call):
+        count = min(steps_per_call, min(b1, n_full) - first)
         outs.append(train_steps(x_all, full_order, tf.constant(first, tf.int32), tf.constant(count, tf.int32),
                                 seed_t, tf.constant(step + first, tf.int64), *full_extras))
-    if n_full * batch_size < n:  # the last, smaller mini-batch
+    if b1 > n_full:  # the last, smaller mini-batch
         outs.append(train_step(x_train[order[n_full * batch_size:]], tf.constant([seed, step + n_full], tf.int64),
                                *[tf.constant(a[n_full], tf.float32) for a in extras])[None])
     return tf.concat(outs, 0).numpy()
+
+
+class History(NamedTuple):
+    """What a training loop logs: ``epochs``, one row per epoch; ``steps``, one row per optimiser
+    step (``step``, 0-based over the run, ``epoch``, then what the step returned and, at the
+    steps where :func:`train_epochs` evaluated, the evaluation's columns; NaN elsewhere)."""
+
+    epochs: pd.DataFrame
+    steps: pd.DataFrame
+
+
+def train_epochs(model: Any, program: "programs.Program", x_train: np.ndarray, *, epochs: int, batch_size: int,
+                 seed: int, steps_per_call: int, names: Sequence[str],
+                 per_batch: tuple[str, Callable[[int, int, int], float]] | None = None,
+                 evaluate: Callable[[], Mapping[str, float]] | None = None,
+                 after_epoch: Callable[[int, Mapping[str, float]], Mapping[str, float]] | None = None,
+                 checkpoints: Sequence[int] = (), diverged: Callable[[int, int, np.ndarray], str],
+                 progress: Callable[[Mapping[str, float]], str] | None = None) -> History:
+    """The one training loop of the book, for autoencoders and VAEs alike.
+
+    Every epoch visits ``x_train`` once in an order drawn from ``np.random.default_rng(seed)``
+    (:func:`epoch_steps`), with the program's ``train_step``, which returns one float32 value
+    per name of ``names`` (the first is the optimised loss): batch means.
+
+    Args:
+      model: the caller's model; the program's template holds its weights while it trains, and
+        they are copied back after every epoch.
+      program: from :func:`aecore.programs.bound`.
+      names: what each step returns, in order.
+      per_batch: ``(name, value(step, steps_per_epoch, total_steps))``: a per-step input of the
+        step (a VAE's beta), logged in the step table and, at the epoch's last step, in the epoch's.
+      evaluate: ``() -> {column: value}`` on the template in inference mode (held-out scores),
+        after every epoch and at ``checkpoints``; it must not change the weights or draw from a
+        stateful random generator, so evaluating never changes what training computes.
+      after_epoch: ``(epoch, row so far) -> {column: value}``, after ``evaluate`` and after the
+        caller's model got the epoch's weights (an epoch hook; a learned sigma; a sum of two
+        columns). Its time is not in ``seconds``.
+      checkpoints: step counts (1 = after the first step) at which ``evaluate`` also runs inside
+        an epoch: logging within the first epoch, say. Its values go to those steps' rows of the
+        step table; a checkpoint at an epoch's end reuses that epoch's evaluation.
+      diverged: ``(step, epoch, values of that step) -> message`` when the loss is NaN or infinite.
+      progress: ``epoch row -> line`` to print after each epoch; None prints nothing.
+
+    Returns:
+      A :class:`History`. An epoch's row: ``epoch``, the per-batch input at its last step, the
+      epoch means of ``names`` (each step's value weighted by its batch size), the evaluation's
+      columns, ``seconds`` (wall time, evaluation included), then ``after_epoch``'s columns.
+
+    Raises:
+      TrainingDivergedError: a step's loss is NaN or infinite (the message is ``diverged``'s).
+    """
+    rng = np.random.default_rng(seed)
+    n = x_train.shape[0]
+    steps_per_epoch = -(-n // batch_size)
+    total_steps = steps_per_epoch * epochs
+    sizes = np.array([min(batch_size, n - s) for s in range(0, n, batch_size)], np.float64)  # [steps_per_epoch]
+    wanted = sorted({check_int(c, "checkpoint") for c in checkpoints})
+    if wanted and wanted[-1] > total_steps:
+        raise ValueError(f"checkpoint {wanted[-1]} is beyond the run's {total_steps} steps")
+    epoch_rows: list[dict[str, Any]] = []
+    step_rows: list[dict[str, Any]] = []
+    at_checkpoint: dict[int, Mapping[str, float]] = {}
+    extra_columns: list[str] = []
+    step = 0
+    x_all = tf.convert_to_tensor(x_train) if steps_per_call > 1 else None  # [N, 28, 28, 1]
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        order = rng.permutation(n)
+        inputs = None if per_batch is None else np.array(
+            [per_batch[1](step + j, steps_per_epoch, total_steps) for j in range(steps_per_epoch)], np.float64)
+        # Stops inside the epoch: after each checkpoint that falls in it (not at its end).
+        cuts = [c - step for c in wanted if step < c < step + steps_per_epoch]
+        parts, b0 = [], 0
+        for b1 in [*cuts, steps_per_epoch]:
+            parts.append(epoch_steps(program.functions, x_train, x_all, order, batch_size=batch_size, seed=seed,
+                                     step=step, steps_per_call=steps_per_call, per_batch=inputs,
+                                     batches=(b0, b1)).reshape(b1 - b0, -1).astype(np.float64))
+            if b1 < steps_per_epoch:
+                at_checkpoint[step + b1] = dict(evaluate())
+            b0 = b1
+        vals = np.concatenate(parts)  # [steps_per_epoch, len(names)], one sync per part
+        bad = np.flatnonzero(~np.isfinite(vals[:, 0]))
+        if bad.size:
+            raise TrainingDivergedError(diverged(step + int(bad[0]), epoch, vals[bad[0]]))
+        for j, v in enumerate(vals):
+            row = {"step": step + j, "epoch": epoch}
+            if per_batch is not None:
+                row[per_batch[0]] = inputs[j]
+            row.update(zip(names, v))
+            step_rows.append(row)
+        step += steps_per_epoch
+        means = (vals * sizes[:, None]).sum(axis=0) / n
+        row = {"epoch": epoch}
+        if per_batch is not None:
+            row[per_batch[0]] = inputs[-1]
+        row.update(zip(names, means))
+        if evaluate is not None:
+            scores = dict(evaluate())
+            row.update(scores)
+            if step in wanted:
+                at_checkpoint[step] = scores
+        row["seconds"] = time.perf_counter() - t0
+        program.store(model)  # the caller's model holds the weights after every epoch
+        if after_epoch is not None:
+            for key, value in dict(after_epoch(epoch, row)).items():
+                if key in row:
+                    raise ValueError(f"an epoch hook returned {key!r}, a column the training loop already writes")
+                if key not in extra_columns:
+                    extra_columns.append(key)
+                row[key] = float(value)
+        epoch_rows.append(row)
+        if progress is not None:
+            print(progress(row), flush=True)
+    steps = pd.DataFrame(step_rows)
+    if wanted:
+        evaluated = pd.DataFrame.from_dict(at_checkpoint, orient="index")  # step count -> columns
+        steps = steps.join(evaluated.set_axis(evaluated.index - 1), on="step")  # after step s: row s - 1
+    return History(pd.DataFrame(epoch_rows), steps)
 
 
 def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray | None = None,
@@ -186,7 +311,8 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
         binarize: str | None = None, reduction: str = "per_pixel", progress: bool = True,
         progress_prefix: str = "", jit_compile: bool = False, optimizer: str = "adam",
         on_epoch_end: EpochHook | None = None, steps_per_call: int | None = None) -> pd.DataFrame:
-    """Trains ``model`` to reconstruct ``x_train`` under ``likelihood`` with Adam (or plain SGD).
+    """Trains ``model`` to reconstruct ``x_train`` under ``likelihood`` with Adam (or plain SGD);
+    returns the per-epoch history (:func:`fit_logs` also returns the per-step log).
 
     Each epoch visits every training image once, in an order drawn from
     ``np.random.default_rng(seed)``; the last mini-batch may be smaller. The same seed, data
@@ -216,7 +342,8 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
       jit_compile: XLA-compile the steps (rounding differs from the uncompiled steps, so it is
         part of a run's config). With op determinism on (as ``set_seed`` leaves it), TensorFlow
         cannot XLA-compile max-pooling gradients: the convolutional models must keep False.
-      optimizer: ``"adam"`` (Keras defaults) or ``"sgd"`` (plain gradient descent, no momentum).
+      optimizer: ``"adam"`` (Keras' defaults, one fused kernel per weight: :mod:`aecore.optim`) or
+        ``"sgd"`` (plain gradient descent, no momentum).
       on_epoch_end: ``hook(epoch, model) -> {name: float}``, called after each epoch (after
         validation, in inference mode); its values become extra history columns; None: no hook.
         (:func:`aecore.experiments.run` passes :class:`aecore.collapse.EpochTracker` for the
@@ -240,6 +367,25 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
       ValueError: invalid argument (unknown reduction or binarize mode, bad sizes, data
         outside [0, 1] for dynamic binarisation, NaNs in the data).
       TrainingDivergedError: the training loss became NaN/inf; the message names the epoch.
+    """
+    return fit_logs(model, likelihood, x_train, x_val=x_val, epochs=epochs, batch_size=batch_size, seed=seed,
+                    learning_rate=learning_rate, binarize=binarize, reduction=reduction, progress=progress,
+                    progress_prefix=progress_prefix, jit_compile=jit_compile, optimizer=optimizer,
+                    on_epoch_end=on_epoch_end, steps_per_call=steps_per_call).epochs
+
+
+def fit_logs(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray | None = None,
+             epochs: int, batch_size: int, seed: int, learning_rate: float = 1e-3,
+             binarize: str | None = None, reduction: str = "per_pixel", progress: bool = True,
+             progress_prefix: str = "", jit_compile: bool = False, optimizer: str = "adam",
+             on_epoch_end: EpochHook | None = None, steps_per_call: int | None = None,
+             checkpoints: Sequence[int] = ()) -> History:
+    """:func:`fit` with its step log: a :class:`History` whose ``epochs`` is :func:`fit`'s
+    history and whose ``steps`` has one row per optimiser step (``step``, ``epoch``, ``loss``:
+    the batch's mean loss, weights as before the step) and, at the step counts of
+    ``checkpoints`` (1 = after the first step; see :func:`train_epochs`), the held-out
+    ``val_loss`` and ``val_mse`` (NaN at other steps; needs ``x_val``). Evaluating at a checkpoint
+    does not change what is trained: the runs are the same with or without checkpoints.
     """
     if not isinstance(model, keras.Model):
         from aecore.models import MODELS
@@ -278,16 +424,41 @@ def fit(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndarray |
     def make(net: Any) -> tuple[list[Any], dict[str, Callable]]:
         return _make_steps(net, lik, scale, optimizer, learning_rate, jit_compile, dynamic)
 
+    if checkpoints and x_val is None:
+        raise ValueError("checkpoints evaluate the held-out images: pass x_val too")
+    n = x_train.shape[0]
+
     with programs.bound(model, key, build_template, make) as program:
         # After the template is built, which then does not depend on what ran before. Not TF's
         # global seed: the steps' random ops are stateless (see aecore.set_seed).
         aecore.set_seed(seed, tensorflow=False)
-        history = _fit_loop(model, program, x_train, x_val, epochs=epochs, batch_size=batch_size, seed=seed,
-                            steps_per_call=steps_per_call, on_epoch_end=on_epoch_end, progress=progress,
-                            progress_prefix=progress_prefix, red=red, lik=lik, learning_rate=learning_rate)
-    history.attrs.update({"unit": red.unit, "likelihood": lik.name, "reduction": red.name,
-                          "binarize": binarize})
-    return history
+        eval_step = program.functions["eval_step"]
+
+        def evaluate() -> dict[str, float]:
+            if x_val is None:
+                return {"val_loss": float("nan"), "val_mse": float("nan")}
+            sums = [eval_step(x_val[s:s + 1000]).numpy() for s in range(0, x_val.shape[0], 1000)]
+            return {"val_loss": sum(float(v[0]) for v in sums) / x_val.shape[0],
+                    "val_mse": sum(float(v[1]) for v in sums) / x_val.size}
+
+        def diverged(step: int, epoch: int, values: np.ndarray) -> str:
+            return (f"training diverged at step {step} (epoch {epoch}/{epochs}): the loss is {values[0]} "
+                    f"({red.unit}, {lik.name} likelihood, learning rate {learning_rate:g}); "
+                    f"lower the learning rate or check the data")
+
+        def line(row: Mapping[str, float]) -> str:
+            val_text = f", val_loss {row['val_loss']:.5f}" if x_val is not None else ""
+            train_seconds = max(row["seconds"], 1e-9)
+            return (f"{progress_prefix}epoch {row['epoch']}/{epochs}: loss {row['loss']:.5f}{val_text} "
+                    f"[{red.unit}] ({row['seconds']:.1f} s, {n / train_seconds:,.0f} images/s)")
+
+        hook = None if on_epoch_end is None else (lambda epoch, row: on_epoch_end(epoch, model))
+        logs = train_epochs(model, program, x_train, epochs=epochs, batch_size=batch_size, seed=seed,
+                            steps_per_call=steps_per_call, names=("loss",), evaluate=evaluate, after_epoch=hook,
+                            checkpoints=checkpoints, diverged=diverged, progress=line if progress else None)
+    logs.epochs.attrs.update({"unit": red.unit, "likelihood": lik.name, "reduction": red.name,
+                              "binarize": binarize})
+    return logs
 
 
 def _make_steps(net: Any, lik: Any, scale: float, optimizer: str, learning_rate: float, jit_compile: bool,
@@ -296,9 +467,8 @@ def _make_steps(net: Any, lik: Any, scale: float, optimizer: str, learning_rate:
     "train_steps", "eval_step"})``."""
     from aecore.data import binarize_dynamic_tf
 
-    opt = make_optimizer(optimizer, learning_rate)
     variables = net.trainable_variables
-    opt.build(variables)  # create slots outside tf.function
+    opt = make_optimizer(optimizer, variables, learning_rate)  # its state is created here, outside tf.function
     scale = tf.constant(scale, tf.float32)
 
     # autograph=False: the steps have no tensor-dependent Python control flow to convert.
@@ -314,18 +484,17 @@ def _make_steps(net: Any, lik: Any, scale: float, optimizer: str, learning_rate:
             x = binarize_dynamic_tf(x, step_seed)  # [B, 28, 28, 1] of 0/1
         with tf.GradientTape() as tape:
             logits = net(x, training=True)  # [B, 28, 28, 1]
-            per_example = lik.nll(x, logits) / scale  # [B]
-            loss = tf.reduce_mean(per_example)
+            loss = tf.reduce_mean(lik.nll(x, logits) / scale)  # the batch's mean loss
         grads = tape.gradient(loss, variables)
-        opt.apply_gradients(zip(grads, variables))
-        return tf.reduce_sum(per_example)
+        opt.apply_gradients(grads)
+        return loss[None]  # [1]: what train_epochs logs
 
     # Never XLA-compiled itself: the loop calls ``train_step``, which XLA compiles (when
     # asked) exactly as it does for a call from Python, so every step runs the same program as
     # in the one-call-per-step loop. (Compiling the whole loop would let XLA fuse across steps
     # and the binarisation, with no promise of the same rounding; measured, it also made the
     # dynamic binarisation's RNG ~10x slower.)
-    train_steps = step_loop(train_step)  # [count] per-step sums of the per-example losses
+    train_steps = step_loop(train_step)  # [count, 1] per-step mean losses
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
     def eval_step(x: tf.Tensor) -> tf.Tensor:
@@ -339,56 +508,4 @@ def _make_steps(net: Any, lik: Any, scale: float, optimizer: str, learning_rate:
     # "frequent retracing" warning, meant for accidental retracing, does not apply.
     for fn in (train_step, eval_step):
         fn._omit_frequent_tracing_warning = True
-    return list(opt.variables), {"train_step": train_step, "train_steps": train_steps, "eval_step": eval_step}
-
-
-def _fit_loop(model: Any, program: "programs.Program", x_train: np.ndarray, x_val: np.ndarray | None, *,
-              epochs: int, batch_size: int, seed: int, steps_per_call: int, on_epoch_end: EpochHook | None,
-              progress: bool, progress_prefix: str, red: Reduction, lik: Any,
-              learning_rate: float) -> pd.DataFrame:
-    """:func:`fit`'s epochs, run with ``program`` (its template holds ``model``'s weights)."""
-    eval_step = program.functions["eval_step"]
-    rng = np.random.default_rng(seed)
-    n = x_train.shape[0]
-    rows: list[dict[str, float]] = []
-    extra_columns: list[str] = []
-    step = 0
-    x_all = tf.convert_to_tensor(x_train) if steps_per_call > 1 else None  # [N, 28, 28, 1]
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        sums = epoch_steps(program.functions, x_train, x_all, rng.permutation(n), batch_size=batch_size,
-                           seed=seed, step=step, steps_per_call=steps_per_call)  # [steps] per-step sums
-        step += sums.shape[0]
-        epoch_sum = 0.0  # float64 (Python floats are IEEE doubles), in step order
-        for step_sum in sums:
-            epoch_sum += float(step_sum)
-        loss = epoch_sum / n
-        train_seconds = time.perf_counter() - t0
-        if not math.isfinite(loss):
-            raise TrainingDivergedError(
-                f"training diverged in epoch {epoch}/{epochs}: the loss is {loss} "
-                f"({red.unit}, {lik.name} likelihood, learning rate {learning_rate:g}); "
-                f"lower the learning rate or check the data")
-        val_loss = val_mse = float("nan")
-        if x_val is not None:
-            sums_val = [eval_step(x_val[s:s + 1000]).numpy() for s in range(0, x_val.shape[0], 1000)]
-            val_loss = sum(float(v[0]) for v in sums_val) / x_val.shape[0]
-            val_mse = sum(float(v[1]) for v in sums_val) / x_val.size
-        seconds = time.perf_counter() - t0
-        row = {"epoch": epoch, "loss": loss, "val_loss": val_loss, "val_mse": val_mse, "seconds": seconds}
-        program.store(model)  # the caller's model holds the weights after every epoch
-        if on_epoch_end is not None:
-            for key, value in dict(on_epoch_end(epoch, model)).items():
-                if key in row:
-                    raise ValueError(f"on_epoch_end returned {key!r}, a column fit already writes")
-                if key not in extra_columns:
-                    extra_columns.append(key)
-                row[key] = float(value)
-        rows.append(row)
-        if progress:
-            val_text = f", val_loss {val_loss:.5f}" if x_val is not None else ""
-            print(f"{progress_prefix}epoch {epoch}/{epochs}: loss {loss:.5f}{val_text} "
-                  f"[{red.unit}] ({seconds:.1f} s, {n / train_seconds:,.0f} training images/s)",
-                  flush=True)
-
-    return pd.DataFrame(rows, columns=["epoch", "loss", "val_loss", "val_mse", "seconds", *extra_columns])
+    return opt.state, {"train_step": train_step, "train_steps": train_steps, "eval_step": eval_step}

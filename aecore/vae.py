@@ -34,21 +34,20 @@ import dataclasses
 import json
 import math
 import random
-import time
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from aecore._tf import tf  # first: TensorFlow, quietly (keras imports it too)
 import keras
 import numpy as np
-import pandas as pd
 from keras import layers
 
 import aecore
 from aecore import losses, programs
 from aecore.data import IMAGE_SHAPE
-from aecore.training import TrainingDivergedError, check_fit_arguments, epoch_steps, step_loop
+from aecore import training
+from aecore.training import TrainingDivergedError, check_fit_arguments, step_loop  # noqa: F401 (re-exported)
 from aecore.validate import check_images
-from aecore.adam import FusedAdam
+from aecore.optim import make_optimizer
 
 N_PIXELS = int(np.prod(IMAGE_SHAPE))
 LOG_2PI = losses.LOG_2PI
@@ -537,18 +536,12 @@ def decode_mean(model: Any, z: np.ndarray, *, batch_size: int = 1000) -> np.ndar
 # --------------------------------------------------------------------------- fitting
 
 
-class History(NamedTuple):
-    """What :func:`fit` logs, all in nats per image.
-
-    ``epochs``: one row per epoch: ``epoch``, ``beta`` (at the epoch's last step),
-    ``loss`` (the optimised objective, epoch mean), ``recon``, ``kl``, ``neg_elbo`` (=
-    recon + kl), then ``val_recon``, ``val_kl``, ``val_neg_elbo``, ``val_active_units``
-    (on ``x_val``), ``log_sigma`` and ``seconds``. ``steps``: one row per optimiser step:
-    ``step``, ``epoch``, ``beta``, ``loss``, ``recon``, ``kl`` (batch means).
-    """
-
-    epochs: pd.DataFrame
-    steps: pd.DataFrame
+# What fit logs (nats per image): ``epochs``, one row per epoch: ``epoch``, ``beta`` (at the epoch's
+# last step), ``loss`` (the optimised objective, epoch mean), ``recon``, ``kl``, ``neg_elbo`` (=
+# recon + kl), then ``val_recon``, ``val_kl``, ``val_neg_elbo``, ``val_active_units`` (on
+# ``x_val``), ``log_sigma`` and ``seconds``; ``steps``, one row per optimiser step: ``step``, ``epoch``,
+# ``beta``, ``loss``, ``recon``, ``kl`` (batch means). The autoencoders' loop logs the same way.
+History = training.History
 
 
 # Version of fit's training program, part of the cache key of every run it trains: raise it
@@ -569,10 +562,9 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         progress_prefix: str = "", steps_per_call: int | None = None, jit_compile: bool = False) -> History:
     """Trains ``model`` with Adam on the objective; returns per-epoch and per-step logs.
 
-    Adam is :class:`aecore.adam.FusedAdam` (TensorFlow's one-kernel update, Keras' defaults):
-    the same algorithm as ``keras.optimizers.Adam``, with fewer passes over the weights (what it
-    gains is measured in ``benchmarks/``). :data:`FIT_PROGRAM` names this training program in
-    the cache keys.
+    Adam is :class:`aecore.adam.FusedAdam` (:func:`aecore.optim.make_optimizer`, as for the
+    autoencoders), and the epochs run in :func:`aecore.training.train_epochs`, the loop the
+    autoencoders use too. :data:`FIT_PROGRAM` names this training program in the cache keys.
 
     Args:
       model: from :func:`build_vae`.
@@ -635,15 +627,15 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
 
 def _make_steps(net: VAE, objective: Objective, learning_rate: float, jit_compile: bool,
                 dynamic: bool) -> tuple[list[Any], dict[str, Callable]]:
-    """:class:`FusedAdam` for ``net`` and the steps traced on it: ``(optimizer variables,
-    {"train_step", "train_steps"})``."""
+    """Adam for ``net`` and the steps traced on it: ``(optimizer variables, {"train_step",
+    "train_steps"})``."""
     from aecore.data import binarize_dynamic_tf
 
     variables = net.trainable_variables
     # A learned sigma gets its own step (SIGMA_LR_SCALE x the rate): Adam moves log sigma by about
     # the learning rate per step, too slow for it to follow the reconstruction error in a short run.
     scales = [SIGMA_LR_SCALE if v is net.log_sigma else 1.0 for v in variables]
-    opt = FusedAdam(variables, learning_rate=learning_rate, lr_scales=scales)  # Adam in one kernel per weight
+    opt = make_optimizer("adam", variables, learning_rate, lr_scales=scales)
     optimal_sigma = net.obs.sigma == "optimal"
 
     @tf.function(reduce_retracing=True, autograph=False, jit_compile=bool(jit_compile))
@@ -662,18 +654,15 @@ def _make_steps(net: VAE, objective: Objective, learning_rate: float, jit_compil
     # Several steps per call: the same compiled train_step, the same batch, step seed and beta.
     train_steps = step_loop(train_step)  # [count, 3]: loss, recon, kl per step
     train_step._omit_frequent_tracing_warning = True  # traced once per program, on purpose
-    return [*opt.m, *opt.v, opt.iterations], {"train_step": train_step, "train_steps": train_steps}
+    return opt.state, {"train_step": train_step, "train_steps": train_steps}
 
 
 def _fit_loop(model: VAE, program: "programs.Program", x_train: np.ndarray, x_val: np.ndarray | None, *,
               objective: Objective, epochs: int, batch_size: int, seed: int, learning_rate: float,
               steps_per_call: int, progress: bool, progress_prefix: str) -> History:
-    """:func:`fit`'s epochs, run with ``program`` (its template holds ``model``'s weights)."""
+    """:func:`fit`'s epochs (:func:`aecore.training.train_epochs`), run with ``program`` (its
+    template holds ``model``'s weights)."""
     net = program.template
-    rng = np.random.default_rng(seed)
-    n = x_train.shape[0]
-    steps_per_epoch = math.ceil(n / batch_size)
-    total_steps = steps_per_epoch * epochs
     if net.obs.sigma in ("optimal", "learned"):
         # Start at the first batch's optimum, not at the configured sigma: the running value of
         # gaussian_optimal, and the learned sigma's starting point (from sigma = 1 it would spend
@@ -684,45 +673,32 @@ def _fit_loop(model: VAE, program: "programs.Program", x_train: np.ndarray, x_va
         logits0 = net.decode(q0.z_mean + tf.exp(0.5 * q0.z_log_var) * eps, training=True)
         net.log_sigma.assign(losses.optimal_log_sigma(x0, logits0))
 
-    epoch_rows, step_rows = [], []
-    step = 0
-    x_all = tf.convert_to_tensor(x_train) if steps_per_call > 1 else None  # [N, 28, 28, 1]
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        order = rng.permutation(n)
-        betas = [objective.beta_at(step + j, steps_per_epoch, total_steps) for j in range(steps_per_epoch)]
-        vals = epoch_steps(program.functions, x_train, x_all, order, batch_size=batch_size, seed=seed, step=step,
-                           steps_per_call=steps_per_call, per_batch=np.asarray(betas, np.float32)).astype(np.float64)
-        step += steps_per_epoch
-        # vals: [steps, 3], one sync per epoch
-        bad = np.flatnonzero(~np.isfinite(vals[:, 0]))
-        if bad.size:
-            first = step - steps_per_epoch + int(bad[0])
-            raise TrainingDivergedError(
-                f"VAE training diverged at step {first} (epoch {epoch}/{epochs}): the objective is "
-                f"{vals[bad[0], 0]} (recon {vals[bad[0], 1]}, KL {vals[bad[0], 2]} nats/image, "
-                f"decoder {model.obs.name}, learning rate {learning_rate:g}); lower the learning "
-                f"rate or check the data. Nothing was cached.")
-        sizes = np.array([min(batch_size, n - s) for s in range(0, n, batch_size)], np.float64)
-        for i, (b, v) in enumerate(zip(betas, vals)):
-            step_rows.append({"step": step - steps_per_epoch + i, "epoch": epoch, "beta": b,
-                              "loss": v[0], "recon": v[1], "kl": v[2]})
-        mean = (vals * sizes[:, None]).sum(axis=0) / n
-        row = {"epoch": epoch, "beta": betas[-1], "loss": mean[0], "recon": mean[1], "kl": mean[2],
-               "neg_elbo": mean[1] + mean[2]}
-        program.store(model)  # the caller's model holds the weights after every epoch
-        if x_val is not None:  # on the template: its evaluation function is traced once too
-            t = evaluate_terms(net, x_val, seed=seed)
-            row.update({"val_recon": float(t["recon"].mean()), "val_kl": float(t["kl"].mean()),
-                        "val_neg_elbo": float((t["recon"] + t["kl"]).mean()),
-                        "val_active_units": active_units(t["z_mean"])})
-        row["log_sigma"] = float(net.log_sigma.numpy())
-        row["seconds"] = time.perf_counter() - t0
-        epoch_rows.append(row)
-        if progress:
-            val = (f", val -ELBO {row['val_neg_elbo']:.1f} (KL {row['val_kl']:.1f}, active "
-                   f"{row['val_active_units']}/{model.latent_dim})" if x_val is not None else "")
-            print(f"{progress_prefix}epoch {epoch}/{epochs}: loss {row['loss']:.4g}, recon "
-                  f"{row['recon']:.1f}, KL {row['kl']:.2f} nats/image{val} ({row['seconds']:.1f} s)",
-                  flush=True)
-    return History(pd.DataFrame(epoch_rows), pd.DataFrame(step_rows))
+    def evaluate() -> dict[str, float]:  # on the template: its evaluation function is traced once too
+        if x_val is None:
+            return {}
+        t = evaluate_terms(net, x_val, seed=seed)
+        return {"val_recon": float(t["recon"].mean()), "val_kl": float(t["kl"].mean()),
+                "val_neg_elbo": float((t["recon"] + t["kl"]).mean()), "val_active_units": active_units(t["z_mean"])}
+
+    def after_epoch(epoch: int, row: Mapping[str, float]) -> dict[str, float]:
+        return {"neg_elbo": row["recon"] + row["kl"], "log_sigma": float(net.log_sigma.numpy())}
+
+    def diverged(step: int, epoch: int, v: np.ndarray) -> str:
+        return (f"VAE training diverged at step {step} (epoch {epoch}/{epochs}): the objective is "
+                f"{v[0]} (recon {v[1]}, KL {v[2]} nats/image, decoder {model.obs.name}, learning rate "
+                f"{learning_rate:g}); lower the learning rate or check the data. Nothing was cached.")
+
+    def line(row: Mapping[str, float]) -> str:
+        val = (f", val -ELBO {row['val_neg_elbo']:.1f} (KL {row['val_kl']:.1f}, active "
+               f"{row['val_active_units']}/{model.latent_dim})" if x_val is not None else "")
+        return (f"{progress_prefix}epoch {row['epoch']}/{epochs}: loss {row['loss']:.4g}, recon "
+                f"{row['recon']:.1f}, KL {row['kl']:.2f} nats/image{val} ({row['seconds']:.1f} s)")
+
+    logs = training.train_epochs(model, program, x_train, epochs=epochs, batch_size=batch_size, seed=seed,
+                                 steps_per_call=steps_per_call, names=("loss", "recon", "kl"),
+                                 per_batch=("beta", objective.beta_at), evaluate=evaluate,
+                                 after_epoch=after_epoch, diverged=diverged, progress=line if progress else None)
+    first = ["epoch", "beta", "loss", "recon", "kl", "neg_elbo"]
+    last = ["log_sigma", "seconds"]
+    order = first + [c for c in logs.epochs.columns if c not in first + last] + last
+    return History(logs.epochs[order], logs.steps)

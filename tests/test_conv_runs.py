@@ -313,3 +313,41 @@ def test_epochs_to_components_finds_the_first_epoch_per_run():
     first = conv_runs.epochs_to_components(curves, k=1)
     assert first[("mnist", 0)] == 3 and first[("fashion_mnist", 0)] == 1
     assert np.isnan(conv_runs.epochs_to_components(curves, k=9)[("mnist", 0)])
+
+
+# --------------------------------------------------------------------------- the plateau within the first epochs
+
+
+def test_step_curves_put_checkpoints_and_epoch_ends_on_one_axis(tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_DATA_DIR", str(DATA_DIR))
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path))
+    cfg = CFG.replace(checkpoints=(2, 4, 6))  # 4 steps per epoch; step 4 is epoch 1's end
+    curves = conv_runs.step_curves([cfg])
+    assert curves["step"].tolist() == [2, 4, 6, 8] and curves["epoch"].tolist() == [0.5, 1.0, 1.5, 2.0]
+    by_epoch = conv_runs.plateau_curves([cfg]).set_index("epoch")["ratio"]
+    assert curves.set_index("epoch")["ratio"].loc[[1.0, 2.0]].tolist() == by_epoch.loc[[1, 2]].tolist()
+    with pytest.raises(ValueError, match="no checkpoints"):
+        conv_runs.step_curves([CFG])
+
+
+def test_steps_to_learn_is_the_first_evaluated_step_below_the_bar():
+    rows = [("mnist", 0, s, r) for s, r in [(10, 1.0), (20, 0.8), (30, 0.7), (40, 0.5)]]
+    rows += [("mnist", 1, s, r) for s, r in [(10, 0.9), (20, 0.74), (30, 0.9), (40, 0.6)]]
+    rows += [("fashion_mnist", 0, s, r) for s, r in [(20, 0.9), (10, 0.5)]]  # out of order
+    rows += [("fashion_mnist", 1, s, 1.2) for s in (10, 20)]  # never
+    curves = pd.DataFrame(rows, columns=["dataset", "seed", "step", "ratio"])
+    got = conv_runs.steps_to_learn(curves)
+    assert got[("mnist", 0)] == 30 and got[("mnist", 1)] == 20 and got[("fashion_mnist", 0)] == 10
+    assert np.isnan(got[("fashion_mnist", 1)])
+    rel = conv_runs.plateau_relation(got, got, unit="checkpoint")
+    assert rel == {"mnist": "in the same checkpoint", "fashion_mnist": "neither leaves it"}
+
+
+def test_the_chapters_plain_runs_log_their_first_epochs():
+    full = PROFILES["full"]
+    cps = conv_runs.checkpoints(full)
+    per_epoch = conv_runs.steps_per_epoch(full)
+    assert cps[0] == conv_runs.CHECKPOINT_EVERY and cps[-1] < conv_runs.CHECKPOINT_EPOCHS * per_epoch
+    plain = [c for c in conv_runs.configs(full) if c.model == "conv_ae" and c.binarize is None]
+    assert plain and all(c.checkpoints == cps for c in plain)
+    assert all(c.checkpoints == () for c in conv_runs.configs(full) if c not in plain)

@@ -84,3 +84,20 @@ def test_plateau_relation_reads_the_slowest_seed():
         "mnist": "neither leaves it", "fashion_mnist": "earlier"}
     with pytest.raises(ValueError, match="no runs"):
         conv_runs.plateau_relation(mse, mse.loc[["mnist"]])
+
+
+def test_collapsed_at_and_below_the_spread_bar_and_nan_is_no_measurement():
+    assert criteria.collapsed(0.1) and criteria.collapsed(0.0) and criteria.collapsed(np.float32(0.003))
+    assert not criteria.collapsed(0.1000001) and not criteria.collapsed(0.6)
+    assert criteria.collapsed(np.float64(0.05)) is True
+    assert list(criteria.collapsed([0.01, np.nan, 0.5])) == [True, False, False]
+
+
+def test_the_escape_epoch_is_the_first_epoch_the_criterion_no_longer_holds():
+    # against a plain loop over the same criterion, on random runs with NaN epochs
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        r = rng.choice([0.0, 0.05, 0.1, 0.11, 0.7, np.nan], size=rng.integers(1, 8))
+        expected = next((i + 1.0 for i, v in enumerate(r) if v > 0.1), math.nan)
+        got = collapse.escape_epoch(r)
+        assert (math.isnan(got) and math.isnan(expected)) or got == expected, r

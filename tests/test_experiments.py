@@ -65,7 +65,7 @@ def fake_training(base, monkeypatch) -> list:
 
     def fake(cfg, *, progress, prefix):
         calls.append(cfg)
-        return base[1].history, dict(base[1].metrics), base[1].model
+        return training.History(base[1].history, base[1].steps), dict(base[1].metrics), base[1].model
 
     monkeypatch.setattr(experiments, "_train_and_evaluate", fake)
     return calls

@@ -44,8 +44,8 @@ def test_a_changed_constant_inside_a_function_changes_it(tmp_path):
     pkg = _copy(tmp_path)
     before = fingerprint.fingerprint_of(pkg)
     src = (pkg / "training.py").read_text(encoding="utf-8")
-    assert "epoch_sum / n" in src
-    (pkg / "training.py").write_text(src.replace("epoch_sum / n", "epoch_sum / (n + 1)", 1), encoding="utf-8")
+    assert ".sum(axis=0) / n" in src
+    (pkg / "training.py").write_text(src.replace(".sum(axis=0) / n", ".sum(axis=0) / (n + 1)", 1), encoding="utf-8")
     assert fingerprint.fingerprint_of(pkg) != before
 
 

@@ -25,7 +25,7 @@ import pytest
 from conftest import train_into_cache
 
 from aecore import cache as store
-from aecore import experiments, models, runner
+from aecore import experiments, models, runner, training
 from aecore.experiments import Config
 from hostile_helpers import Raises, case, raises, returns
 
@@ -56,7 +56,7 @@ def cache(base, tmp_path, monkeypatch):
 
     def fake(cfg, *, progress, prefix):
         calls.append(cfg)
-        return base[1].history, dict(base[1].metrics), base[1].model
+        return training.History(base[1].history, base[1].steps), dict(base[1].metrics), base[1].model
 
     monkeypatch.setattr(experiments, "_train_and_evaluate", fake)
     return root, root / base[1].path.name, calls
@@ -229,7 +229,8 @@ def test_a_cache_path_that_is_a_file_warns_truthfully_and_returns_the_result(bas
     monkeypatch.setenv("AECORE_DATA_DIR", str(DATA_DIR))
     monkeypatch.setenv("AECORE_CACHE_DIR", str(not_a_folder))
     monkeypatch.setattr(experiments, "_train_and_evaluate",
-                        lambda cfg, **kw: (base[1].history, dict(base[1].metrics), base[1].model))
+                        lambda cfg, **kw: (training.History(base[1].history, base[1].steps), dict(base[1].metrics),
+                                           base[1].model))
     with pytest.warns(store.CacheWarning, match=r"could not write entry .*cache-file/.*\(.*\); the result is not cached"):
         result = experiments.run(CFG, progress=False)
     assert result.path is None and result.metrics == base[1].metrics and not_a_folder.read_text() == "x"
@@ -239,7 +240,7 @@ def test_a_cache_path_that_is_a_file_warns_truthfully_and_returns_the_result(bas
 
 _CHILD = r"""
 import json, sys, time, warnings
-from aecore import cache as store, cli, experiments
+from aecore import cache as store, cli, experiments, training
 from aecore.experiments import Config
 cfg = Config(**json.loads(sys.argv[2]))
 mode = sys.argv[1]
@@ -247,7 +248,8 @@ if mode in ("slow-write", "read-only", "together"):  # the faults are in the cac
     import pandas as pd
     def untrained(cfg, *, progress, prefix):
         history = pd.DataFrame({"epoch": [1], "loss": [0.5], "val_loss": [float("nan")], "val_mse": [float("nan")], "seconds": [0.1]})
-        return history, {name: 0.5 for name in cfg.REQUIRED_METRICS}, cfg.build_model()
+        steps = pd.DataFrame({"step": [0], "epoch": [1], "loss": [0.5]})
+        return training.History(history, steps), {name: 0.5 for name in cfg.REQUIRED_METRICS}, cfg.build_model()
     experiments._train_and_evaluate = untrained
 if mode == "slow-write":  # stop inside the entry's temp folder, every file written but the manifest
     orig = store.write_entry_atomically
@@ -315,7 +317,8 @@ def test_a_process_killed_while_writing_leaves_no_entry(base, tmp_path, monkeypa
             proc.kill()
     monkeypatch.setenv("AECORE_DATA_DIR", str(DATA_DIR))
     monkeypatch.setattr(experiments, "_train_and_evaluate",
-                        lambda cfg, **kw: (base[1].history, dict(base[1].metrics), base[1].model))
+                        lambda cfg, **kw: (training.History(base[1].history, base[1].steps), dict(base[1].metrics),
+                                           base[1].model))
     for sig, root in roots.items():
         proc, (out, err) = procs[sig], outs[sig]
         assert _entries(root) == []  # nothing a run could take for an entry

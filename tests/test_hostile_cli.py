@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from aecore import cli, experiments
+from aecore import cli, experiments, training
 from hostile_helpers import case, returns, run_case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,7 +137,8 @@ def test_out_file_mode_follows_the_umask(tmp_path, monkeypatch, capsys):
     def untrained(cfg, *, progress, prefix):  # the results file is under test, not training
         import pandas as pd
         history = pd.DataFrame({"epoch": [1], "loss": [0.5], "val_loss": [float("nan")], "seconds": [0.1]})
-        return history, {name: 0.5 for name in (*cfg.REQUIRED_METRICS, *cli.AE_METRIC_NAMES)}, cfg.build_model()
+        steps = pd.DataFrame({"step": [0], "epoch": [1], "loss": [0.5]})
+        return training.History(history, steps), {name: 0.5 for name in (*cfg.REQUIRED_METRICS, *cli.AE_METRIC_NAMES)}, cfg.build_model()
 
     monkeypatch.setattr(experiments, "_train_and_evaluate", untrained)
     modes = {}

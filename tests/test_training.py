@@ -240,3 +240,67 @@ def test_val_mse_is_the_held_out_squared_error_of_the_likelihoods_mean(likelihoo
     assert abs(float(((logits - x_val) ** 2).mean()) - expected) > 1e-3
     assert np.isnan(training.fit(models.build_model("dense_ae", seed=0, hidden_units=8, latent_dim=2), likelihood,
                                  _images(32), epochs=1, batch_size=16, seed=0, progress=False)["val_mse"]).all()
+
+
+# --------------------------------------------------------------------------- the step log and checkpoints
+
+
+def _logs(name: str, checkpoints=(), steps_per_call=None, **kw) -> tuple[training.History, list]:
+    # 70 images, batch 16: 5 steps per epoch (the last of 6 images), 2 epochs
+    x, x_val = _images(70) * 0.9 + 0.05, _images(20, seed=1)
+    model = models.build_model(name, seed=0)
+    logs = training.fit_logs(model, "bce", x, x_val=x_val, epochs=2, batch_size=16, seed=3, progress=False,
+                             checkpoints=checkpoints, steps_per_call=steps_per_call, **kw)
+    return logs, [w.numpy() for w in model.weights]
+
+
+@pytest.mark.parametrize("name", ["conv_ae", "conv_ae_bn"])
+def test_checkpoints_change_nothing_that_is_trained(name):
+    # conv_ae_bn: an evaluation in training mode would move BatchNorm's running statistics
+    plain, w_plain = _logs(name)
+    checked, w_checked = _logs(name, checkpoints=(1, 3, 5, 7), steps_per_call=2)
+    pd.testing.assert_frame_equal(checked.epochs.drop(columns="seconds"), plain.epochs.drop(columns="seconds"),
+                                  check_exact=True)
+    pd.testing.assert_frame_equal(checked.steps[["step", "epoch", "loss"]], plain.steps, check_exact=True)
+    for a, b in zip(w_checked, w_plain):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_values_are_logged_after_their_step_and_match_the_epoch_end():
+    logs, _ = _logs("conv_ae", checkpoints=(1, 3, 5, 7))
+    s = logs.steps
+    assert list(s.columns) == ["step", "epoch", "loss", "val_loss", "val_mse"]
+    assert s["step"].tolist() == list(range(10)) and s["epoch"].tolist() == [1] * 5 + [2] * 5
+    logged = s.dropna(subset=["val_mse"])
+    assert logged["step"].tolist() == [0, 2, 4, 6]  # after steps 1, 3, 5 and 7
+    # step 5 is epoch 1's end: the epoch's own evaluation
+    assert logged.loc[logged["step"] == 4, "val_mse"].item() == logs.epochs["val_mse"].iloc[0]
+    assert logged["val_mse"].nunique() == 4  # the weights moved between checkpoints
+    # the epoch's loss is the batch means weighted by the batch sizes (16, 16, 16, 16, 6)
+    sizes = np.array([16, 16, 16, 16, 6], np.float64)
+    for epoch, part in s.groupby("epoch"):
+        expected = float((part["loss"].to_numpy() * sizes).sum() / 70)
+        assert logs.epochs.loc[logs.epochs["epoch"] == epoch, "loss"].item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_checkpoints_must_lie_inside_the_run_and_need_held_out_images():
+    model = models.build_model("dense_ae", seed=0)
+    with pytest.raises(ValueError, match="beyond the run's 2 steps"):
+        training.fit_logs(model, "bce", _images(8), x_val=_images(4), epochs=1, batch_size=4, seed=0,
+                          progress=False, checkpoints=(3,))
+    with pytest.raises(ValueError, match="x_val"):
+        training.fit_logs(model, "bce", _images(8), epochs=1, batch_size=4, seed=0, progress=False,
+                          checkpoints=(1,))
+
+
+def test_adam_is_the_fused_kernel_and_sgd_keeps_keras():
+    from aecore import adam, optim
+
+    w = [tf.Variable(np.ones(3, np.float32))]
+    assert isinstance(optim.make_optimizer("adam", w, 1e-3), adam.FusedAdam)
+    sgd = optim.make_optimizer("sgd", w, 0.5)
+    sgd.apply_gradients([tf.constant([1.0, 2.0, 3.0])])
+    np.testing.assert_allclose(w[0].numpy(), [0.5, 0.0, -0.5])  # plain gradient descent
+    assert sgd.state  # its iteration counter: what a shared program resets
+    with pytest.raises(ValueError, match="Adam only"):
+        optim.make_optimizer("sgd", w, 0.5, lr_scales=[10.0])

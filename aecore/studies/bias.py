@@ -57,16 +57,20 @@ def configs(profile: Profile, seeds: Sequence[int]) -> list[Config]:
       seeds: the seeds.
 
     Returns:
-      Configs ordered by model, dataset, loss, seed.
+      Configs ordered by model, dataset, loss, seed. A run that chapter 3 trains too is taken as
+      chapter 3 configures it (with its checkpoints), so the two chapters share its cache entry.
     """
+    from aecore.studies import conv_runs
+
+    chapter3 = {c.replace(checkpoints=()): c for c in conv_runs.configs(profile, seeds)}
     out = []
     for model, recipe in MODELS.items():
         for dataset in data.DATASETS:
             for loss in LOSSES:
                 for seed in seeds:
-                    out.append(Config.from_profile(profile, dataset=dataset, model=model, loss=loss,
-                                                   seed=seed, n_test=min(profile.n_test, MAX_TEST_IMAGES),
-                                                   **recipe))
+                    cfg = Config.from_profile(profile, dataset=dataset, model=model, loss=loss, seed=seed,
+                                              n_test=min(profile.n_test, MAX_TEST_IMAGES), **recipe)
+                    out.append(chapter3.get(cfg, cfg))
     return out
 
 

@@ -52,9 +52,30 @@ BN_SHORT_SETTINGS: list[tuple[str, str, str, str | None]] = [
     (d, m, "mse", None) for d in ("mnist", "fashion_mnist") for m in ("conv_ae", "conv_ae_bn")]
 
 
+# Logging within the first epochs (issue 20 item 10): the runs of the question's model on grey images
+# (MSE and BCE, both datasets) log their held-out MSE every CHECKPOINT_EVERY optimiser steps through
+# their first CHECKPOINT_EPOCHS epochs, where the plateau is left. Evaluating changes nothing that
+# is trained (aecore.training.train_epochs).
+CHECKPOINT_EVERY = 10
+CHECKPOINT_EPOCHS = 3
+
+
+def steps_per_epoch(profile: Profile) -> int:
+    """Optimiser steps per epoch of the chapter's runs in ``profile`` (the last batch smaller)."""
+    return -(-profile.n_train // BATCH_SIZE)
+
+
+def checkpoints(profile: Profile) -> tuple[int, ...]:
+    """The step counts at which the chapter's plain runs on grey images log the held-out MSE
+    inside an epoch: every :data:`CHECKPOINT_EVERY` steps before the end of epoch
+    :data:`CHECKPOINT_EPOCHS` (the epochs' ends are in the history anyway)."""
+    last = min(CHECKPOINT_EPOCHS, profile.epochs) * steps_per_epoch(profile)
+    return tuple(range(CHECKPOINT_EVERY, last, CHECKPOINT_EVERY))
+
+
 def _grid(settings: Sequence[tuple], profile: Profile, seeds: Sequence[int]) -> list[Config]:
     return [Config.from_profile(profile, dataset=d, model=m, loss=loss, binarize=b, batch_size=BATCH_SIZE,
-                                seed=seed)
+                                seed=seed, checkpoints=checkpoints(profile) if m == "conv_ae" and b is None else ())
             for (d, m, loss, b) in settings for seed in seeds]
 
 
@@ -127,6 +148,44 @@ def plateau_curves(configs_: Sequence[Config]) -> pd.DataFrame:
         c = held_out_mse(cfg).assign(dataset=cfg.dataset, loss=cfg.loss, seed=cfg.seed)
         frames.append(c.assign(ratio=c["val_mse"] / blob))
     return pd.concat(frames, ignore_index=True)
+
+
+def step_curves(configs_: Sequence[Config]) -> pd.DataFrame:
+    """:func:`plateau_curves` at step resolution, for runs with checkpoints: one row per (run,
+    evaluation) with ``dataset``, ``loss``, ``seed``, ``step`` (optimiser steps done), ``epoch``
+    (``step`` in epochs, a fraction), ``val_mse`` and ``ratio`` (to the mean training image's MSE
+    on the same held-out images): the checkpoints inside the epochs, then every epoch's end.
+    """
+    frames = []
+    for cfg in configs_:
+        if not cfg.checkpoints:
+            raise ValueError(f"{cfg.label()} logs no checkpoints; step_curves needs runs that do")
+        d = experiments.load_data(cfg)
+        x_val = d.test.x[:cfg.val_images]
+        blob = float(np.mean(metrics.mse_per_pixel(x_val, metrics.mean_image_baseline(d.train.x, x_val))))
+        result = experiments.run(cfg, progress=False, load_model=False)
+        per_epoch = -(-cfg.n_train // cfg.batch_size)
+        inside = result.steps.dropna(subset=["val_mse"])
+        inside = pd.DataFrame({"step": inside["step"].to_numpy() + 1, "val_mse": inside["val_mse"].to_numpy()})
+        ends = pd.DataFrame({"step": result.history["epoch"].to_numpy() * per_epoch,
+                             "val_mse": result.history["val_mse"].to_numpy()})
+        c = (pd.concat([inside, ends[~ends["step"].isin(inside["step"])]], ignore_index=True)
+             .sort_values("step", kind="stable").reset_index(drop=True))
+        frames.append(c.assign(dataset=cfg.dataset, loss=cfg.loss, seed=cfg.seed, epoch=c["step"] / per_epoch,
+                               ratio=c["val_mse"] / blob))
+    cols = ["dataset", "loss", "seed", "step", "epoch", "val_mse", "ratio"]
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def steps_to_learn(curves: pd.DataFrame) -> pd.Series:
+    """First evaluated step at which each run of :func:`step_curves` has left the mean image
+    (:func:`aecore.criteria.left_mean_image`), indexed by (``dataset``, ``seed``); NaN if never."""
+    keys = ["dataset", "seed"]
+    met = pd.Series(criteria.left_mean_image(curves["ratio"].to_numpy()), index=curves.index)
+    first = {k: criteria.first_epoch(part["step"], met.loc[part.index])
+             for k, part in curves.sort_values("step", kind="stable").groupby(keys, sort=False)}
+    index = pd.MultiIndex.from_frame(curves[keys].drop_duplicates())
+    return pd.Series([first[k] for k in index], index=index, dtype=float)
 
 
 # A yardstick fair to both datasets (issue 20 item 10): a ratio to the mean image's error means
@@ -206,9 +265,10 @@ def epochs_to_learn(curves: pd.DataFrame, threshold: float | None = None) -> pd.
     return _first_epochs(curves, met)
 
 
-def plateau_relation(first_a: pd.Series, first_b: pd.Series) -> dict[str, str]:
+def plateau_relation(first_a: pd.Series, first_b: pd.Series, *, unit: str = "epoch") -> dict[str, str]:
     """When runs of setting ``b`` leave the mean image compared with those of setting ``a``, per
-    dataset: ``"earlier"``, ``"in the same epoch"`` or ``"later"``, judged by each setting's
+    dataset: ``"earlier"``, ``"in the same epoch"`` (``unit``: ``"checkpoint"`` for
+    :func:`steps_to_learn`) or ``"later"``, judged by each setting's
     slowest seed (:func:`epochs_to_learn`, indexed by (``dataset``, ``seed``); a run that never
     leaves counts as later than any that does), or ``"neither leaves it"``.
 
@@ -223,7 +283,7 @@ def plateau_relation(first_a: pd.Series, first_b: pd.Series) -> dict[str, str]:
         if math.isinf(a) and math.isinf(b):
             out[d] = "neither leaves it"
         else:
-            out[d] = "earlier" if b < a else "later" if b > a else "in the same epoch"
+            out[d] = "earlier" if b < a else "later" if b > a else f"in the same {unit}"
     return out
 
 
@@ -491,7 +551,7 @@ def verdicts_for(table: pd.DataFrame, short_table: pd.DataFrame, pixels: dict[st
 def bn_first_epoch_configs(profile: Profile, seeds_: Sequence[int] | None = None) -> list[Config]:
     """The BatchNorm comparison (MSE, with and without, both datasets) stopped after one epoch, at
     ``profile``'s sizes: the checkpoint at which BatchNorm "starts worse"."""
-    return [cfg.replace(epochs=1) for cfg in _grid(BN_SHORT_SETTINGS, profile, seeds(profile) if seeds_ is None else seeds_)]
+    return [cfg.replace(epochs=1, checkpoints=()) for cfg in _grid(BN_SHORT_SETTINGS, profile, seeds(profile) if seeds_ is None else seeds_)]
 
 
 BN_SCORINGS: tuple[str, ...] = ("running", "recomputed", "batch")
