@@ -110,7 +110,7 @@ def grid(settings: Sequence[tuple], *, fields: Sequence[str] = ("dataset", "mode
 EXPERIMENTS: dict[str, Experiment] = {
     "conv-ae": Experiment(
         "chapter 3: conv autoencoder, MSE vs BCE, MNIST vs Fashion-MNIST, BatchNorm, "
-        "thresholded MNIST (7 settings, batch 32)",
+        "thresholded and resampled binary MNIST (8 settings, batch 32)",
         lambda profile, seeds: aecore.studies.conv_runs.configs(profile, seeds),
         seeds=lambda profile: aecore.studies.conv_runs.seeds(profile)),
     "conv-ae-batchnorm-short": Experiment(
@@ -118,6 +118,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         "(4 settings, batch 32; always the fast profile's sizes)",
         lambda profile, seeds: aecore.studies.conv_runs.bn_short_configs(seeds),
         seeds=lambda profile: aecore.studies.conv_runs.seeds(profile)),
+    "conv-ae-question-budget": Experiment(
+        "chapter 3: conv_ae vs conv_ae_bn with MSE on Fashion-MNIST at the question's budget "
+        "(60,000 images, 10 epochs of batch 32: 18,750 steps a run; always the full profile's sizes)",
+        lambda profile, seeds: aecore.studies.conv_runs.source_budget_configs(PROFILES["full"], seeds),
+        seeds=lambda profile: aecore.studies.conv_runs.seeds(PROFILES["full"])),
     "blob": Experiment(
         "chapter 4: the question's sigmoid MLP, MSE and BCE on both datasets and the mistakes "
         "that make the blob (9 settings, batch 64, Adam 1e-2, at least 20 epochs)",

@@ -17,6 +17,12 @@ Translations (an old config's fields as the new code spells them):
 - ``policy-off-models``: before, ``dense_ae`` carried its optimizer and XLA switch as model
   options (``model_kwargs``: ``optimizer``, default ``"adam"``; ``jit_compile``, default on);
   now they are the run's ``optimizer`` and ``jit_compile`` (default off).
+- ``no-checkpoints``: autoencoder runs may log held-out evaluations inside an epoch
+  (``checkpoints``), which changes nothing that is trained; runs are paired without that field.
+
+A translation is applied to both caches' configs (each is a no-op on configs already in the new
+form). For the pairs that differ, the report also says how far each metric moved (median and
+largest relative change), which is what to state when a change alters the computation on purpose.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -47,10 +54,33 @@ def policy_off_models(kind: str, cfg: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+def no_checkpoints(kind: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """A config without its ``checkpoints`` (evaluations inside an epoch train nothing)."""
+    return {k: v for k, v in cfg.items() if k != "checkpoints"}
+
+
 TRANSLATIONS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "none": lambda kind, cfg: cfg,
     "policy-off-models": policy_off_models,
+    "no-checkpoints": no_checkpoints,
 }
+
+
+def metric_moves(pairs: list[tuple[Path, Path]]) -> dict[str, dict[str, float]]:
+    """For pairs of entries of the same run: per numeric metric both have (timings aside), the
+    median and the largest relative change ``|new - old| / |old|`` over the pairs, and how many."""
+    rel: dict[str, list[float]] = {}
+    for old, new in pairs:
+        ma = json.loads((old / "metrics.json").read_text())
+        mb = json.loads((new / "metrics.json").read_text())
+        for k in set(ma) & set(mb) - TIMING_METRICS:
+            a, b = ma[k], mb[k]
+            if isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isfinite(a) and a != 0:
+                rel.setdefault(k, []).append(abs(b - a) / abs(a))
+    out = {}
+    for k, values in sorted(rel.items()):
+        out[k] = {"median": statistics.median(values), "max": max(values), "n": len(values)}
+    return out
 
 
 def _entries(root: Path) -> dict[str, Path]:
@@ -107,7 +137,10 @@ def compare_caches(old_root: Path, new_root: Path, translate: str = "none") -> d
     for key, entry in _entries(old_root).items():
         kind, cfg = json.loads(key)
         old[json.dumps([kind, fix(kind, cfg)], sort_keys=True)] = entry
-    new = _entries(new_root)
+    new = {}
+    for key, entry in _entries(new_root).items():
+        kind, cfg = json.loads(key)
+        new[json.dumps([kind, fix(kind, cfg)], sort_keys=True)] = entry
     report: dict[str, Any] = {"pairs": 0, "identical": 0, "differ": {}, "one_side": set(),
                               "only_new": sorted(new[k].name for k in new if k not in old),
                               "only_old": sorted(old[k].name for k in old if k not in new)}
@@ -120,6 +153,8 @@ def compare_caches(old_root: Path, new_root: Path, translate: str = "none") -> d
         else:
             report["identical"] += 1
     report["one_side"] = sorted(report["one_side"])
+    names = set(report["differ"])
+    report["moves"] = metric_moves([(old[k], new[k]) for k in set(new) & set(old) if new[k].name in names])
     return report
 
 
@@ -137,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(r['only_new'])} runs only in the new cache, {len(r['only_old'])} only in the old one")
     for line in r["one_side"]:
         print(f"  not compared: {line}")
+    if r["moves"]:
+        print("How far the metrics of the differing runs moved (relative change, median / largest):")
+        for k, m in r["moves"].items():
+            print(f"  {k}: {m['median']:.2e} / {m['max']:.2e} over {m['n']} runs")
     return 1 if r["differ"] else 0
 
 

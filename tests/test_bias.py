@@ -119,3 +119,62 @@ def test_mae_cause_reads_the_variants():
     assert bias.mae_cause(table(9, 2, 6)) == "neither the sigmoid nor the start alone"
     with pytest.raises(ValueError, match="no rows of"):
         bias.mae_cause(table(9, 0, 0).iloc[:2])
+
+
+def _planted_result(dataset, model, loss, seed, val_mse, train_loss, learning_rate=1e-3):
+    # A cached run as learning_curves sees it: a config and a history, no model.
+    cfg = experiments.Config(dataset=dataset, model=model, loss=loss, seed=seed, learning_rate=learning_rate)
+    history = pd.DataFrame({"epoch": np.arange(1, len(val_mse) + 1), "loss": train_loss, "val_mse": val_mse,
+                            "seconds": 1.0})
+    return experiments.Result(config=cfg, history=history, metrics={}, model=None, from_cache=True)
+
+
+def test_learning_curves_keep_each_runs_own_columns():
+    # Distinct planted values per run and column: a swapped column, a dropped run or epoch, a raw
+    # loss name or a wrong seed each breaks an assertion below.
+    a = _planted_result("mnist", "conv_ae", "bce", 0, [0.05, 0.03, 0.02], [0.30, 0.20, 0.10])
+    b = _planted_result("mnist", "conv_ae", "bce", 1, [0.06, 0.04, 0.01], [0.31, 0.21, 0.11])
+    c = _planted_result("fashion_mnist", "dense_ae", "mae", 0, [0.09, 0.08], [0.5, 0.4])
+    curves = bias.learning_curves({"one": [a, b], "two": [c]})
+    assert len(curves) == 3 + 3 + 2
+    one = curves[curves["setting"] == "one"]
+    assert one["loss"].unique().tolist() == ["BCE"] and one["dataset"].unique().tolist() == ["MNIST"]
+    assert one[one["seed"] == 1]["val_mse"].tolist() == [0.06, 0.04, 0.01]
+    assert one[one["seed"] == 1]["train_loss"].tolist() == [0.31, 0.21, 0.11]
+    two = curves[curves["setting"] == "two"]
+    assert two["loss"].unique().tolist() == ["MAE"] and two["dataset"].unique().tolist() == ["Fashion-MNIST"]
+    assert two["model"].unique().tolist() == ["dense_ae"] and two["epoch"].tolist() == [1, 2]
+    # what panel_lines draws: the mean over seeds per epoch, against NumPy
+    mean = one.groupby("epoch")["val_mse"].mean().to_numpy()
+    np.testing.assert_allclose(mean, np.mean([[0.05, 0.03, 0.02], [0.06, 0.04, 0.01]], axis=0))
+
+
+def test_learning_curves_refuse_a_gap():
+    ok = _planted_result("mnist", "conv_ae", "mse", 0, [0.05, 0.03], [0.3, 0.2])
+    gap = _planted_result("mnist", "conv_ae", "mse", 1, [0.05, np.nan], [0.3, 0.2])
+    with pytest.raises(ValueError, match="no held-out MSE"):
+        bias.learning_curves({"s": [ok, gap]})
+    no_col = _planted_result("mnist", "conv_ae", "mse", 2, [0.05], [0.3])
+    no_col.history.drop(columns="val_mse", inplace=True)
+    with pytest.raises(ValueError, match="has no"):
+        bias.learning_curves({"s": [no_col]})
+    with pytest.raises(ValueError, match="no results"):
+        bias.learning_curves({})
+
+
+def test_learning_curves_feed_panel_lines():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from aecore import plotting
+
+    runs = [_planted_result(d, "conv_ae", loss, s, [0.05 + s / 100, 0.03], [0.3, 0.2])
+            for d in ("mnist", "fashion_mnist") for loss in ("mse", "bce") for s in (0, 1)]
+    curves = bias.learning_curves({"conv_ae": runs})
+    fig = plotting.panel_lines(curves, x="epoch", y="val_mse", panel="dataset", group="loss", xlabel="epoch",
+                               ylabel="held-out MSE")
+    drawn = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in drawn] == ["MNIST", "Fashion-MNIST"]
+    assert all(len(ax.get_lines()) == 2 for ax in drawn)  # one line per loss, seeds in a band
+    plt.close(fig)

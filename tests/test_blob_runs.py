@@ -175,3 +175,22 @@ def test_blob_verdicts_need_every_setting():
     runs, sgd = _tables()
     with pytest.raises(ValueError, match="no run of the setting 'BCE, ReLU'"):
         blob_runs.verdicts_for(runs[runs["setting"] != "BCE, ReLU"], sgd, FACTS)
+
+
+def test_sgd_curves_title_each_run_by_its_own_rate():
+    # Two planted runs at different rates: a rate label taken from the setting's position, or one
+    # rate for all, puts a curve in the wrong panel.
+    from aecore.experiments import Result
+
+    def result(loss, lr, val_mse):
+        cfg = Config(dataset="mnist", model="dense_ae", loss=loss, seed=0, learning_rate=lr)
+        history = pd.DataFrame({"epoch": [1, 2], "loss": [0.4, 0.3], "val_mse": val_mse, "seconds": 1.0})
+        return Result(config=cfg, history=history, metrics={}, model=None, from_cache=True)
+
+    curves = blob_runs.sgd_curves({"SGD 1, BCE": [result("bce", 1.0, [0.07, 0.067])],
+                                   "SGD 0.01, MSE": [result("mse", 0.01, [0.11, 0.109])]})
+    by_setting = curves.groupby("setting")["rate"].unique().map(list).to_dict()
+    assert by_setting == {"SGD 1, BCE": ["plain SGD, learning rate 1"],
+                          "SGD 0.01, MSE": ["plain SGD, learning rate 0.01"]}
+    assert curves.loc[curves["setting"] == "SGD 0.01, MSE", "val_mse"].tolist() == [0.11, 0.109]
+    assert set(curves["loss"]) == {"MSE", "BCE"}

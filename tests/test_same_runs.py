@@ -53,3 +53,19 @@ def test_old_dense_ae_without_options_had_xla_on():
         "model": "conv_ae", "model_kwargs": {"latent_dim": 8}, "optimizer": "adam", "jit_compile": False}
     vae = {"model": "aecore", "beta": 1.0}
     assert same_runs.policy_off_models("vae", vae) is vae
+
+
+def test_runs_with_checkpoints_pair_with_runs_without_and_moves_are_measured(tmp_path):
+    cfg = {"model": "conv_ae", "loss": "gaussian", "model_kwargs": {}, "optimizer": "adam", "jit_compile": False}
+    _entry(tmp_path / "old", "a", "autoencoder", cfg, metrics={"mse_per_pixel": 0.020, "train_seconds": 1.0})
+    _entry(tmp_path / "new", "a", "autoencoder", {**cfg, "checkpoints": [10, 20]},
+           metrics={"mse_per_pixel": 0.021, "train_seconds": 1.0})
+    _entry(tmp_path / "old", "b", "autoencoder", {**cfg, "loss": "bernoulli"},
+           metrics={"mse_per_pixel": 0.010, "train_seconds": 1.0})
+    _entry(tmp_path / "new", "b", "autoencoder", {**cfg, "loss": "bernoulli", "checkpoints": []},
+           metrics={"mse_per_pixel": 0.013, "train_seconds": 1.0})
+    r = same_runs.compare_caches(tmp_path / "old", tmp_path / "new", "no-checkpoints")
+    assert r["pairs"] == 2 and set(r["differ"]) == {"a", "b"}
+    moved = r["moves"]["mse_per_pixel"]
+    assert moved["n"] == 2 and abs(moved["max"] - 0.3) < 1e-12 and abs(moved["median"] - 0.175) < 1e-12
+    assert same_runs.compare_caches(tmp_path / "old", tmp_path / "new")["pairs"] == 0  # the field keeps them apart

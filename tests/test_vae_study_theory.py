@@ -6,6 +6,7 @@ solution's weights from the data covariance, computes its Gaussian posterior wit
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aecore.studies import vae_study
@@ -87,3 +88,96 @@ def test_one_scale_configs_change_only_the_decoder_and_the_targets():
     for cfg in grid.values():
         diff = {k for k, v in cfg.to_dict().items() if v != control.to_dict()[k]}
         assert diff <= {"targets", "decoder", "sigma"}, diff
+
+
+# --------------------------------------------------------------------------- the linear prediction beside the runs
+
+
+def test_linear_vs_measured_predicts_per_dimension_and_compares_sorted_dimensions():
+    eig = np.array([5.0, 3.0, 2.0, 1.2, 0.8, 0.45, 0.2, 0.05])
+    x, _, _ = _images_with_covariance(eig)
+    sample_eig = np.sort(np.linalg.eigvalsh(np.cov(x.reshape(len(x), -1), rowvar=False)))[::-1][:4]
+    measured = {"active_units": 2.5, "kl": 1.0, "kl_per_dim": np.array([0.05, 0.6, 0.0, 0.35])}  # unsorted on purpose
+    table = vae_study.linear_vs_measured(
+        x, {"σ²=1": {"beta": 1.0, "sigma2": 1.0, "measured": measured},
+            "mean": {"beta": 784.0, "sigma2": 0.5, "measured": None}}, latent_dim=4)
+    one = table.loc["σ²=1"]
+    pred = np.where(sample_eig > 1.0, 0.5 * np.log(np.maximum(sample_eig, 1.0)), 0.0)  # tau = 1: 1/2 log(lambda)
+    assert (one["tau"], one["kept"]) == (1.0, 4)  # 5, 3, 2, 1.2 all above 1
+    assert one["kl"] == pytest.approx(pred.sum(), rel=1e-9)
+    assert one["kl"] == pytest.approx(
+        vae_study.linear_vae_prediction(x, betas=[1.0], sigma2=1.0, latent_dim=4)["kl"].iloc[0], rel=1e-12)
+    assert one["kl_dims"] == int((pred > 0.1).sum()) and one["kl_top"] == pytest.approx(pred[0])
+    assert (one["m_kl_dims"], one["m_kl_top"]) == (2, 0.6)
+    assert one["dim_gap"] == pytest.approx(np.abs(pred - np.array([0.6, 0.35, 0.05, 0.0])).mean())
+    mean = table.loc["mean"]  # a hidden beta of 784 at sigma^2 = 1/2: tau = 392, above every eigenvalue
+    assert (mean["tau"], mean["kept"], mean["kl"]) == (392.0, 0, 0.0)
+    assert np.isnan(mean["m_kl"]) and np.isnan(mean["dim_gap"])  # "not run"
+    with pytest.raises(ValueError, match="expected \\(4,\\)"):
+        vae_study.linear_vs_measured(x, {"bad": {"beta": 1.0, "sigma2": 1.0, "measured": {
+            "active_units": 1, "kl": 1, "kl_per_dim": [1.0]}}}, latent_dim=4)
+
+
+def test_measured_collapse_sorts_each_run_before_averaging_over_seeds():
+    import json
+
+    from aecore import PROFILES
+
+    cfg = vae_study.article_examples(PROFILES["fast"])["control: 128-64, z=16"]
+    rows = pd.DataFrame({"setting": [cfg.setting_label()] * 2 + ["other"], "seed": [0, 1, 0],
+                         "active_units": [2, 1, 9], "kl": [2.1, 1.0, 99.0],
+                         "kl_per_dim": [json.dumps([0.1, 2.0]), json.dumps([1.0, 0.0]), json.dumps([9.0, 9.0])]})
+    m = vae_study.measured_collapse(rows, cfg)
+    assert (m["active_units"], m["kl"]) == (1.5, pytest.approx(1.55))
+    np.testing.assert_allclose(m["kl_per_dim"], [1.5, 0.05])  # averaging first, then sorting, gives [1.0, 0.55]
+    with pytest.raises(ValueError, match="no run of the setting"):
+        vae_study.measured_collapse(rows[rows["setting"] == "other"], cfg)
+
+
+# --------------------------------------------------------------------------- BCE as a Gaussian of variance t(1-t)
+
+
+def test_bernoulli_variance_stats_against_a_hand_computation():
+    x = np.array([0.0, 1.0, 0.5, 0.2, 0.9]).reshape(1, 5, 1, 1)
+    # t(1-t) = 0, 0, 0.25, 0.16, 0.09
+    s = vae_study.bernoulli_variance_stats(x, threshold=0.1)
+    assert s["mean_variance"] == pytest.approx(0.5 / 5)
+    assert s["share_below"] == pytest.approx(3 / 5)  # 0, 0 and 0.09
+    assert s["share_exact"] == pytest.approx(2 / 5)
+    assert s["median_weight_grey"] == pytest.approx(0.5 / 0.16)  # of 2, 3.125, 5.56
+    # the variance is BCE's curvature: (BCE(t, t + e) - BCE(t, t)) ~ e^2 / (2 t(1-t))
+    t, e = 0.2, 1e-4
+    bce = lambda p: -(t * np.log(p) + (1 - t) * np.log(1 - p))  # noqa: E731
+    assert (bce(t + e) - bce(t)) / e ** 2 == pytest.approx(1 / (2 * 0.16), rel=1e-3)
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        vae_study.bernoulli_variance_stats(np.array([0.5, 1.5]))
+
+
+# --------------------------------------------------------------------------- model size and step budget
+
+
+def test_optimizer_steps_count_the_last_smaller_batch():
+    assert vae_study.optimizer_steps(**vae_study.KERAS_IO_PUBLISHED) == 30 * 547  # 70,000 / 128 = 546.9
+    assert vae_study.optimizer_steps(epochs=2, n_train=256, batch_size=128) == 4
+    with pytest.raises(ValueError, match="must be positive"):
+        vae_study.optimizer_steps(epochs=0, n_train=10, batch_size=1)
+
+
+def test_weight_counts_match_a_hand_count_of_each_layer():
+    from aecore import PROFILES
+
+    q = vae_study.quality_configs(PROFILES["fast"])
+    counts = vae_study.weight_counts({"keras": q["keras-io example, z=2"],
+                                      "mlp": q["aecore MLP 512-256, z=2"].replace(encoder_hidden=(8,))})
+
+    def dense(n_in, n_out):
+        return n_in * n_out + n_out
+
+    def conv(k, c_in, c_out):
+        return k * k * c_in * c_out + c_out
+
+    keras_encoder = conv(3, 1, 32) + conv(3, 32, 64) + dense(7 * 7 * 64, 16) + 2 * dense(16, 2)
+    keras_decoder = dense(2, 7 * 7 * 64) + conv(3, 64, 64) + conv(3, 64, 32) + conv(3, 32, 1)
+    assert counts["keras"] == keras_encoder + keras_decoder  # the sigmoid decoder shares its weights: once
+    log_sigma = 1  # aecore's VAE holds the decoder's log sigma as one (here unused) weight
+    assert counts["mlp"] == dense(784, 8) + 2 * dense(8, 2) + dense(2, 8) + dense(8, 784) + log_sigma

@@ -288,6 +288,44 @@ def epoch_table(results: Iterable[Result]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def learning_curves(named_results: Mapping[str, Iterable[Result]]) -> pd.DataFrame:
+    """The learning curves of runs, one row per run and epoch, for
+    :func:`aecore.plotting.panel_lines` (one line per setting, a band over the seeds).
+
+    Args:
+      named_results: ``{setting: results}``, e.g. ``{"MAE, no sigmoid": [...]}``; results read
+        with ``run(cfg, load_model=False)`` will do (only ``config`` and ``history`` are used).
+
+    Returns:
+      ``setting``, ``model``, ``dataset`` ("MNIST"/"Fashion-MNIST"), ``loss`` (the familiar name,
+      "MSE", "BCE", ...), ``learning_rate``, ``seed``, ``epoch``, ``val_mse`` (held-out MSE per
+      pixel, intensities in [0, 1], after the epoch) and ``train_loss`` (the epoch's mean
+      training loss, in the run's units: ``history.attrs["unit"]``).
+
+    Raises:
+      ValueError: a run whose history lacks ``val_mse`` or ``loss``, or has an epoch with no
+        held-out MSE (NaN): its curve would have a silent gap.
+    """
+    frames = []
+    for setting, results in named_results.items():
+        for res in results:
+            h, cfg = res.history, res.config
+            missing = [c for c in ("epoch", "loss", "val_mse") if c not in h]
+            if missing:
+                raise ValueError(f"learning_curves: the history of {cfg.label()} has no {missing}")
+            if h["val_mse"].isna().any():
+                raise ValueError(f"learning_curves: {cfg.label()} has epochs with no held-out MSE (NaN)")
+            frames.append(pd.DataFrame({"setting": setting, "model": cfg.model,
+                                        "dataset": NAMES.get(cfg.dataset, cfg.dataset),
+                                        "loss": losses.get_loss(cfg.loss).loss_name,
+                                        "learning_rate": cfg.learning_rate, "seed": cfg.seed,
+                                        "epoch": h["epoch"].to_numpy(), "val_mse": h["val_mse"].to_numpy(),
+                                        "train_loss": h["loss"].to_numpy()}))
+    if not frames:
+        raise ValueError("learning_curves: no results")
+    return pd.concat(frames, ignore_index=True)
+
+
 # --------------------------------------------------------------------------- verdicts
 
 # Margins, stated before the runs (aecore.verdicts):

@@ -20,6 +20,7 @@ import pandas as pd
 
 from aecore.experiments import Config
 from aecore.profiles import Profile, comparison_seeds
+from aecore.studies.bias import learning_curves
 
 MODEL = "dense_ae"
 MIN_EPOCHS = 20  # the sigmoid MLP sits on the mean image for a few epochs: run at least this long
@@ -134,6 +135,15 @@ def sgd_ordinary_configs(profile: Profile, seeds: Sequence[int] | None = None) -
     return {name: [config(profile, "mnist", loss, s, **SGD, learning_rate=lr) for s in seeds]
             for name, (lr, loss) in zip(SGD_ORDINARY, [(lr, loss) for lr in SGD_ORDINARY_RATES
                                                        for loss in ("mse", "bce")])}
+
+
+def sgd_curves(named_results: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """:func:`aecore.studies.bias.learning_curves` of plain-SGD settings (``{setting: results}``),
+    with ``rate``, a panel title per learning rate ("plain SGD, learning rate 0.01"): one row
+    per run and epoch, held-out MSE in ``val_mse``."""
+    curves = learning_curves(named_results)
+    curves["rate"] = [f"plain SGD, learning rate {lr:g}" for lr in curves["learning_rate"]]
+    return curves
 
 
 def configs(profile: Profile, seeds: Sequence[int] | None = None) -> list[Config]:
