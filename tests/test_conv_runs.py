@@ -8,6 +8,7 @@ the held-out images after the last epoch, and the mean training image, in float6
 from __future__ import annotations
 
 import os
+import types
 from pathlib import Path
 
 import numpy as np
@@ -402,3 +403,22 @@ def test_the_training_mse_of_an_epoch_of_one_step_is_the_initial_models_error(tm
     assert got["val_mse"].tolist() == experiments.run(cfg, progress=False).history["val_mse"].tolist()
     with pytest.raises(ValueError, match="MSE runs"):
         conv_runs.bn_training_table([cfg.replace(loss="bce")])
+
+
+def test_bn_rescore_recomputes_statistics_over_at_most_the_given_training_images(monkeypatch):
+    seen = []
+    split = types.SimpleNamespace(train=types.SimpleNamespace(x=np.zeros((12, 28, 28, 1), np.float32)),
+                                  test=types.SimpleNamespace(x=np.zeros((3, 28, 28, 1), np.float32)))
+    monkeypatch.setattr(experiments, "run", lambda cfg, **kw: types.SimpleNamespace(model=None))
+    monkeypatch.setattr(experiments, "load_data", lambda cfg: split)
+    from aecore import analysis
+
+    def rescore(model, x_train, x_test, likelihood):
+        seen.append(len(x_train))
+        return {"running": 0.1, "recomputed": 0.1, "batch": 0.1}
+
+    monkeypatch.setattr(analysis, "bn_rescore", rescore)
+    conv_runs.bn_rescore_table({"a": [CFG]}, max_train_images=5)
+    conv_runs.bn_rescore_table({"a": [CFG]}, max_train_images=None)
+    conv_runs.bn_rescore_table({"a": [CFG]})  # the default: at most RESCORE_TRAIN_IMAGES
+    assert seen == [5, 12, min(12, conv_runs.RESCORE_TRAIN_IMAGES)]

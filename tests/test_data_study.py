@@ -69,5 +69,5 @@ def test_one_range_rule_for_chapters_2_and_3():
     import tests.test_conv_runs as t3
 
     pix = {"mnist": dict(t3.PIX["mnist"], frac_mid=0.10), "fashion_mnist": dict(t3.PIX["fashion_mnist"], frac_mid=0.15)}
-    vs = {v.claim: v for v in conv_runs.verdicts_for(t3._table(), t3._table(), pix, t3.CORR)}
+    vs = {v.claim: v for v in conv_runs.verdicts_for(t3._table(), pix, t3.CORR)}
     assert vs["Fashion-MNIST has a broader intensity range and higher variance"].verdict == "Refuted"
