@@ -130,3 +130,20 @@ def test_compare_verdicts_names_every_changed_claim():
     lines = compare_verdicts.differences(before, compare_verdicts.verdicts(planted))
     assert lines == ["'A': Supported -> Inconclusive", "'B': Refuted -> absent"]
     assert compare_verdicts.differences(before, before) == []
+
+
+def test_the_build_page_names_a_chapter_executed_again_after_the_build(tmp_path, monkeypatch):
+    import json
+
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    rec = {"profile": "full", "seconds": {"a.ipynb": 1.0, "b.ipynb": 2.0}, "runs_trained": {}, "total_seconds": 3.0,
+           "finished_utc": "2026-12-03 08:31 UTC"}
+    (chapters / "execution.json").write_text(json.dumps(rec))
+    for name, end in (("a.ipynb", "2026-12-03T08:30:40.6+00:00"), ("b.ipynb", "2026-12-03T08:57:02.1+00:00")):
+        (chapters / name).write_text(json.dumps({"metadata": {"papermill": {"end_time": end}}, "cells": []}))
+    monkeypatch.setattr(build_pages, "ROOT", tmp_path)
+    page = build_pages.build_info_page()
+    assert "| `a.ipynb` | 2026-12-03 08:30 UTC |" in page and "| `b.ipynb` | 2026-12-03 08:57 UTC |" in page
+    assert "after that build, top to bottom on a fresh kernel: `b.ipynb`." in page
+    assert "kernel: `a.ipynb`" not in page

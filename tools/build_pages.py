@@ -98,6 +98,34 @@ def _times_table(rec: dict) -> list[str]:
     return lines
 
 
+def executed_utc(nb_path: pathlib.Path) -> str | None:
+    """When a notebook's last execution ended (papermill's ``end_time``, UTC, to the minute), or None."""
+    try:
+        end = json.loads(nb_path.read_text(encoding="utf-8"))["metadata"]["papermill"]["end_time"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return f"{end[:10]} {end[11:16]} UTC" if isinstance(end, str) and len(end) >= 16 else None
+
+
+def _executed_lines(rec: dict) -> list[str]:
+    """Each chapter's own execution time, read from the committed notebook, and a line naming those
+    executed again after the recorded build."""
+    finished = rec.get("finished_utc", "")
+    lines = ["| notebook | executed (from the notebook itself) |", "|---|---|"]
+    later = []
+    for name in rec.get("seconds", {}):
+        when = executed_utc(ROOT / "chapters" / name)
+        lines.append(f"| `{name}` | {when or 'not recorded'} |")
+        if when and finished and when > finished:
+            later.append(name)
+    lines.append("")
+    if later:
+        lines += [f"Executed again on its own after that build, top to bottom on a fresh kernel: "
+                  f"{', '.join(f'`{n}`' for n in later)}. Its outputs on these pages are from that later "
+                  f"execution; the seconds above are the build's.", ""]
+    return lines
+
+
 def build_info_page() -> str:
     path = ROOT / "chapters" / "execution.json"
     lines = ["# Build information", "",
@@ -117,6 +145,7 @@ def build_info_page() -> str:
               "the run cache (trained earlier by the same code: the cache key holds a fingerprint of "
               "it), which is why such a chapter takes seconds.", ""]
     lines += _times_table(rec)
+    lines += _executed_lines(rec)
     cold_path = ROOT / "chapters" / "execution-cold.json"
     if cold_path.exists():
         cold = json.loads(cold_path.read_text(encoding="utf-8"))
