@@ -166,6 +166,22 @@ def curves_by_group(frame: pd.DataFrame, *, x: str, y: str, group: str, xlabel: 
 # --------------------------------------------------------------------------- per-epoch bands (chapter 4)
 
 
+def legend_below(fig: plt.Figure, handles: list, labels: list[str], *, max_cols: int = 6,
+                 fontsize: float = 8) -> None:
+    """One legend for the whole figure, centred under its panels, in as many columns (at most
+    ``max_cols``) as fit the figure's width, and the panels laid out above it (``tight_layout``)."""
+    renderer = fig.canvas.get_renderer()
+    ncol = max(1, min(len(labels), max_cols))
+    while True:
+        legend = fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=fontsize)
+        box = legend.get_window_extent(renderer)
+        if box.width <= fig.bbox.width * 0.98 or ncol == 1:
+            break
+        legend.remove()
+        ncol -= 1
+    fig.tight_layout(rect=(0, min(0.5, (box.height + 4) / fig.bbox.height), 1, 1))
+
+
 def epoch_bands(frame: pd.DataFrame, *, columns: dict[str, str], group: str, x: str = "epoch",
                 logy: tuple[str, ...] = (), hlines: dict[str, float] | None = None,
                 ncols: int | None = None) -> plt.Figure:
@@ -201,8 +217,7 @@ def epoch_bands(frame: pd.DataFrame, *, columns: dict[str, str], group: str, x: 
     for ax in flat[len(columns):]:
         ax.axis("off")
     handles, labels = flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False, fontsize=8)
-    fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(labels) - 1) // 4), 1, 1))
+    legend_below(fig, handles, labels, max_cols=4)
     return fig
 
 
@@ -259,8 +274,7 @@ def panel_lines(frame: pd.DataFrame, *, x: str, y: str, panel: str, group: str, 
     for ax in flat[len(panels):]:
         ax.axis("off")
     handles, labels = flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False, fontsize=8)
-    fig.tight_layout(rect=(0, 0.08 / nrows, 1, 1))
+    legend_below(fig, handles, labels, max_cols=6)
     return fig
 
 

@@ -9,7 +9,7 @@ are decided"): they carry their effect, its 95% interval, the number of seeds an
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -254,15 +254,31 @@ def verdict_markdown(verdicts: list[Verdict]) -> VerdictTable:
     return VerdictTable(verdicts)
 
 
-def findings_table(verdict: Verdict, fmt: str = ".4f") -> pd.DataFrame:
-    """One row per condition of a verdict: the effect with its 95% interval, ``n`` and the
-    condition's outcome (what a section shows beside its own table; the verdict table lists
-    the same findings)."""
-    findings = verdict.findings or ((Finding("all", verdict.verdict, verdict.effect),) if verdict.effect else ())
-    if not findings:
-        raise ValueError(f"the verdict on {verdict.claim!r} has no measured effect (a computed claim)")
-    rows = {f.condition: {"effect": format(f.effect.mean, "+" + fmt) if f.effect else "",
-                          "95% interval": (f"[{f.effect.low:+{fmt}}, {f.effect.high:+{fmt}}]" if f.effect else ""),
-                          "seeds": f.effect.n if f.effect else "", "outcome": f.outcome}
-            for f in findings}
+def findings_table(verdict: "Verdict | Sequence[Finding]", fmt: str = ".4f", *, effect: str = "effect",
+                   outcome: str = "outcome", evidence: str | None = None) -> pd.DataFrame:
+    """One row per condition of a verdict (or of a list of findings): the effect with its 95%
+    interval, ``n`` and the condition's outcome (what a section shows beside its own table; the
+    verdict table lists the same findings).
+
+    ``effect`` and ``outcome`` name those columns (e.g. "BatchNorm − plain [MSE per pixel]",
+    "BatchNorm worse?"); with ``evidence`` a column of that name holds each finding's evidence (its
+    margin, say; a leading repeat of the column's name is left out). A finding without an effect
+    shows empty effect cells.
+    """
+    if isinstance(verdict, Verdict):
+        findings = verdict.findings or ((Finding("all", verdict.verdict, verdict.effect),) if verdict.effect else ())
+        if not findings:
+            raise ValueError(f"the verdict on {verdict.claim!r} has no measured effect (a computed claim)")
+    else:
+        findings = tuple(verdict)
+        if not findings:
+            raise ValueError("no findings to tabulate")
+    rows = {}
+    for f in findings:
+        row = {effect: format(f.effect.mean, "+" + fmt) if f.effect else "",
+               "95% interval": (f"[{f.effect.low:+{fmt}}, {f.effect.high:+{fmt}}]" if f.effect else ""),
+               "seeds": f.effect.n if f.effect else ""}
+        if evidence is not None:
+            row[evidence] = f.evidence.removeprefix(evidence + " ")  # "margin ±0.01" under "margin": "±0.01"
+        rows[f.condition] = {**row, outcome: f.outcome}
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -178,3 +178,14 @@ def test_learning_curves_feed_panel_lines():
     assert [ax.get_title() for ax in drawn] == ["MNIST", "Fashion-MNIST"]
     assert all(len(ax.get_lines()) == 2 for ax in drawn)  # one line per loss, seeds in a band
     plt.close(fig)
+
+
+def test_recipe_table_shows_each_models_recipe_as_written():
+    got = bias.recipe_table({"big": {"model_kwargs": {}, "batch_size": 1024, "epochs": 3, "learning_rate": 3e-4},
+                             "mlp": {"model_kwargs": {"activation": "relu", "width": 64}, "batch_size": 64,
+                                     "epochs": 20, "learning_rate": 1e-2}})
+    assert list(got.index) == ["big", "mlp"]
+    assert list(got.columns) == ["epochs", "batch size", "Adam learning rate", "options"]
+    assert got.loc["big"].tolist() == ["3", "1,024", "0.0003", "—"]
+    assert got.loc["mlp"].tolist() == ["20", "64", "0.01", "activation=relu, width=64"]
+    assert list(bias.recipe_table().index) == list(bias.MODELS)

@@ -194,3 +194,11 @@ def test_sgd_curves_title_each_run_by_its_own_rate():
                           "SGD 0.01, MSE": ["plain SGD, learning rate 0.01"]}
     assert curves.loc[curves["setting"] == "SGD 0.01, MSE", "val_mse"].tolist() == [0.11, 0.109]
     assert set(curves["loss"]) == {"MSE", "BCE"}
+
+
+def test_settings_table_names_each_settings_dataset_loss_and_units():
+    got = blob_runs.settings_table({"a": ("fashion_mnist", "bce", {}), "b": ("mnist", "mse", {"activation": "relu"})})
+    assert list(got.index) == ["a", "b"] and list(got.columns) == ["dataset", "loss", "hidden units"]
+    assert got.loc["a"].tolist() == ["Fashion-MNIST", "BCE", "sigmoid"]
+    assert got.loc["b"].tolist() == ["MNIST", "MSE", "relu"]
+    assert list(blob_runs.settings_table().index) == list(blob_runs.SETTINGS)

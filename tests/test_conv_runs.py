@@ -422,3 +422,21 @@ def test_bn_rescore_recomputes_statistics_over_at_most_the_given_training_images
     conv_runs.bn_rescore_table({"a": [CFG]}, max_train_images=None)
     conv_runs.bn_rescore_table({"a": [CFG]})  # the default: at most RESCORE_TRAIN_IMAGES
     assert seen == [5, 12, min(12, conv_runs.RESCORE_TRAIN_IMAGES)]
+
+
+def test_yardsticks_are_shared_within_a_set_of_images_and_kept_apart_across_sets(monkeypatch):
+    # oracle: the mean training image's MSE and PCA's curve computed here for each config on its own
+    monkeypatch.setenv("AECORE_DATA_DIR", str(DATA_DIR))
+    a = CFG
+    # without data_seed a run's seed draws its training images; with it, the seed does not
+    others = [a.replace(n_train=128), a.replace(dataset="fashion_mnist"), a.replace(n_val=32),
+              a.replace(seed=1), a.replace(data_seed=1), a.replace(binarize="threshold", loss="bce")]
+    memo = {}
+    for cfg in [a, a.replace(loss="bce"), *others, a.replace(data_seed=1, seed=2)]:
+        got = conv_runs._yardsticks(cfg, memo, pca=True)
+        d = experiments.load_data(cfg)
+        x_val = d.test.x[:cfg.val_images].astype(np.float64)
+        blob = np.mean((d.train.x.astype(np.float64).mean(axis=0) - x_val) ** 2)
+        assert got["blob"] == pytest.approx(blob, rel=1e-5), cfg.label()
+        assert got["pca"][0] == pytest.approx(blob, rel=1e-5) and len(got["pca"]) == min(cfg.n_train, 784) + 1
+    assert len(memo) == 1 + len(others)

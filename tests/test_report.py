@@ -63,6 +63,22 @@ def test_findings_table_lists_each_condition_with_its_interval():
         report.findings_table(report.Verdict("c", "000", "Supported", "computed"))
 
 
+def test_findings_table_takes_findings_and_names_its_columns():
+    from aecore import verdicts
+
+    e = verdicts.paired_effect([0.3, 0.5, 0.4, 0.6], [0.1, 0.1, 0.2, 0.2], unit="u")
+    fs = [verdicts.Finding("after 1 epoch", "Supported", e, "margin ±0.05"),
+          verdicts.Finding("later", "Inconclusive", None, "margin ±0.02")]
+    t = report.findings_table(fs, ".3f", effect="A − B [u]", outcome="A worse?", evidence="margin")
+    assert list(t.columns) == ["A − B [u]", "95% interval", "seeds", "margin", "A worse?"]
+    assert list(t.index) == ["after 1 epoch", "later"] and list(t["A worse?"]) == ["Supported", "Inconclusive"]
+    assert t.loc["after 1 epoch", "A − B [u]"] == "+0.300"  # the mean of the differences 0.2, 0.4, 0.2, 0.4
+    assert t.loc["after 1 epoch", "95% interval"] == f"[{e.low:+.3f}, {e.high:+.3f}]" and e.low < 0.3 < e.high
+    assert list(t["margin"]) == ["±0.05", "±0.02"] and t.loc["later", "seeds"] == ""
+    with pytest.raises(ValueError, match="no findings"):
+        report.findings_table([])
+
+
 def test_a_combined_verdict_lists_each_conditions_effect_and_outcome_once():
     from aecore import verdicts
 
@@ -102,6 +118,34 @@ def test_multi_panel_figures_fit_the_books_column():
             plotting.image_grid({k: np.zeros((8, 28, 28, 1)) for k in "abc"}, n=8, row_label_width=2.0)]
     for fig in figs:
         assert fig.get_size_inches()[0] <= 7.5, fig.get_size_inches()
+
+
+def test_a_legend_of_long_names_stays_inside_the_figure():
+    # six settings with long names under two panels: every legend entry must be drawn inside the
+    # figure (a legend wider than the figure loses its outer entries off the page)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    import pandas as pd
+    from aecore import plotting
+
+    names = ["Bernoulli (BCE)", "Gaussian σ²=1/2 (MSE)", "Gaussian σ=1 (MSE/2)", "Gaussian, learned σ",
+             "Gaussian, optimal σ (σ-VAE)", "continuous Bernoulli"]
+    frame = pd.DataFrame([(p, g, x, float(x + i)) for p in ("KL", "units") for i, g in enumerate(names) for x in (1, 2)],
+                         columns=["panel", "group", "x", "y"])
+    fig = plotting.panel_lines(frame, x="x", y="y", panel="panel", group="group", xlabel="x", ylabel="y", sharey=False)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts == names
+    width, height = fig.bbox.width, fig.bbox.height
+    for t in legend.get_texts():
+        box = t.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width and box.y0 >= 0, (t.get_text(), box, width)
+    axes_bottom = min(ax.get_window_extent(renderer).y0 for ax in fig.axes if ax.get_visible() and ax.axison)
+    assert legend.get_window_extent(renderer).y1 <= axes_bottom + 1  # under the panels, not over them
 
 
 def test_glue_outcomes_names_each_outcome_by_its_section():

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from aecore import criteria, data, losses, metrics
+from aecore import criteria, data, losses, metrics, tables
 from aecore.experiments import Config, Result
 from aecore.profiles import Profile, comparison_seeds
 
@@ -35,6 +35,17 @@ MODELS: dict[str, dict[str, Any]] = {
                  "epochs": 20, "learning_rate": 1e-2},
 }
 
+
+
+def recipe_table(models: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """How each model is trained, for readers (:data:`MODELS` by default): one row per model with
+    its epochs, batch size, Adam learning rate (as written: ``0.001``) and options
+    (``activation=relu``; "—" for none), every cell text (:func:`aecore.tables.readable`)."""
+    models = MODELS if models is None else models
+    rows = {m: {"epochs": r["epochs"], "batch size": r["batch_size"], "Adam learning rate": f"{r['learning_rate']:g}",
+                "options": ", ".join(f"{k}={v}" for k, v in r["model_kwargs"].items()) or None}
+            for m, r in models.items()}
+    return tables.readable(pd.DataFrame.from_dict(rows, orient="index"))
 
 # Held-out images scored per run: the profile's, at most this many (scoring all 10,000 test
 # images costs ~5 s per run, four minutes over the 48 runs).

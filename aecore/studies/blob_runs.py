@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aecore import losses, tables
 from aecore.experiments import Config
 from aecore.profiles import Profile, comparison_seeds
 from aecore.studies.bias import learning_curves
@@ -43,6 +44,17 @@ SETTINGS: dict[str, tuple[str, str, dict[str, Any]]] = {
 CORRECT: tuple[str, ...] = ("MNIST, MSE", "MNIST, BCE", "Fashion, MSE", "Fashion, BCE")
 MISTAKES: tuple[str, ...] = ("double sigmoid", "double sigmoid, MSE", "categorical CE", "targets 0–255",
                              "targets 0–255, MSE", "BCE, ReLU", "double sigmoid, ReLU")
+
+
+def settings_table(settings: Mapping[str, tuple[str, str, Mapping[str, Any]]] | None = None) -> pd.DataFrame:
+    """The chapter's settings for readers (:data:`SETTINGS` by default): one row per setting with its
+    dataset ("MNIST"), loss (the familiar name of :mod:`aecore.losses`, "BCE") and hidden units'
+    activation ("sigmoid" unless the setting's options say otherwise)."""
+    settings = SETTINGS if settings is None else settings
+    rows = {name: {"dataset": tables.DATASET_NAMES.get(ds, ds), "loss": losses.get_loss(loss).loss_name,
+                   "hidden units": opts.get("activation", "sigmoid")}
+            for name, (ds, loss, opts) in settings.items()}
+    return tables.readable(pd.DataFrame.from_dict(rows, orient="index"))
 # Each Adam mistake's MSE control: the same mistake with squared error (aecore.losses'
 # mse_on_probabilities and mse_targets_0_255). Categorical cross-entropy has none: it is a loss of
 # its own, not a way of calling BCE.

@@ -151,6 +151,24 @@ def held_out_mse(cfg: Config) -> pd.DataFrame:
     return pd.DataFrame({"epoch": h["epoch"], "val_mse": h["val_mse"]})
 
 
+def _yardsticks(cfg: Config, memo: dict, *, pca: bool = False) -> dict:
+    """What a run's held-out MSE is measured against, on the held-out images its ``val_mse`` is
+    computed on (the first ``val_images`` test images): ``"blob"``, the mean training image's MSE
+    per pixel, and with ``pca`` also ``"pca"``, :func:`pca_error_curve` fitted on the run's own
+    training images. Memoised in ``memo`` per set of images, so the runs of one setting share them."""
+    key = (cfg.dataset, cfg.n_train, cfg.n_test, cfg.train_subset_seed, cfg.test_subset_seed, cfg.binarize,
+           cfg.val_images)
+    if key not in memo or (pca and "pca" not in memo[key]):
+        d = experiments.load_data(cfg)
+        x_val = d.test.x[:cfg.val_images]
+        found = memo.setdefault(key, {})
+        if "blob" not in found:
+            found["blob"] = float(np.mean(metrics.mse_per_pixel(x_val, metrics.mean_image_baseline(d.train.x, x_val))))
+        if pca:
+            found["pca"] = pca_error_curve(d.train.x, x_val)
+    return memo[key]
+
+
 def plateau_curves(configs_: Sequence[Config]) -> pd.DataFrame:
     """How far each run is from the mean-image blob after every epoch (any likelihood: the held-out
     MSE is logged for every run).
@@ -159,11 +177,9 @@ def plateau_curves(configs_: Sequence[Config]) -> pd.DataFrame:
     the held-out MSE divided by the mean training image's MSE on the same held-out images
     (1 = no better than the average image).
     """
-    frames = []
+    frames, memo = [], {}
     for cfg in configs_:
-        d = experiments.load_data(cfg)
-        x_val = d.test.x[:cfg.val_images]  # the images val_loss was computed on
-        blob = float(np.mean(metrics.mse_per_pixel(x_val, metrics.mean_image_baseline(d.train.x, x_val))))
+        blob = _yardsticks(cfg, memo)["blob"]
         c = held_out_mse(cfg).assign(dataset=cfg.dataset, loss=cfg.loss, seed=cfg.seed)
         frames.append(c.assign(ratio=c["val_mse"] / blob))
     return pd.concat(frames, ignore_index=True)
@@ -181,13 +197,8 @@ def step_curves(configs_: Sequence[Config]) -> pd.DataFrame:
     for cfg in configs_:
         if not cfg.checkpoints:
             raise ValueError(f"{cfg.label()} logs no checkpoints; step_curves needs runs that do")
-        d = experiments.load_data(cfg)
-        x_val = d.test.x[:cfg.val_images]
-        key = (cfg.dataset, cfg.train_subset_seed, cfg.test_subset_seed, cfg.n_train, x_val.shape[0])
-        if key not in memo:
-            memo[key] = pca_error_curve(d.train.x, x_val)
-        errors = memo[key]
-        blob = float(np.mean(metrics.mse_per_pixel(x_val, metrics.mean_image_baseline(d.train.x, x_val))))
+        yard = _yardsticks(cfg, memo, pca=True)
+        blob, errors = yard["blob"], yard["pca"]
         result = experiments.run(cfg, progress=False, load_model=False)
         per_epoch = -(-cfg.n_train // cfg.batch_size)
         inside = result.steps.dropna(subset=["val_mse"])
@@ -267,13 +278,9 @@ def component_curves(configs_: Sequence[Config]) -> pd.DataFrame:
     :func:`equivalent_components`, against PCA fitted on that run's own training images."""
     frames, memo = [], {}
     for cfg in configs_:
-        d = experiments.load_data(cfg)
-        x_val = d.test.x[:cfg.val_images]
-        key = (cfg.dataset, cfg.train_subset_seed, cfg.test_subset_seed, cfg.n_train, x_val.shape[0])
-        if key not in memo:
-            memo[key] = pca_error_curve(d.train.x, x_val)
+        errors = _yardsticks(cfg, memo, pca=True)["pca"]
         c = held_out_mse(cfg).assign(dataset=cfg.dataset, seed=cfg.seed)
-        c["components"] = [equivalent_components(m, memo[key]) for m in c["val_mse"]]
+        c["components"] = [equivalent_components(m, errors) for m in c["val_mse"]]
         frames.append(c)
     return pd.concat(frames, ignore_index=True)
 

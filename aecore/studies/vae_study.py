@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from aecore import analysis, criteria
+from aecore import analysis, criteria, runner
 from aecore.profiles import Profile, comparison_seeds
 from aecore.vae_runs import VAEConfig, VAEResult
 
@@ -34,6 +34,77 @@ def histories(results_: Sequence[VAEResult]) -> pd.DataFrame:
         frames.append(h)
     return pd.concat(frames, ignore_index=True)
 
+
+
+# What a VAE's history logs after every epoch on the held-out images, as a reader's label.
+CURVE_MEASURES: dict[str, str] = {
+    "val_neg_elbo": "test −ELBO [nats/image]",
+    "val_recon": "test reconstruction [nats/image]",
+    "val_kl": "test KL [nats/image]",
+    "val_active_units": "active units",
+    "neg_elbo": "training −ELBO [nats/image]",
+    "kl": "training KL [nats/image]",
+}
+# keras-io's example (aecore.keras_vae, trained by Keras' own fit) logs only its training terms,
+# under Keras' names: the mean over the epoch's steps of the same per-image sums.
+KERAS_HISTORY: dict[str, str] = {"neg_elbo": "loss", "kl": "kl_loss", "recon": "reconstruction_loss"}
+
+
+def results_by_setting(configs: Mapping[Any, VAEConfig], seeds_: Sequence[int]) -> dict[Any, list[VAEResult]]:
+    """``{name: [result per seed]}`` for ``{name: config}``: each config run with every seed
+    (cached; the models are not built, for :func:`learning_curves`)."""
+    return {name: [runner.run(cfg.replace(seed=int(s)), progress=False, load_model=False) for s in seeds_]
+            for name, cfg in configs.items()}
+
+
+def learning_curves(named_results: Mapping[Any, Iterable[VAEResult]],
+                    measures: Sequence[str] = ("val_kl", "val_active_units"), *,
+                    by: Sequence[str] = ("setting",)) -> pd.DataFrame:
+    """The per-epoch held-out measures of VAE runs as one tidy table, for
+    :func:`aecore.plotting.panel_lines` (a panel per measure or per ``by`` column, a line per
+    setting, a band over the seeds).
+
+    Args:
+      named_results: ``{name: results}``; a name is one value, or a tuple with one value per
+        column of ``by`` (``("beta=10", "free bits")`` for ``by=("failure", "remedy")``).
+      measures: history columns, each logged after every epoch (:data:`CURVE_MEASURES` gives
+        their labels); keras-io's example runs are read under their Keras names
+        (:data:`KERAS_HISTORY`).
+      by: the columns the names fill.
+
+    Returns:
+      One row per (run, epoch, measure): the ``by`` columns, ``seed``, ``epoch``, ``measure``
+      (its label) and ``value``, in the order of ``named_results``, its runs and ``measures``.
+
+    Raises:
+      ValueError: an unknown measure, a name that does not fit ``by``, or a run whose history
+        lacks a measure or has an epoch without it (NaN): its curve would have a silent gap.
+    """
+    unknown = [m for m in measures if m not in CURVE_MEASURES]
+    if unknown:
+        raise ValueError(f"learning_curves: unknown measures {unknown}; use some of {list(CURVE_MEASURES)}")
+    frames = []
+    for name, results in named_results.items():
+        parts = name if isinstance(name, tuple) else (name,)
+        if len(parts) != len(by):
+            raise ValueError(f"learning_curves: the name {name!r} has {len(parts)} parts for the columns {list(by)}")
+        for res in results:
+            h, label = res.history, res.config.label()
+            if res.config.model == "keras_example":
+                h = h.rename(columns={v: k for k, v in KERAS_HISTORY.items()})
+            missing = [m for m in ("epoch", *measures) if m not in h]
+            if missing:
+                raise ValueError(f"learning_curves: the history of {label} has no {missing}")
+            gaps = [m for m in measures if h[m].isna().any()]
+            if gaps:
+                raise ValueError(f"learning_curves: {label} has epochs without {gaps} (NaN)")
+            for m in measures:
+                frames.append(pd.DataFrame({**dict(zip(by, parts)), "seed": res.config.seed,
+                                            "epoch": h["epoch"].to_numpy(), "measure": CURVE_MEASURES[m],
+                                            "value": h[m].to_numpy(np.float64)}))
+    if not frames:
+        raise ValueError("learning_curves: no runs")
+    return pd.concat(frames, ignore_index=True)
 
 
 # A run is **collapsed** when its code carries (almost) nothing about the image: no active unit, or

@@ -16,7 +16,15 @@ A page fails when:
 - an output area (``.cell_output``, ``.output``) shows a traceback or error text
   (``Traceback (most recent call last)``, ``NameError``, ``SomethingError:``, ...);
 - JavaScript reports an error: an uncaught exception (``pageerror``) or a console error;
-- on ``search.html``: a search (``?q=autoencoder``) shows no results.
+- on ``search.html``: a search (``?q=autoencoder``) shows no results;
+- what a reader sees does not fit: a shown block of code or output (``<pre>``) wider than its
+  box (a line cut off behind a scroll bar), a shown table wider than the page's content column,
+  or a shown code cell (not folded away by ``hide-input``) longer than
+  :data:`MAX_VISIBLE_CODE_LINES` lines;
+- an image in the content is not a figure: not inside a ``<figure>`` with a caption, or without
+  alt text (or with a file name for alt text);
+- a chapter page (``chapters/...``) lacks its short answer (an admonition titled "The short
+  answer"), its summary (a "Key takeaways" section) or its exercises (an "Exercises" section).
 
 Requests to other hosts are aborted before they leave the browser (the book is checked
 offline, the same way on every machine); console errors that come from those blocked
@@ -56,6 +64,11 @@ ERROR_PATTERNS = [
     re.compile(r"\b[A-Z]?\w*(?:Error|Exception)\s*:"),  # "ValueError: ...", "Error: ..."
 ]
 NAV_TIMEOUT_MS = 30_000
+MAX_VISIBLE_CODE_LINES = 15
+# A chapter's reader-facing parts, by the ids MyST gives their headings and the admonition's title.
+CHAPTER_SECTIONS = {"key-takeaways": "its summary (a \"Key takeaways\" section)",
+                    "exercises": "its exercises (an \"Exercises\" section)"}
+SHORT_ANSWER_TITLE = "The short answer"
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -259,6 +272,41 @@ async (sel) => {
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href')),
     outputs: Array.from(document.querySelectorAll(sel.outputs)).map(o => o.textContent),
     tracebacks: document.querySelectorAll(sel.tracebacks).length,
+    // what a reader sees: only what is rendered (not folded away in a closed <details>)
+    ...(() => {
+      const shown = e => e.getClientRects().length > 0 && e.innerText.trim().length > 0;
+      const mainRight = main.getBoundingClientRect().right;
+      const longest = e => e.innerText.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '').trim().slice(0, 80);
+      const cutOff = [];
+      for (const pre of main.querySelectorAll('pre')) {
+        if (shown(pre) && pre.scrollWidth > pre.clientWidth + 1) cutOff.push(`code or output: "${longest(pre)}"`);
+      }
+      for (const t of main.querySelectorAll('table')) {
+        if (shown(t) && t.getBoundingClientRect().right > mainRight + 1) {
+          cutOff.push(`table: ${Math.round(t.getBoundingClientRect().right - mainRight)} px past the column, row "${longest(t)}"`);
+        }
+      }
+      const longCells = [];
+      for (const cell of main.querySelectorAll('div.cell_input')) {
+        const pre = cell.querySelector('pre');
+        if (pre && shown(pre) && !pre.closest('details:not([open])')) {
+          const n = pre.innerText.replace(/\\n+$/, '').split('\\n').filter(l => l.trim()).length;
+          if (n > sel.maxCodeLines) longCells.push(`${n} lines: "${longest(pre)}"`);
+        }
+      }
+      const badImages = [];
+      for (const img of main.querySelectorAll('img')) {
+        const fig = img.closest('figure');
+        const cap = fig && fig.querySelector('figcaption');
+        const alt = (img.getAttribute('alt') || '').trim();
+        const name = (img.getAttribute('src') || '').split('/').pop();
+        if (!cap || !cap.innerText.trim()) badImages.push(`${name}: not in a figure with a caption`);
+        if (!alt || /^\\S+\\.(png|jpe?g|svg|gif)$/i.test(alt) || /^\\S*[\\\\/]\\S*$/.test(alt)) badImages.push(`${name}: alt text ${JSON.stringify(alt)}`);
+      }
+      const titles = Array.from(main.querySelectorAll('.admonition .admonition-title')).map(t => t.innerText.trim());
+      return {cutOff, longCells, badImages, admonitions: titles,
+              sectionIds: Array.from(main.querySelectorAll('section[id]')).map(x => x.id)};
+    })(),
   };
 }
 """
@@ -344,7 +392,8 @@ def audit_page(browser: object, rel: Path, base_url: str, root: Path,
             page.wait_for_load_state("load")
         page.wait_for_load_state("networkidle", timeout=NAV_TIMEOUT_MS)
         info = page.evaluate(_COLLECT_JS, {"main": MAIN_SELECTORS, "outputs": OUTPUT_SELECTOR,
-                                           "tracebacks": TRACEBACK_SELECTOR})
+                                           "tracebacks": TRACEBACK_SELECTOR,
+                                           "maxCodeLines": MAX_VISIBLE_CODE_LINES})
         if info["bodyText"] == 0 or info["mainText"] == 0:
             problems.append("page did not render: its main content is empty")
         for img in info["images"]:
@@ -364,6 +413,15 @@ def audit_page(browser: object, rel: Path, base_url: str, root: Path,
                 problems.append(f"error text in output #{i + 1}: {why}")
             if raw_markdown_table(text):
                 problems.append(f"raw Markdown table in output #{i + 1}: rendered as text, not as a table")
+        problems += [f"cut off at the column's edge: {what}" for what in info["cutOff"]]
+        problems += [f"a visible code cell longer than {MAX_VISIBLE_CODE_LINES} lines: {what}"
+                     for what in info["longCells"]]
+        problems += [f"image {what}" for what in info["badImages"]]
+        if rel.as_posix().startswith("chapters/"):
+            if SHORT_ANSWER_TITLE not in info["admonitions"]:
+                problems.append(f"chapter without its short answer (an admonition titled {SHORT_ANSWER_TITLE!r})")
+            problems += [f"chapter without {what}" for sid, what in CHAPTER_SECTIONS.items()
+                         if sid not in info["sectionIds"]]
         if screenshot_dir is not None:
             Path(screenshot_dir).mkdir(parents=True, exist_ok=True)
             shot = Path(screenshot_dir) / screenshot_name(rel)

@@ -25,7 +25,7 @@ def _page(body: str, head: str = "") -> str:
 SITE = {
     "index.html": "<html><head><meta http-equiv='Refresh' content='0; url=good.html' /></head></html>",
     "good.html": _page(
-        "<main><h1 id='top'>Good page</h1><img src='img/ok.png' alt='dot'>"
+        "<main><h1 id='top'>Good page</h1><figure><img src='img/ok.png' alt='dot'><figcaption>A dot.</figcaption></figure>"
         "<a href='other.html#sec'>other</a> <a href='#top'>top</a> <a href='sub/'>sub</a> "
         "<a href='https://example.com/'>external</a> <a href='mailto:a@b.c'>mail</a>"
         "<div class='cell_output'><pre>mse 0.0123, no errors here</pre></div></main>"),
@@ -33,7 +33,7 @@ SITE = {
     "sub/index.html": _page("<main><p>a folder page</p><a href='../good.html#top'>up</a></main>"),
     "external.html": _page(
         "<main><p>external resources are blocked, not errors</p>"
-        "<img src='https://example.invalid/remote.png' alt='remote'></main>"
+        "<figure><img src='https://example.invalid/remote.png' alt='remote'><figcaption>Remote.</figcaption></figure></main>"
         "<script src='https://cdn.example.invalid/lib.js'></script>",
         head="<link rel='stylesheet' href='https://fonts.example.invalid/f.css'>"),
     "broken.html": _page(
@@ -48,6 +48,29 @@ SITE = {
         "<p>The loss is <span class='math notranslate nohighlight'>\\(\\sigma(\\ell)\\)</span>.</p></main>"
         "<script>undefinedFunction();</script><script>console.error('boom from the page');</script>",
         head="<link rel='stylesheet' href='missing.css'>"),
+    # a chapter page with what a reader needs, and one with every way of not fitting the page
+    "chapters/good.html": _page(
+        "<main style='width: 600px'><h1>Chapter</h1>"
+        "<div class='admonition tip'><p class='admonition-title'>The short answer</p><p>Yes.</p></div>"
+        "<div class='cell_input'><pre>x = 1\ny = 2\nprint(x + y)</pre></div>"
+        "<details><summary>Show code</summary><div class='cell_input'><pre>"
+        + "\n".join(f"line_{i} = {i}" for i in range(30)) + "</pre></div></details>"
+        "<div class='cell_output'><pre style='white-space: pre-wrap'>" + "a long printed line " * 40 + "</pre></div>"
+        "<figure><img src='../img/ok.png' alt='A dot, the only thing plotted.'>"
+        "<figcaption>Fig. 1. A dot.</figcaption></figure>"
+        "<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2</td></tr></table>"
+        "<section id='key-takeaways'><h2>Key takeaways</h2><p>One.</p></section>"
+        "<section id='exercises'><h2>Exercises</h2><p>Two.</p></section></main>"),
+    "chapters/bad.html": _page(
+        "<main style='width: 600px'><h1>Chapter</h1>"
+        "<div class='admonition note'><p class='admonition-title'>Note</p><p>Not the short answer.</p></div>"
+        "<div class='cell_input'><pre>" + "\n".join(f"line_{i} = {i}" for i in range(16)) + "</pre></div>"
+        "<div class='cell_output'><pre style='white-space: pre; overflow-x: auto'>"
+        + "a_line_that_never_ends_" * 40 + "</pre></div>"
+        "<table style='width: 2000px'><tr><th>wide</th><td>table</td></tr></table>"
+        "<img src='../img/ok.png' alt='A dot outside a figure.'>"
+        "<figure><img src='../img/ok.png' alt='img/ok.png'><figcaption>A dot.</figcaption></figure>"
+        "<section id='results'><h2>Results</h2></section></main>"),
     "empty.html": "<html><head><title>empty</title></head><body></body></html>",
     "moved.html": "<html><head><meta http-equiv='refresh' content='0; url=gone.html'></head></html>",
     "_static/macros.html": "{% macro x() %}not a page{% endmacro %}",
@@ -71,8 +94,8 @@ def site(tmp_path_factory) -> Path:
 
 def test_find_pages_skips_assets_and_hidden_folders(site):
     assert [p.as_posix() for p in bookcheck.find_pages(site)] == [
-        "broken.html", "empty.html", "external.html", "good.html", "index.html", "moved.html",
-        "other.html", "sub/index.html"]
+        "broken.html", "chapters/bad.html", "chapters/good.html", "empty.html", "external.html", "good.html",
+        "index.html", "moved.html", "other.html", "sub/index.html"]
 
 
 def test_screenshot_names():
@@ -128,7 +151,8 @@ def reports(site, chromium, tmp_path_factory) -> dict[str, list[str]]:
     return {page: r.problems for page, r in out.items()}
 
 
-@pytest.mark.parametrize("page", ["good.html", "other.html", "sub/index.html", "index.html", "external.html"])
+@pytest.mark.parametrize("page", ["good.html", "other.html", "sub/index.html", "index.html", "external.html",
+                                  "chapters/good.html"])
 def test_clean_pages_pass(reports, page):
     assert reports[page] == []
 
@@ -149,6 +173,25 @@ def test_clean_pages_pass(reports, page):
 ])
 def test_broken_page_reports_each_problem(reports, expected):
     assert any(p.startswith(expected) for p in reports["broken.html"]), reports["broken.html"]
+
+
+@pytest.mark.parametrize("expected", [
+    "chapter without its short answer (an admonition titled 'The short answer')",
+    "chapter without its summary (a \"Key takeaways\" section)",
+    "chapter without its exercises (an \"Exercises\" section)",
+    "a visible code cell longer than 15 lines: 16 lines",
+    "cut off at the column's edge: code or output: \"a_line_that_never_ends_",
+    "cut off at the column's edge: table: ",
+    "image ok.png: not in a figure with a caption",
+    "image ok.png: alt text \"img/ok.png\"",
+])
+def test_a_chapter_that_does_not_fit_the_page_reports_each_problem(reports, expected):
+    assert any(p.startswith(expected) for p in reports["chapters/bad.html"]), reports["chapters/bad.html"]
+
+
+def test_each_chapter_problem_is_reported_once(reports):
+    problems = reports["chapters/bad.html"]
+    assert len(problems) == 8 and len(set(problems)) == 8, problems
 
 
 def test_empty_page_does_not_render(reports):
