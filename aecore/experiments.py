@@ -14,7 +14,6 @@ import dataclasses
 import functools
 import json
 import math
-import os
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
@@ -24,7 +23,8 @@ import aecore
 from aecore import collapse, data, losses, metrics, models, optim, training
 from aecore.cache import entry_files, fingerprint_arrays
 from aecore.profiles import PROFILES
-from aecore.runner import Result, RunConfig, base_key_fields, entry_path, results, run, runs, sweep
+from aecore.runner import (Result, RunConfig, base_key_fields, entry_path, results, run, runs, sweep, test_images,
+                           training_images_of, training_key)
 
 # The one runner's functions, re-exported: chapters call experiments.run(cfg) and experiments.sweep(cfgs).
 __all__ = ["Config", "ENTRY_FILES", "Result", "data_fingerprint", "entry_path", "load_data", "results", "run",
@@ -304,33 +304,20 @@ def _train_binarize(cfg: Config) -> str | None:
 
 
 def _data_key(cfg: Config) -> tuple:
-    """Identifies a training set; includes ``$AECORE_DATA_DIR`` (offline and online differ)."""
-    return (cfg.dataset, cfg.n_train, cfg.train_subset_seed, _train_binarize(cfg),
-            os.environ.get(data.ENV_VAR, "").strip())
-
-
-@functools.lru_cache(maxsize=16)
-def _training_images(dataset: str, n_train: int, data_seed: int, binarize: str | None,
-                     data_dir_env: str) -> np.ndarray:
-    """Training inputs ``[n_train, 28, 28, 1]`` (grey, or 0/1 when thresholded), read-only and
-    memoised: every seed and loss of a setting trains on the same array. ``data_dir_env`` is
-    only part of the memo key."""
-    del data_dir_env
-    x = data.load(dataset, n_train=n_train, n_test=1, seed=data_seed, binarize=binarize).train.x
-    x.flags.writeable = False
-    return x
+    """Identifies a run's training images (:func:`aecore.runner.training_key`)."""
+    return training_key(cfg, _train_binarize(cfg))
 
 
 @functools.lru_cache(maxsize=32)
 def _pca_baseline(data_key: tuple, k: int) -> metrics.PCA:
     """PCA of a training set, shared by every run on it (saves one SVD per run)."""
-    return metrics.pca_fit(_training_images(*data_key), k)
+    return metrics.pca_fit(training_images_of(data_key), k)
 
 
 def data_fingerprint(cfg: Config) -> str:
     """SHA-256 (hex) of the training and evaluation images of ``cfg`` as loaded now (see
     :func:`aecore.cache.fingerprint_arrays`)."""
-    return fingerprint_arrays(_training_images(*_data_key(cfg)), load_data(cfg).test.x)
+    return fingerprint_arrays(training_images_of(_data_key(cfg)), test_images(cfg))
 
 
 # --------------------------------------------------------------------------- run
@@ -339,9 +326,8 @@ def data_fingerprint(cfg: Config) -> str:
 def _train_and_evaluate(cfg: Config, *, progress: bool, prefix: str) -> tuple[
         training.History, dict[str, float], models.AutoEncoder]:
     aecore.set_seed(cfg.seed, tensorflow=False)  # the model and fit are seeded explicitly
-    x_train = _training_images(*_data_key(cfg))  # [n_train, 28, 28, 1]
-    dataset = load_data(cfg)
-    x_test = dataset.test.x  # [n_test, 28, 28, 1], the evaluation targets
+    x_train = training_images_of(_data_key(cfg))  # [n_train, 28, 28, 1]
+    x_test = test_images(cfg)  # [n_test, 28, 28, 1], the evaluation targets
     n_val = cfg.val_images
     likelihood = losses.get_loss(cfg.loss)
 

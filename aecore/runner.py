@@ -17,13 +17,16 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Protocol, Sequence
 
+import numpy as np
 import pandas as pd
 
 import aecore
 from aecore import cache as store
+from aecore import data
 from aecore.fingerprint import code_fingerprint
 from aecore.profiles import Profile, get_profile
 
@@ -139,6 +142,40 @@ class Result:
             raise ValueError(f"this result of {self.config.label()} was read from the cache without its "
                              f"model (run(..., load_model=False)); call run(cfg) to load it")
         return self.config.reconstruct(self.model, x)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def training_key(cfg: Any, binarize: str | None = None) -> tuple:
+    """Identifies a run's training images: dataset, size, subset seed, how they are binarised at
+    load time and ``$AECORE_DATA_DIR`` (offline and online differ)."""
+    return (cfg.dataset, cfg.n_train, cfg.train_subset_seed, binarize, os.environ.get(data.ENV_VAR, "").strip())
+
+
+def training_images(cfg: Any, binarize: str | None = None) -> np.ndarray:
+    """A run's training images ``[n_train, 28, 28, 1]``, float32 in [0, 1]: the subset of
+    :attr:`RunConfig.train_subset_seed`, grey (or thresholded with ``binarize="threshold"``; a
+    dynamically binarised run trains on grey images and samples every step). Read-only and
+    memoised: every seed and arm of a setting that share a subset share one array."""
+    return training_images_of(training_key(cfg, binarize))
+
+
+@functools.lru_cache(maxsize=16)
+def training_images_of(key: tuple) -> np.ndarray:
+    """The images of a :func:`training_key` (memoised; the key's last item only keys the memo)."""
+    dataset, n_train, seed, binarize, _data_dir = key
+    x = data.load(dataset, n_train=n_train, n_test=1, seed=seed, binarize=binarize).train.x
+    x.flags.writeable = False
+    return x
+
+
+def test_images(cfg: Any) -> np.ndarray:
+    """A run's test images ``[n_test, 28, 28, 1]``: the subset of :attr:`RunConfig.test_subset_seed`
+    (the same for every seed of a setting), binarised as ``cfg.binarize`` says (for
+    ``"dynamic"``, one fixed Bernoulli sample per pixel)."""
+    return data.load(cfg.dataset, n_train=1, n_test=cfg.n_test, seed=cfg.test_subset_seed,
+                     binarize=cfg.binarize).test.x
 
 
 def cache_key(cfg: RunKind) -> str:

@@ -16,6 +16,7 @@ with its own loss and ``fit``. Both are evaluated by the same code.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from typing import Any, ClassVar, Mapping
@@ -25,7 +26,8 @@ import pandas as pd
 
 from aecore import data, metrics, vae
 from aecore.cache import entry_files, fingerprint_arrays
-from aecore.runner import Result, RunConfig, base_key_fields, entry_path, results, run, runs, sweep
+from aecore.runner import (Result, RunConfig, base_key_fields, entry_path, results, run, runs, sweep, test_images,
+                           training_images)
 
 # The one runner's functions, re-exported for the VAE chapters and their study module.
 __all__ = ["ENTRY_FILES", "MODELS", "SCALAR_METRICS", "VAEConfig", "VAEResult", "entry_path", "evaluate", "results",
@@ -51,8 +53,11 @@ class VAEConfig(RunConfig):
       model: ``"aecore"`` or ``"keras_example"`` (then only latent 2, Bernoulli, beta 1).
       architecture, encoder_hidden, decoder_hidden, latent_dim, decoder, sigma: see
         :func:`aecore.vae.build_vae`.
-      beta, schedule, warmup_epochs, n_cycles, free_bits, recon_reduction: see
-        :class:`aecore.vae.Objective`.
+      objective: what the optimiser minimises (:class:`aecore.vae.Objective`: ``beta``,
+        ``schedule``, ``warmup_epochs``, ``n_cycles``, ``free_bits``, ``recon_reduction``). The
+        constructor, :meth:`~aecore.runner.RunConfig.replace` and ``from_profile`` also take
+        those fields by name and fold them into ``objective``: ``cfg.replace(beta=10.0)`` keeps
+        the rest of ``cfg.objective``. A dict (as ``config.json`` holds it) is read as one.
       binarize: None (grey targets) or ``"dynamic"`` (train on a fresh Bernoulli sample
         every step, test on one fixed sample).
       n_train, n_test, epochs, batch_size, learning_rate, seed: as usual.
@@ -76,12 +81,7 @@ class VAEConfig(RunConfig):
     latent_dim: int = 16
     decoder: str = "bernoulli"
     sigma: float = 1.0
-    beta: float = 1.0
-    schedule: str = "constant"
-    warmup_epochs: int = 0
-    n_cycles: int = 4
-    free_bits: float = 0.0
-    recon_reduction: str = "sum"
+    objective: vae.Objective = vae.Objective()
     binarize: str | None = None
     n_train: int = 5000
     n_test: int = 10000
@@ -119,9 +119,7 @@ class VAEConfig(RunConfig):
                 and self.sigma > 0):
             raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
         put("sigma", float(self.sigma))
-        self.objective()  # validates beta, schedule, free bits, reduction
-        put("beta", float(self.beta))
-        put("free_bits", float(self.free_bits))
+        put("objective", _canonical_objective(self.objective))
         if self.binarize not in (None, "dynamic"):
             raise ValueError(f"unknown binarize={self.binarize!r}; valid: None, 'dynamic'")
         if self.targets not in TARGETS:
@@ -135,7 +133,7 @@ class VAEConfig(RunConfig):
         if self.data_seed is not None:
             put("data_seed", check_int(self.data_seed, "data_seed", minimum=0,
                                        maximum=MAX_SEED))
-        for name in ("n_val", "iwae_k", "warmup_epochs", "n_cycles"):
+        for name in ("n_val", "iwae_k"):
             put(name, check_int(getattr(self, name), name, minimum=0))
         if isinstance(self.learning_rate, (bool, np.bool_)) or not (
                 isinstance(self.learning_rate, (int, float, np.integer, np.floating))
@@ -145,14 +143,10 @@ class VAEConfig(RunConfig):
         if self.model == "keras_example":
             fixed = {"latent_dim": 2, "decoder": "bernoulli", "beta": 1.0, "schedule": "constant",
                      "free_bits": 0.0, "recon_reduction": "sum", "batch_size": 128, "learning_rate": 1e-3}
-            wrong = {k: getattr(self, k) for k, v in fixed.items() if getattr(self, k) != v}
+            now = {**dataclasses.asdict(self.objective), **self.to_dict()}
+            wrong = {k: now[k] for k, v in fixed.items() if now[k] != v}
             if wrong:
                 raise ValueError(f"the keras example is fixed at {fixed}; this config changes {wrong}")
-
-    def objective(self) -> vae.Objective:
-        return vae.Objective(beta=self.beta, schedule=self.schedule, warmup_epochs=self.warmup_epochs,
-                             n_cycles=self.n_cycles, free_bits=self.free_bits,
-                             recon_reduction=self.recon_reduction)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -213,6 +207,7 @@ class VAEConfig(RunConfig):
         scalar metrics (NaN where a run has none: ``log_sigma`` for a decoder without a sigma,
         the IWAE columns without ``iwae_k``) and ``kl_per_dim`` (JSON text)."""
         row = self.to_dict()
+        row.update(row.pop("objective"))  # one column per objective field (beta, schedule, ...)
         row["encoder_hidden"] = "-".join(map(str, self.encoder_hidden))
         row["decoder_hidden"] = None if self.decoder_hidden is None else "-".join(map(str, self.decoder_hidden))
         row.update({"setting": self.setting_label(), "label": self.label()})
@@ -231,15 +226,16 @@ class VAEConfig(RunConfig):
             parts = [self.architecture, hid, f"z{self.latent_dim}", self.decoder]
             if self.decoder == "gaussian" and self.sigma != 1.0:
                 parts.append(f"sigma={self.sigma:g}")
-            if self.beta != 1.0:
-                parts.append(f"beta={self.beta:g}")
-            if self.schedule == "linear":
-                parts.append(f"warm-up {self.warmup_epochs} ep")
-            if self.schedule == "cyclical":
-                parts.append(f"cyclical x{self.n_cycles}")
-            if self.free_bits:
-                parts.append(f"free bits {self.free_bits:g}")
-            if self.recon_reduction == "mean":
+            obj = self.objective
+            if obj.beta != 1.0:
+                parts.append(f"beta={obj.beta:g}")
+            if obj.schedule == "linear":
+                parts.append(f"warm-up {obj.warmup_epochs} ep")
+            if obj.schedule == "cyclical":
+                parts.append(f"cyclical x{obj.n_cycles}")
+            if obj.free_bits:
+                parts.append(f"free bits {obj.free_bits:g}")
+            if obj.recon_reduction == "mean":
                 parts.append("recon mean (Keras)")
         if self.binarize:
             parts.append("binarized")
@@ -251,6 +247,48 @@ class VAEConfig(RunConfig):
 
 
 ENTRY_FILES: tuple[str, ...] = entry_files(VAEConfig.TABLES)
+
+# The objective's fields, which VAEConfig's constructor (and so replace and from_profile) takes by name.
+OBJECTIVE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(vae.Objective))
+
+
+def _as_objective(value: Any) -> vae.Objective:
+    if isinstance(value, vae.Objective):
+        return value
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(OBJECTIVE_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown objective field(s) {unknown}; valid: {', '.join(OBJECTIVE_FIELDS)}")
+        return vae.Objective(**value)
+    raise ValueError(f"objective must be an aecore.vae.Objective (or a dict of its fields: "
+                     f"{', '.join(OBJECTIVE_FIELDS)}), got {value!r}")
+
+
+def _canonical_objective(value: Any) -> vae.Objective:
+    """The objective with plain floats for beta and free bits, so that equal configs write equal
+    JSON (``beta=10`` and ``beta=10.0`` share a cache key)."""
+    obj = _as_objective(value)
+    return dataclasses.replace(obj, beta=float(obj.beta), free_bits=float(obj.free_bits))
+
+
+def _objective_by_name(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with any objective field given by name folded into ``fields["objective"]``
+    (which keeps its other fields)."""
+    named = {k: fields.pop(k) for k in OBJECTIVE_FIELDS if k in fields}
+    if named:
+        fields["objective"] = dataclasses.replace(_as_objective(fields.get("objective", vae.Objective())), **named)
+    return fields
+
+
+_init = VAEConfig.__init__
+
+
+@functools.wraps(_init)
+def _init_with_objective_fields(self: VAEConfig, *args: Any, **fields: Any) -> None:
+    _init(self, *args, **_objective_by_name(fields))
+
+
+VAEConfig.__init__ = _init_with_objective_fields  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- data
@@ -272,12 +310,11 @@ def transform_targets(x: np.ndarray, targets: str | None, *, seed: int) -> np.nd
 
 
 def _images(cfg: VAEConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Grey training images and the test targets (one fixed Bernoulli sample if binarised),
-    transformed as ``cfg.targets`` asks (the training noise drawn from the training subset's seed,
-    the test noise from the test subset's)."""
-    x_train = data.load(cfg.dataset, n_train=cfg.n_train, n_test=1, seed=cfg.train_subset_seed).train.x
-    x_test = data.load(cfg.dataset, n_train=1, n_test=cfg.n_test, seed=cfg.test_subset_seed,
-                       binarize=cfg.binarize).test.x
+    """Grey training images (:func:`aecore.runner.training_images`; a binarised run samples every
+    step) and the test targets (:func:`aecore.runner.test_images`: one fixed Bernoulli sample if
+    binarised), transformed as ``cfg.targets`` asks (the training noise drawn from the training
+    subset's seed, the test noise from the test subset's)."""
+    x_train, x_test = training_images(cfg), test_images(cfg)
     return (transform_targets(x_train, cfg.targets, seed=cfg.train_subset_seed),
             transform_targets(x_test, cfg.targets, seed=cfg.test_subset_seed + DEQUANTIZE_TEST_OFFSET))
 
@@ -355,14 +392,14 @@ def _train_and_evaluate(cfg: VAEConfig, x_train: np.ndarray, x_test: np.ndarray,
         steps = pd.DataFrame(columns=["step", "epoch", "beta", "loss", "recon", "kl"])
     else:
         model = _build(cfg)
-        hist = vae.fit(model, x_train, objective=cfg.objective(), x_val=x_test[:n_val] if n_val else None,
+        hist = vae.fit(model, x_train, objective=cfg.objective, x_val=x_test[:n_val] if n_val else None,
                        epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
                        learning_rate=cfg.learning_rate, binarize=cfg.binarize, progress=progress,
                        progress_prefix=prefix)
         history, steps = hist.epochs, hist.steps
     run_metrics = evaluate(model, x_test, seed=cfg.seed, iwae_k=cfg.iwae_k, n_iwae=cfg.n_iwae)
     run_metrics["train_seconds"] = float(history["seconds"].sum())
-    run_metrics["effective_beta"] = cfg.objective().effective_beta()
+    run_metrics["effective_beta"] = cfg.objective.effective_beta()
     return history, steps, run_metrics, model
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecore import experiments
+from aecore import experiments, runner
 from aecore.studies import conv_runs
 from aecore.profiles import PROFILES
 from aecore.experiments import Config
@@ -397,7 +397,7 @@ def test_the_training_mse_of_an_epoch_of_one_step_is_the_initial_models_error(tm
     monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path))
     cfg = CFG.replace(n_train=64, batch_size=64, epochs=2)
     got = conv_runs.bn_training_table([cfg])
-    x = experiments._training_images(*experiments._data_key(cfg))
+    x = runner.training_images(cfg)
     x_hat = cfg.build_model().reconstruct(x).astype(np.float64)
     assert got["train_mse"].iloc[0] == pytest.approx(np.mean((x_hat - x.astype(np.float64)) ** 2), rel=1e-5)
     assert got["val_mse"].tolist() == experiments.run(cfg, progress=False).history["val_mse"].tolist()

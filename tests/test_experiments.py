@@ -454,8 +454,8 @@ def test_each_seed_trains_on_its_own_subset_and_all_are_scored_on_the_same_test_
     images stay fixed. Oracle: data.load called directly with the seeds the protocol names."""
     import numpy as np
 
-    from aecore import data, vae_runs
-    from aecore.experiments import Config, _data_key, _training_images, load_data
+    from aecore import data, runner, vae_runs
+    from aecore.experiments import Config, _data_key, load_data
 
     base = dict(dataset="fashion_mnist", model="dense_ae", n_train=50, n_test=40)
     for seed in (0, 3):
@@ -464,7 +464,8 @@ def test_each_seed_trains_on_its_own_subset_and_all_are_scored_on_the_same_test_
         direct_train = data.load("fashion_mnist", n_train=50, n_test=1, seed=seed).train.x
         direct_test = data.load("fashion_mnist", n_train=1, n_test=40, seed=0).test.x
         np.testing.assert_array_equal(ds.train.x, direct_train)
-        np.testing.assert_array_equal(_training_images(*_data_key(cfg)), direct_train)
+        np.testing.assert_array_equal(runner.training_images_of(_data_key(cfg)), direct_train)
+        np.testing.assert_array_equal(runner.test_images(cfg), direct_test)
         np.testing.assert_array_equal(ds.test.x, direct_test)
         # the other arm at the same seed: the same images
         assert cfg.data_fingerprint() == Config(loss="bce", seed=seed, **base).data_fingerprint()
@@ -483,3 +484,30 @@ def test_each_seed_trains_on_its_own_subset_and_all_are_scored_on_the_same_test_
     whole = [load_data(Config(dataset="mnist", model="dense_ae", loss="mse", seed=s, n_train=5000, n_test=10))
              for s in (0, 4)]
     np.testing.assert_array_equal(whole[0].train.x, whole[1].train.x)
+
+
+def test_one_image_loader_for_both_kinds_gives_what_data_load_gives():
+    """runner.training_images / test_images serve autoencoders and VAEs alike; oracle: data.load
+    called directly, for grey, thresholded and dynamically binarised runs of both kinds."""
+    import numpy as np
+
+    from aecore import data, runner, vae_runs
+    from aecore.experiments import Config, _data_key
+
+    base = dict(dataset="mnist", n_train=30, n_test=20, seed=2)
+    for binarize in (None, "threshold", "dynamic"):
+        cfg = Config(model="dense_ae", loss="bce", binarize=binarize, **base)
+        loaded = "threshold" if binarize == "threshold" else None  # dynamic: grey, sampled every step
+        want_train = data.load("mnist", n_train=30, n_test=1, seed=2, binarize=loaded).train.x
+        want_test = data.load("mnist", n_train=5, n_test=20, seed=0, binarize=binarize).test.x
+        got = runner.training_images_of(_data_key(cfg))
+        np.testing.assert_array_equal(got, want_train)
+        assert not got.flags.writeable  # memoised: shared by every arm, so nobody may write into it
+        np.testing.assert_array_equal(runner.test_images(cfg), want_test)
+        if binarize != "threshold":  # VAEs: grey or dynamically binarised
+            vcfg = vae_runs.VAEConfig(binarize=binarize, **base)
+            v_train, v_test = vae_runs._images(vcfg)
+            np.testing.assert_array_equal(v_train, want_train)
+            np.testing.assert_array_equal(v_test, want_test)
+            assert runner.training_images(vcfg) is runner.training_images(cfg)  # one memo for both kinds
+    assert set(np.unique(runner.test_images(Config(model="dense_ae", loss="bce", binarize="dynamic", **base)))) <= {0.0, 1.0}

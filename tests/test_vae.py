@@ -130,10 +130,46 @@ def test_bad_models_say_what_is_wrong(kwargs, needle):
     (dict(model="keras_example", latent_dim=8), "keras example is fixed"),
     (dict(targets="jittered"), "unknown targets='jittered'; valid: None, 'clipped', 'dequantized'"),
     (dict(targets="clipped", binarize="dynamic"), "use one or the other"),
+    (dict(objective={"beta": 2.0, "bta": 1.0}), r"unknown objective field\(s\) \['bta'\]; valid: beta, schedule"),
+    (dict(objective=2.0), "objective must be an aecore.vae.Objective"),
+    (dict(objective=vae.Objective(), schedule="linear"), "a linear schedule needs warmup_epochs >= 1"),
+    (dict(model="keras_example", architecture="conv", encoder_hidden=(16,), latent_dim=2, free_bits=0.5),
+     r"keras example is fixed.*changes \{'free_bits': 0.5\}"),
 ])
 def test_bad_configs_say_what_is_wrong(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         vr.VAEConfig(**kwargs)
+
+
+def test_the_config_holds_its_objective_once_and_takes_its_fields_by_name():
+    """One objective type: the config holds a vae.Objective; its fields given by name (to the
+    constructor, replace, from_profile) land in it and keep its other fields; config.json's dict
+    reads back equal; equal objectives give one cache key. Oracle: vae.Objective built directly."""
+    import dataclasses
+    import json
+
+    names = {f.name for f in dataclasses.fields(vr.VAEConfig)}
+    assert "objective" in names and not names & {f.name for f in dataclasses.fields(vae.Objective)}
+    cfg = vr.VAEConfig(beta=10, recon_reduction="mean")
+    assert cfg.objective == vae.Objective(beta=10.0, recon_reduction="mean")
+    assert type(cfg.objective.beta) is float and type(cfg.objective.free_bits) is float
+    warm = cfg.replace(schedule="linear", warmup_epochs=3)
+    assert warm.objective == vae.Objective(beta=10.0, schedule="linear", warmup_epochs=3, recon_reduction="mean")
+    assert cfg.replace(decoder="gaussian").objective == cfg.objective  # other changes keep it as it is
+    nested = vr.VAEConfig(objective=vae.Objective(free_bits=0.5), beta=2.0)  # both: by name wins, rest kept
+    assert nested.objective == vae.Objective(beta=2.0, free_bits=0.5)
+    assert vr.VAEConfig.from_profile("fast", free_bits=1).objective == vae.Objective(free_bits=1.0)
+    stored = json.loads(json.dumps(warm.to_dict()))
+    assert stored["objective"] == {"beta": 10.0, "schedule": "linear", "warmup_epochs": 3, "n_cycles": 4,
+                                   "free_bits": 0.0, "recon_reduction": "mean"}
+    assert vr.VAEConfig(**stored) == warm
+    assert vr.VAEConfig(beta=10).cache_key() == vr.VAEConfig(objective=vae.Objective(beta=10.0)).cache_key()
+    assert vr.VAEConfig(beta=10).cache_key() != vr.VAEConfig(beta=10, free_bits=0.25).cache_key()
+    assert warm.setting_label().endswith("beta=10 warm-up 3 ep recon mean (Keras)")
+    row = warm.table_row(vr.Result(config=warm, history=None, model=None, from_cache=True,
+                                   metrics={"kl_per_dim": [0.0]}))
+    assert (row["beta"], row["schedule"], row["warmup_epochs"], row["recon_reduction"]) == (10.0, "linear", 3, "mean")
+    assert "objective" not in row
 
 
 # --------------------------------------------------------------------------- IWAE against a closed form
