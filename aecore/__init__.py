@@ -18,8 +18,9 @@ imports only from the layers above it; ``tests/test_layout.py`` checks there is 
   autoencoders' ``fit``), ``vae`` (the VAE, its
   objective, KL schedules, IWAE, and its ``fit``), ``keras_vae`` (keras-io's example);
 - runs: ``cache`` (the run cache), ``runner`` (one ``run``, ``sweep`` and ``Result`` for every
-  kind of experiment), ``experiments`` (``Config``, the autoencoder kind), ``vae_runs``
-  (``VAEConfig``, the VAE kind), ``archive`` (the cache as one file);
+  kind of experiment, the configs' base and the one image loader), ``experiments`` (``Config``,
+  the autoencoder kind), ``vae_runs`` (``VAEConfig``, the VAE kind, its objective one
+  ``vae.Objective``), ``archive`` (the cache as one file);
 - presentation: ``verdicts``, ``report`` (verdicts, glue), ``plotting`` (figures, never shown or
   saved), ``tables`` (mean and spread across seeds, comparisons of settings);
 - studies, in the subpackage ``aecore.studies``: ``data_study`` (chapters 1 and 2), ``conv_runs``

@@ -29,7 +29,7 @@ from aecore.runner import (Result, RunConfig, base_key_fields, entry_path, resul
 # The one runner's functions, re-exported: chapters call experiments.run(cfg) and experiments.sweep(cfgs).
 __all__ = ["Config", "ENTRY_FILES", "Result", "data_fingerprint", "entry_path", "load_data", "results", "run",
            "runs", "sweep"]
-from aecore.validate import MAX_SEED, check_int
+from aecore.validate import check_int
 
 _K_PCA = 16
 _FULL = PROFILES["full"]
@@ -145,13 +145,7 @@ class Config(RunConfig):
             raise ValueError(f"unknown binarize={self.binarize!r}; valid: "
                              f"{', '.join(map(repr, data.BINARIZE_MODES))}")
         training.get_reduction(self.reduction)
-        for name in ("n_train", "n_test", "epochs", "batch_size"):
-            put(name, check_int(getattr(self, name), name, minimum=1))
-        put("seed", check_int(self.seed, "seed", minimum=0, maximum=MAX_SEED))
-        if self.data_seed is not None:
-            put("data_seed", check_int(self.data_seed, "data_seed", minimum=0,
-                                       maximum=MAX_SEED))
-        put("n_val", check_int(self.n_val, "n_val", minimum=0))
+        self._check_sizes_and_seeds()
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not (
                 math.isfinite(lr) and lr > 0):
@@ -207,6 +201,8 @@ class Config(RunConfig):
         "mse_per_pixel", "bce_per_pixel", "bce_excess_per_pixel", "psnr_db", "ssim", "n_images", "dead_units",
         "latent_dim", "train_seconds", "final_loss")
     HISTORY_COLUMNS: ClassVar[tuple[str, ...]] = ("epoch", "loss", "val_loss", "val_mse", "seconds")
+    SUMMARY: ClassVar[str] = ("test MSE {mse_per_pixel:.4f}, BCE {bce_per_pixel:.4f} nats/pixel, SSIM {ssim:.3f}, "
+                              "dead units {dead_units}/{latent_dim}")
 
     def key_fields(self) -> dict[str, Any]:
         """What the cache key covers (:func:`aecore.runner.cache_key`): the config, its kind, the
@@ -243,12 +239,6 @@ class Config(RunConfig):
         """The attributes :func:`aecore.training.fit` gives a history (restored on reading)."""
         return {"unit": training.get_reduction(self.reduction).unit, "likelihood": self.loss,
                 "reduction": self.reduction, "binarize": "dynamic" if self.binarize == "dynamic" else None}
-
-    @staticmethod
-    def summary(run_metrics: Mapping[str, Any]) -> str:
-        return (f"test MSE {run_metrics['mse_per_pixel']:.4f}, BCE {run_metrics['bce_per_pixel']:.4f} "
-                f"nats/pixel, SSIM {run_metrics['ssim']:.3f}, dead units {run_metrics['dead_units']}/"
-                f"{run_metrics['latent_dim']}")
 
     def table_row(self, result: Result) -> dict[str, Any]:
         """A sweep's row: every field (``model_kwargs`` as JSON text), ``label``, ``setting``,

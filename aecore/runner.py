@@ -29,6 +29,7 @@ from aecore import cache as store
 from aecore import data
 from aecore.fingerprint import code_fingerprint
 from aecore.profiles import Profile, get_profile
+from aecore.validate import MAX_SEED, check_int
 
 
 class RunKind(Protocol):
@@ -38,6 +39,7 @@ class RunKind(Protocol):
     TABLES: ClassVar[tuple[str, ...]]  # CSV tables an entry holds, "history" first
     REQUIRED_METRICS: ClassVar[tuple[str, ...]]  # what every entry's metrics.json holds
     HISTORY_COLUMNS: ClassVar[tuple[str, ...]]  # what every entry's history.csv holds
+    SUMMARY: ClassVar[str]  # the line printed after training: str.format on the run's metrics
     epochs: int
     n_train: int
     seed: int
@@ -49,7 +51,6 @@ class RunKind(Protocol):
     def build_model(self) -> Any: ...
     def train(self, *, progress: bool, prefix: str) -> tuple[dict[str, Any], dict[str, pd.DataFrame], Any]: ...
     def history_attrs(self) -> dict[str, Any]: ...
-    def summary(self, run_metrics: dict[str, Any]) -> str: ...
     def table_row(self, result: "Result") -> dict[str, Any]: ...
 
 
@@ -94,6 +95,19 @@ class RunConfig:
     def val_images(self) -> int:
         """How many test images are scored after every epoch: the first ``min(n_val, n_test)``."""
         return min(self.n_val, self.n_test)
+
+    def _check_sizes_and_seeds(self) -> None:
+        """Validates (and makes plain ints of) the fields every kind shares: ``n_train``,
+        ``n_test``, ``epochs``, ``batch_size`` (>= 1), ``seed`` and ``data_seed`` (0 to
+        :data:`~aecore.validate.MAX_SEED`; ``data_seed`` may be None) and ``n_val`` (>= 0)."""
+        checked = {name: check_int(getattr(self, name), name, minimum=1)
+                   for name in ("n_train", "n_test", "epochs", "batch_size")}
+        checked["seed"] = check_int(self.seed, "seed", minimum=0, maximum=MAX_SEED)
+        if self.data_seed is not None:
+            checked["data_seed"] = check_int(self.data_seed, "data_seed", minimum=0, maximum=MAX_SEED)
+        checked["n_val"] = check_int(self.n_val, "n_val", minimum=0)
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)  # the configs are frozen: canonicalised once
 
     def replace(self, **changes: Any):
         """A copy with some fields changed (validated like a new config)."""
@@ -252,7 +266,7 @@ def run(cfg: RunKind, *, cache: bool = True, progress: bool = True, load_model: 
         print(f"{cfg.label()}: training {cfg.epochs} epoch(s) on {cfg.n_train:,} images", flush=True)
     run_metrics, frames, model = cfg.train(progress=progress, prefix="  ")
     if progress:
-        print(f"  done in {run_metrics['train_seconds']:.1f} s: {cfg.summary(run_metrics)}", flush=True)
+        print(f"  done in {run_metrics['train_seconds']:.1f} s: {cfg.SUMMARY.format_map(run_metrics)}", flush=True)
     written = None
     if use_cache:
         try:

@@ -197,13 +197,45 @@ class History(NamedTuple):
     steps: pd.DataFrame
 
 
+@dataclasses.dataclass(frozen=True)
+class Wording:
+    """How :func:`train_epochs` words a run's progress lines and its divergence error.
+
+    Attributes:
+      what: what trains, e.g. ``"training"`` or ``"VAE training"`` (the error starts with it).
+      unit: the unit of the step values, e.g. ``"nats/pixel"``.
+      context: the settings the error names, e.g. ``"bernoulli likelihood, learning rate 0.001"``.
+      shown: ``(label, column, format spec)`` of each value a progress line shows; a column an
+        epoch's row lacks, or holds NaN in, is left out.
+    """
+
+    what: str
+    unit: str
+    context: str
+    shown: tuple[tuple[str, str, str], ...]
+
+    def line(self, row: Mapping[str, float], *, epochs: int, n_images: int, prefix: str = "") -> str:
+        """The progress line of an epoch's row."""
+        values = ", ".join(f"{label} {row[column]:{spec}}" for label, column, spec in self.shown
+                           if column in row and not (isinstance(row[column], float) and math.isnan(row[column])))
+        seconds = max(row["seconds"], 1e-9)
+        return (f"{prefix}epoch {row['epoch']}/{epochs}: {values} [{self.unit}] ({row['seconds']:.1f} s, "
+                f"{n_images / seconds:,.0f} images/s)")
+
+    def diverged(self, step: int, epoch: int, epochs: int, names: Sequence[str], values: np.ndarray) -> str:
+        """The message of a step whose loss (the first value) is NaN or infinite."""
+        named = ", ".join(f"{name} {value}" for name, value in zip(names, values))
+        return (f"{self.what} diverged at step {step} (epoch {epoch}/{epochs}): {named} [{self.unit}] "
+                f"({self.context}); lower the learning rate or check the data")
+
+
 def train_epochs(model: Any, program: "programs.Program", x_train: np.ndarray, *, epochs: int, batch_size: int,
                  seed: int, steps_per_call: int, names: Sequence[str],
                  per_batch: tuple[str, Callable[[int, int, int], float]] | None = None,
                  evaluate: Callable[[], Mapping[str, float]] | None = None,
                  after_epoch: Callable[[int, Mapping[str, float]], Mapping[str, float]] | None = None,
-                 checkpoints: Sequence[int] = (), diverged: Callable[[int, int, np.ndarray], str],
-                 progress: Callable[[Mapping[str, float]], str] | None = None) -> History:
+                 checkpoints: Sequence[int] = (), wording: Wording, progress: bool = False,
+                 progress_prefix: str = "") -> History:
     """The one training loop of the book, for autoencoders and VAEs alike.
 
     Every epoch visits ``x_train`` once in an order drawn from ``np.random.default_rng(seed)``
@@ -226,8 +258,8 @@ def train_epochs(model: Any, program: "programs.Program", x_train: np.ndarray, *
       checkpoints: step counts (1 = after the first step) at which ``evaluate`` also runs inside
         an epoch: logging within the first epoch, say. Its values go to those steps' rows of the
         step table; a checkpoint at an epoch's end reuses that epoch's evaluation.
-      diverged: ``(step, epoch, values of that step) -> message`` when the loss is NaN or infinite.
-      progress: ``epoch row -> line`` to print after each epoch; None prints nothing.
+      wording: how the progress lines and the divergence error read (:class:`Wording`).
+      progress: print one line per epoch (:meth:`Wording.line`, after ``progress_prefix``).
 
     Returns:
       A :class:`History`. An epoch's row: ``epoch``, the per-batch input at its last step, the
@@ -235,7 +267,8 @@ def train_epochs(model: Any, program: "programs.Program", x_train: np.ndarray, *
       columns, ``seconds`` (wall time, evaluation included), then ``after_epoch``'s columns.
 
     Raises:
-      TrainingDivergedError: a step's loss is NaN or infinite (the message is ``diverged``'s).
+      TrainingDivergedError: a step's loss is NaN or infinite (:meth:`Wording.diverged` names the
+        step, its values and the run's settings).
     """
     rng = np.random.default_rng(seed)
     n = x_train.shape[0]
@@ -269,7 +302,7 @@ def train_epochs(model: Any, program: "programs.Program", x_train: np.ndarray, *
         vals = np.concatenate(parts)  # [steps_per_epoch, len(names)], one sync per part
         bad = np.flatnonzero(~np.isfinite(vals[:, 0]))
         if bad.size:
-            raise TrainingDivergedError(diverged(step + int(bad[0]), epoch, vals[bad[0]]))
+            raise TrainingDivergedError(wording.diverged(step + int(bad[0]), epoch, epochs, names, vals[bad[0]]))
         for j, v in enumerate(vals):
             row = {"step": step + j, "epoch": epoch}
             if per_batch is not None:
@@ -297,8 +330,8 @@ def train_epochs(model: Any, program: "programs.Program", x_train: np.ndarray, *
                     extra_columns.append(key)
                 row[key] = float(value)
         epoch_rows.append(row)
-        if progress is not None:
-            print(progress(row), flush=True)
+        if progress:
+            print(wording.line(row, epochs=epochs, n_images=n, prefix=progress_prefix), flush=True)
     steps = pd.DataFrame(step_rows)
     if wanted:
         evaluated = pd.DataFrame.from_dict(at_checkpoint, orient="index")  # step count -> columns
@@ -426,7 +459,6 @@ def fit_logs(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndar
 
     if checkpoints and x_val is None:
         raise ValueError("checkpoints evaluate the held-out images: pass x_val too")
-    n = x_train.shape[0]
 
     with programs.bound(model, key, build_template, make) as program:
         # After the template is built, which then does not depend on what ran before. Not TF's
@@ -441,21 +473,13 @@ def fit_logs(model: Any, likelihood: Any, x_train: np.ndarray, *, x_val: np.ndar
             return {"val_loss": sum(float(v[0]) for v in sums) / x_val.shape[0],
                     "val_mse": sum(float(v[1]) for v in sums) / x_val.size}
 
-        def diverged(step: int, epoch: int, values: np.ndarray) -> str:
-            return (f"training diverged at step {step} (epoch {epoch}/{epochs}): the loss is {values[0]} "
-                    f"({red.unit}, {lik.name} likelihood, learning rate {learning_rate:g}); "
-                    f"lower the learning rate or check the data")
-
-        def line(row: Mapping[str, float]) -> str:
-            val_text = f", val_loss {row['val_loss']:.5f}" if x_val is not None else ""
-            train_seconds = max(row["seconds"], 1e-9)
-            return (f"{progress_prefix}epoch {row['epoch']}/{epochs}: loss {row['loss']:.5f}{val_text} "
-                    f"[{red.unit}] ({row['seconds']:.1f} s, {n / train_seconds:,.0f} images/s)")
-
+        wording = Wording("training", red.unit, f"{lik.name} likelihood, learning rate {learning_rate:g}",
+                          (("loss", "loss", ".5f"), ("val_loss", "val_loss", ".5f")))
         hook = None if on_epoch_end is None else (lambda epoch, row: on_epoch_end(epoch, model))
         logs = train_epochs(model, program, x_train, epochs=epochs, batch_size=batch_size, seed=seed,
                             steps_per_call=steps_per_call, names=("loss",), evaluate=evaluate, after_epoch=hook,
-                            checkpoints=checkpoints, diverged=diverged, progress=line if progress else None)
+                            checkpoints=checkpoints, wording=wording, progress=progress,
+                            progress_prefix=progress_prefix)
     logs.epochs.attrs.update({"unit": red.unit, "likelihood": lik.name, "reduction": red.name,
                               "binarize": binarize})
     return logs

@@ -556,6 +556,16 @@ FIT_PROGRAM = 3
 SIGMA_LR_SCALE = 10.0
 
 
+def _check_objective(objective: Any) -> Objective:
+    """``objective``, or the default :class:`Objective` for None; anything else a TypeError."""
+    if objective is None:
+        return Objective()
+    if not isinstance(objective, Objective):
+        raise TypeError(f"objective must be an aecore.vae.Objective (e.g. Objective(beta=2.0)), "
+                        f"got {type(objective).__name__}: {objective!r}")
+    return objective
+
+
 def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
         x_val: np.ndarray | None = None, epochs: int, batch_size: int = 128, seed: int = 0,
         learning_rate: float = 1e-3, binarize: str | None = None, progress: bool = True,
@@ -591,10 +601,7 @@ def fit(model: VAE, x_train: np.ndarray, *, objective: Objective | None = None,
       TrainingDivergedError: the objective became NaN/inf; the message names the first bad
         step and its epoch.
     """
-    objective = Objective() if objective is None else objective
-    if not isinstance(objective, Objective):
-        raise TypeError(f"objective must be an aecore.vae.Objective (e.g. Objective(beta=2.0)), "
-                        f"got {type(objective).__name__}: {objective!r}")
+    objective = _check_objective(objective)
     epochs, batch_size, steps_per_call, learning_rate = check_fit_arguments(epochs, batch_size, steps_per_call,
                                                                             learning_rate)
     if binarize not in (None, "dynamic"):
@@ -683,21 +690,16 @@ def _fit_loop(model: VAE, program: "programs.Program", x_train: np.ndarray, x_va
     def after_epoch(epoch: int, row: Mapping[str, float]) -> dict[str, float]:
         return {"neg_elbo": row["recon"] + row["kl"], "log_sigma": float(net.log_sigma.numpy())}
 
-    def diverged(step: int, epoch: int, v: np.ndarray) -> str:
-        return (f"VAE training diverged at step {step} (epoch {epoch}/{epochs}): the objective is "
-                f"{v[0]} (recon {v[1]}, KL {v[2]} nats/image, decoder {model.obs.name}, learning rate "
-                f"{learning_rate:g}); lower the learning rate or check the data. Nothing was cached.")
-
-    def line(row: Mapping[str, float]) -> str:
-        val = (f", val -ELBO {row['val_neg_elbo']:.1f} (KL {row['val_kl']:.1f}, active "
-               f"{row['val_active_units']}/{model.latent_dim})" if x_val is not None else "")
-        return (f"{progress_prefix}epoch {row['epoch']}/{epochs}: loss {row['loss']:.4g}, recon "
-                f"{row['recon']:.1f}, KL {row['kl']:.2f} nats/image{val} ({row['seconds']:.1f} s)")
-
+    wording = training.Wording("VAE training", "nats/image",
+                               f"decoder {model.obs.name}, learning rate {learning_rate:g}",
+                               (("loss", "loss", ".4g"), ("recon", "recon", ".1f"), ("KL", "kl", ".2f"),
+                                ("val -ELBO", "val_neg_elbo", ".1f"), ("val KL", "val_kl", ".1f"),
+                                ("val active units", "val_active_units", "g")))
     logs = training.train_epochs(model, program, x_train, epochs=epochs, batch_size=batch_size, seed=seed,
                                  steps_per_call=steps_per_call, names=("loss", "recon", "kl"),
                                  per_batch=("beta", objective.beta_at), evaluate=evaluate,
-                                 after_epoch=after_epoch, diverged=diverged, progress=line if progress else None)
+                                 after_epoch=after_epoch, wording=wording, progress=progress,
+                                 progress_prefix=progress_prefix)
     first = ["epoch", "beta", "loss", "recon", "kl", "neg_elbo"]
     last = ["log_sigma", "seconds"]
     order = first + [c for c in logs.epochs.columns if c not in first + last] + last

@@ -32,7 +32,7 @@ from aecore.runner import (Result, RunConfig, base_key_fields, entry_path, resul
 # The one runner's functions, re-exported for the VAE chapters and their study module.
 __all__ = ["ENTRY_FILES", "MODELS", "SCALAR_METRICS", "VAEConfig", "VAEResult", "entry_path", "evaluate", "results",
            "run", "runs", "sweep"]
-from aecore.validate import MAX_SEED, check_int
+from aecore.validate import check_int
 
 VAEResult = Result  # one result type for every run kind (``Result.steps`` holds the step log)
 MODELS: tuple[str, ...] = ("aecore", "keras_example")
@@ -127,14 +127,9 @@ class VAEConfig(RunConfig):
         if self.targets is not None and self.binarize is not None:
             raise ValueError(f"targets={self.targets!r} transforms grey images; binarised ones are 0 or 1 by "
                              "design: use one or the other")
-        for name in ("n_train", "n_test", "epochs", "batch_size", "n_iwae"):
-            put(name, check_int(getattr(self, name), name, minimum=1))
-        put("seed", check_int(self.seed, "seed", minimum=0, maximum=MAX_SEED))
-        if self.data_seed is not None:
-            put("data_seed", check_int(self.data_seed, "data_seed", minimum=0,
-                                       maximum=MAX_SEED))
-        for name in ("n_val", "iwae_k"):
-            put(name, check_int(getattr(self, name), name, minimum=0))
+        self._check_sizes_and_seeds()
+        put("n_iwae", check_int(self.n_iwae, "n_iwae", minimum=1))
+        put("iwae_k", check_int(self.iwae_k, "iwae_k", minimum=0))
         if isinstance(self.learning_rate, (bool, np.bool_)) or not (
                 isinstance(self.learning_rate, (int, float, np.integer, np.floating))
                 and math.isfinite(self.learning_rate) and self.learning_rate > 0):
@@ -161,6 +156,8 @@ class VAEConfig(RunConfig):
                                                    "mse_per_pixel", "mse_per_pixel_sampled", "mutual_info",
                                                    "train_seconds")
     HISTORY_COLUMNS: ClassVar[tuple[str, ...]] = ("epoch", "loss", "seconds")
+    SUMMARY: ClassVar[str] = ("test -ELBO {neg_elbo:.1f} nats/image (recon {recon:.1f}, KL {kl:.2f}), "
+                              "active units {active_units}/{latent_dim}")
 
     def key_fields(self) -> dict[str, Any]:
         """What the cache key covers: the config, its kind, the aecore version, the code
@@ -195,12 +192,6 @@ class VAEConfig(RunConfig):
     @staticmethod
     def history_attrs() -> dict[str, Any]:
         return {}
-
-    @staticmethod
-    def summary(run_metrics: Mapping[str, Any]) -> str:
-        return (f"test -ELBO {run_metrics['neg_elbo']:.1f} nats/image (recon {run_metrics['recon']:.1f}, "
-                f"KL {run_metrics['kl']:.2f}), active units {run_metrics['active_units']}/"
-                f"{run_metrics['latent_dim']}")
 
     def table_row(self, result: Result) -> dict[str, Any]:
         """A sweep's row: the config fields (hidden widths as text), ``setting``, ``label``, the

@@ -84,9 +84,7 @@ class FakeConfig(runner.RunConfig):
     def history_attrs() -> dict[str, Any]:
         return {"unit": "fake units"}
 
-    @staticmethod
-    def summary(run_metrics) -> str:
-        return f"score {run_metrics['score']:.2f}"
+    SUMMARY = "score {score:.2f}"
 
     def table_row(self, result: runner.Result) -> dict[str, Any]:
         return {"label": self.label(), "width": self.width, "score": result.metrics["score"]}
@@ -174,8 +172,9 @@ def test_both_kinds_of_the_book_go_through_the_one_runner():
                    and not hasattr(kind, name)]
         assert missing == []
         methods = [m for m in ("label", "entry_slug", "key_fields", "data_fingerprint", "build_model", "train",
-                               "history_attrs", "summary", "table_row") if not callable(getattr(kind, m, None))]
+                               "history_attrs", "table_row") if not callable(getattr(kind, m, None))]
         assert methods == []
+        assert kind.SUMMARY.format_map({name: 1.0 for name in kind.REQUIRED_METRICS})  # names only what every run holds
 
 
 def test_the_profile_base_gives_both_kinds_the_same_sizes():

@@ -65,6 +65,29 @@ def test_history_format_and_progress(capsys):
     assert "epoch 1/2: loss" in out and "epoch 2/2: loss" in out and "val_loss" in out
 
 
+def test_one_wording_for_every_kind_of_run():
+    """training.Wording words both kinds' progress lines and divergence errors; oracle: the
+    line and message written out by hand."""
+    w = training.Wording("VAE training", "nats/image", "decoder bernoulli, learning rate 0.001",
+                         (("loss", "loss", ".4g"), ("KL", "kl", ".2f"), ("val -ELBO", "val_neg_elbo", ".1f")))
+    row = {"epoch": 2, "loss": 123.456, "kl": 3.14159, "val_neg_elbo": float("nan"), "seconds": 2.0}
+    assert w.line(row, epochs=5, n_images=1000, prefix="  ") == (
+        "  epoch 2/5: loss 123.5, KL 3.14 [nats/image] (2.0 s, 500 images/s)")  # NaN column left out
+    assert w.diverged(7, 1, 5, ("loss", "recon", "kl"), np.array([np.nan, 1.5, np.inf])) == (
+        "VAE training diverged at step 7 (epoch 1/5): loss nan, recon 1.5, kl inf [nats/image] "
+        "(decoder bernoulli, learning rate 0.001); lower the learning rate or check the data")
+
+
+def test_an_autoencoder_that_diverges_names_the_step_its_values_and_settings():
+    model = models.build_model("dense_ae", latent_dim=4, seed=0)
+    bias = [layer for layer in model.decoder.layers if getattr(layer, "bias", None) is not None][-1].bias
+    bias.assign(tf.fill(bias.shape, float("nan")))
+    with pytest.raises(training.TrainingDivergedError,
+                       match=r"^training diverged at step 0 \(epoch 1/2\): loss nan \[nats per pixel\] "
+                             r"\(bernoulli likelihood, learning rate 0.001\); lower the learning rate"):
+        training.fit(model, "bce", _images(64), epochs=2, batch_size=32, seed=0, progress=False)
+
+
 def test_same_seed_identical_history_other_seed_differs():
     a, _ = _fit(5)
     b, _ = _fit(5)
