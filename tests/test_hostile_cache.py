@@ -149,8 +149,9 @@ ROWS = [
          raises(store.CacheWarning, UNUSABLE + r"metrics\.json: mse_per_pixel not numbers")),
     case("metrics-nan-matching-manifest", _forge(store.METRICS_FILE, "NaN"), raises(store.CacheWarning, UNUSABLE + r"metrics\.json holds a float, not an object")),
     case("metrics-plausible-edit-matching-manifest", _edit_metric, raises(store.CacheWarning, UNUSABLE + r"metrics\.json"),
-         xfail="served from the cache: mse_per_pixel 0.001 is reported as the run's result (a silent wrong number; "
-               "the cache docstring states the limitation)"),
+         xfail="served from the cache: mse_per_pixel 0.001 is reported as the run's result (a silent wrong number "
+               "on read; the README's cache section states the limitation, and benchmarks/verify_cache.py, which "
+               "retrains an entry, catches it: tests/test_verify_cache.py)"),
     case("history-of-another-length-matching-manifest", _forge("history.csv", "epoch,loss,val_loss,val_mse,seconds\n1,0.1,,,1\n2,0.1,,,1\n"),
          raises(store.CacheWarning, UNUSABLE + r"history\.csv has epochs \[1, 2\]\.\.\., expected 1\.\.1")),
     case("weights-truncated", _truncate(store.WEIGHTS_FILE, matching=False),
