@@ -57,7 +57,8 @@ def machine() -> dict[str, Any]:
     (README, "What bit-identical needs"), so a reference records it and a check names a change."""
     from benchmarks.results import machine_description
 
-    return {"cpu": machine_description()["cpu"], "cores": os.cpu_count()}
+    described = machine_description()
+    return {"cpu": described["cpu"], "cpu_id": described["cpu id"], "cores": os.cpu_count()}
 
 
 def machine_note(recorded: dict[str, Any] | None, here: dict[str, Any]) -> str | None:
@@ -65,8 +66,12 @@ def machine_note(recorded: dict[str, Any] | None, here: dict[str, Any]) -> str |
     recorded)."""
     if recorded is None or recorded == here:
         return None
-    return (f"the reference was trained on {recorded['cpu']} ({recorded['cores']} cores), this machine is "
-            f"{here['cpu']} ({here['cores']} cores): another CPU rounds differently (README, \"What "
+
+    def named(m: dict[str, Any]) -> str:
+        return f"{m['cpu']} ({m.get('cpu_id', 'CPU id not recorded')}; {m['cores']} cores)"
+
+    return (f"the reference was trained on {named(recorded)}, this machine is {named(here)}: another CPU "
+            f"rounds differently (README, \"What "
             f"bit-identical needs\"); re-record on this machine to compare like with like")
 
 

@@ -218,16 +218,44 @@ def summary_table(summaries: Sequence[Summary], *, group: str | None = None) -> 
                            "load (1 min)"], body, "lllrrrrrrr")
 
 
+def cpuinfo_fields(text: str) -> dict[str, str]:
+    """The first processor's ``key: value`` lines of ``/proc/cpuinfo``."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+# The instruction sets that choose NumPy's BLAS kernels and TensorFlow's oneDNN kernels: two CPUs
+# that share a model name ("AMD EPYC" under a hypervisor) but not these round differently.
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
+
+
+def cpu_identity(fields: dict[str, str]) -> str:
+    """Vendor, family, model and the kernel-choosing instruction sets, e.g.
+    ``"AuthenticAMD family 25 model 17; avx2 fma avx512f avx512_bf16 avx512_vnni"``: what a
+    bit-identical comparison needs to match, beyond the model name."""
+    flags = set(fields.get("flags", "").split())
+    isa = " ".join(f for f in ISA_FLAGS if f in flags) or "none of " + "/".join(ISA_FLAGS)
+    return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')}; {isa}")
+
+
 def machine_description(extra_versions: Mapping[str, str] | None = None) -> dict[str, str]:
     """CPU model, cores, RAM, OS and Python, read from ``/proc`` and ``platform`` (Linux)."""
     import platform
 
     cpu = platform.processor() or "unknown"
+    cpu_id = "unknown"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        fields = cpuinfo_fields(Path("/proc/cpuinfo").read_text())
+        cpu = fields.get("model name", cpu)
+        cpu_id = cpu_identity(fields)
     except OSError:
         pass
     ram = "unknown"
@@ -239,7 +267,7 @@ def machine_description(extra_versions: Mapping[str, str] | None = None) -> dict
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    info = {"cpu": cpu, "logical cores": str(os.cpu_count()), "cores usable by this process": str(usable),
+    info = {"cpu": cpu, "cpu id": cpu_id, "logical cores": str(os.cpu_count()), "cores usable by this process": str(usable),
             "ram": ram, "os": platform.platform(), "python": platform.python_version()}
     info.update(extra_versions or {})
     return info

@@ -30,9 +30,24 @@ def test_the_reference_holds_the_sample_of_every_training_chapter():
 
 def test_the_reference_records_the_machine_and_a_check_names_another_one():
     ref = json.loads(Path(reproduce.REFERENCE).read_text())
-    assert all(set(row["machine"]) == {"cpu", "cores"} for row in ref.values())
+    assert all(set(row["machine"]) == {"cpu", "cpu_id", "cores"} for row in ref.values())
     here = reproduce.machine()
     assert reproduce.machine_note(here, here) is None and reproduce.machine_note(None, here) is None
     other = {"cpu": "Some Other CPU", "cores": 64}
     note = reproduce.machine_note(other, here)
-    assert "Some Other CPU (64 cores)" in note and here["cpu"] in note and "re-record" in note
+    assert "Some Other CPU (CPU id not recorded; 64 cores)" in note and here["cpu"] in note and "re-record" in note
+    # the same model name on another microarchitecture (both "AMD EPYC" under a hypervisor) is another CPU
+    sibling = {**here, "cpu_id": "AuthenticAMD family 25 model 1; avx2 fma"}
+    assert reproduce.machine_note(sibling, here) is not None
+
+
+def test_the_cpu_identity_names_family_model_and_the_kernel_choosing_instruction_sets():
+    from benchmarks.results import cpu_identity, cpuinfo_fields
+
+    text = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+            "model name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma avx512f avx512_vnni\n\n"
+            "processor\t: 1\nvendor_id\t: GenuineIntel\n")
+    fields = cpuinfo_fields(text)
+    assert fields["model name"] == "AMD EPYC" and fields["vendor_id"] == "AuthenticAMD"  # the first processor's
+    assert cpu_identity(fields) == "AuthenticAMD family 25 model 17; avx2 fma avx512f avx512_vnni"
+    assert cpu_identity({}).startswith("? family ? model ?; none of avx2")
