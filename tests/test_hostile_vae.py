@@ -73,6 +73,12 @@ ROWS = [
     case("build-decoder-unknown", lambda _: vae.build_vae(decoder="poisson"), raises(ValueError, r"unknown decoder 'poisson'; valid: ")),
     case("build-width-0", lambda _: vae.build_vae(encoder_hidden=(0,)), raises(ValueError, r"layer widths must be >= 1, got encoder \(0,\)")),
     # --- VAEConfig
+    case("config-objective-str", vc(objective="beta=2"), raises(ValueError, r"objective must be an aecore\.vae\.Objective \(or a dict of its fields: beta, schedule, warmup_epochs, n_cycles, free_bits, recon_reduction\), got 'beta=2'")),
+    case("config-objective-dict-typo", vc(objective={"betta": 2.0}), raises(ValueError, r"unknown objective field\(s\) \['betta'\]; valid: beta, schedule")),
+    case("config-objective-dict-bad-beta", vc(objective={"beta": "2"}), raises(ValueError, r"beta must be a finite number >= 0, got '2'")),
+    case("config-objective-field-by-name-bad", vc(objective=vae.Objective(schedule="linear", warmup_epochs=2), warmup_epochs=0), raises(ValueError, r"a linear schedule needs warmup_epochs >= 1 \(an integer\), got 0")),
+    case("config-objective-field-by-name-keeps-the-rest", vc(objective=vae.Objective(free_bits=0.5), beta=np.float32(3)), returns(lambda c: c.objective == vae.Objective(beta=3.0, free_bits=0.5) and type(c.objective.beta) is float)),
+    case("config-objective-field-typo", vc(betta=2.0), raises(TypeError, r"unexpected keyword argument 'betta'")),
     case("cfg-dataset-unknown", vc(dataset="cifar"), raises(ValueError, r"unknown dataset 'cifar'; valid names")),
     case("cfg-model-unknown", vc(model="beta_vae"), raises(ValueError, r"unknown VAE model 'beta_vae'; valid: aecore, keras_example")),
     case("cfg-architecture-unknown", vc(architecture="rnn"), raises(ValueError, r"unknown architecture 'rnn'; valid: mlp")),
