@@ -115,6 +115,32 @@ def _equal(a: Any, b: Any) -> bool:
     return a == b
 
 
+def differences(ref: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between a reference run and a retrain, and by how much: one line per history
+    column (epochs that differ, largest relative difference) and per metric. A last-digit
+    difference (relative 1e-16 in float64, 1e-7 in float32) is a rounding of another CPU; a larger
+    one is another computation."""
+    def rel(a: Any, b: Any) -> str:
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a == a and b == b:
+            return f"relative {abs(a - b) / max(abs(a), abs(b), 1e-300):.1e}"
+        return f"{a!r} -> {b!r}"
+
+    lines = []
+    for column, old in ref["history"].items():
+        now = new["history"].get(column)
+        if now is None or len(now) != len(old):
+            lines.append(f"history {column}: {'missing' if now is None else f'{len(now)} epochs, not {len(old)}'}")
+            continue
+        bad = [(a, b) for a, b in zip(old, now) if not _equal(a, b)]
+        if bad:
+            worst = max(bad, key=lambda ab: abs(ab[0] - ab[1]) if ab[0] == ab[0] and ab[1] == ab[1] else math.inf)
+            lines.append(f"history {column}: {len(bad)} of {len(old)} epochs differ, largest {rel(*worst)}")
+    for key, old in ref["metrics"].items():
+        if not _equal(old, new["metrics"].get(key)):
+            lines.append(f"metric {key}: {rel(old, new['metrics'].get(key))}")
+    return lines
+
+
 def trial(name: str) -> None:
     """In a fresh process with an empty cache: retrain one sampled run, print its summary as JSON."""
     print(json.dumps(_summary(_run(sample()[name]))))
@@ -142,6 +168,8 @@ def check() -> int:
         differ = sorted(k for k in ref["metrics"] if not _equal(ref["metrics"][k], new["metrics"].get(k)))
         print(f"{name} ({ref['label']}): history {'identical' if same_h else 'DIFFERENT'}, metrics "
               f"{'identical' if same_m else 'DIFFERENT: ' + ', '.join(differ)}", flush=True)
+        for line in differences(ref, new):
+            print(f"  {line}", flush=True)
         note = machine_note(ref.get("machine"), machine())
         if note and not (same_h and same_m):
             print(f"  {note}", flush=True)

@@ -18,6 +18,19 @@ def test_comparison_is_bit_exact():
     assert not reproduce._equal({"a": 1}, {"b": 1})
 
 
+def test_differences_say_what_differs_and_by_how_much():
+    ref = {"history": {"epoch": [1, 2], "loss": [0.5, 0.25], "norm": [2.0, 4.0]}, "metrics": {"mse": 0.1, "n": 3}}
+    assert reproduce.differences(ref, ref) == []
+    new = {"history": {"epoch": [1, 2], "loss": [0.5, math.nextafter(0.25, 1.0)], "norm": [2.0]},
+           "metrics": {"mse": 0.1 * (1 + 1e-7), "n": 3}}
+    assert reproduce.differences(ref, new) == [
+        "history loss: 1 of 2 epochs differ, largest relative 2.2e-16",
+        "history norm: 1 epochs, not 2",
+        "metric mse: relative 1.0e-07"]
+    assert reproduce.differences(ref, {"history": {"epoch": [1, 2], "loss": [0.5, 0.25]}, "metrics": {"n": 3}}) == [
+        "history norm: missing", "metric mse: 0.1 -> None"]
+
+
 def test_the_reference_holds_the_sample_of_every_training_chapter():
     ref = json.loads(Path(reproduce.REFERENCE).read_text())
     sample = reproduce.sample()
