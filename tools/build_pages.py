@@ -94,7 +94,7 @@ def _times_table(rec: dict) -> list[str]:
     lines += [f"| `{name}` | {sec:.1f} | {trained.get(name, 'not recorded')} |"
               for name, sec in rec.get("seconds", {}).items()]
     lines += [f"| **total** | **{rec.get('total_seconds', 0):.1f}** | "
-              f"**{sum(trained.values()) if trained else 'not recorded'}** |", ""]
+              f"**{sum(trained.values()) if trained else rec.get('runs_trained_total', 'not recorded')}** |", ""]
     return lines
 
 
