@@ -21,4 +21,5 @@ def test_times_table_per_chapter_runs_or_the_recorded_total():
     two_at_a_time = {"seconds": {"a.ipynb": 1.0}, "runs_trained_total": 569, "total_seconds": 1.0}
     assert build_pages._times_table(two_at_a_time)[-2:] == ["| **total** | **1.0** | **569** |", ""]
     assert build_pages._times_table({"seconds": {}})[-2] == "| **total** | **0.0** | **not recorded** |"
-    assert "| `a.ipynb` | 1.0 | not recorded |" in build_pages._times_table(two_at_a_time)
+    assert "| `a.ipynb` | 1.0 | counted in the total only |" in build_pages._times_table(two_at_a_time)
+    assert "| `a.ipynb` | 1.0 | not recorded |" in build_pages._times_table({"seconds": {"a.ipynb": 1.0}})

@@ -91,7 +91,8 @@ def claims_page(chapters: list[pathlib.Path]) -> str:
 def _times_table(rec: dict) -> list[str]:
     lines = ["| notebook | seconds | runs trained in this build |", "|---|---|---|"]
     trained = rec.get("runs_trained", {})
-    lines += [f"| `{name}` | {sec:.1f} | {trained.get(name, 'not recorded')} |"
+    per_chapter = "counted in the total only" if "runs_trained_total" in rec else "not recorded"
+    lines += [f"| `{name}` | {sec:.1f} | {trained.get(name, per_chapter)} |"
               for name, sec in rec.get("seconds", {}).items()]
     lines += [f"| **total** | **{rec.get('total_seconds', 0):.1f}** | "
               f"**{sum(trained.values()) if trained else rec.get('runs_trained_total', 'not recorded')}** |", ""]
