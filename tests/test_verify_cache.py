@@ -36,7 +36,8 @@ def entry(request, tmp_path_factory):
     return result.path
 
 
-def _check(entry: Path, tmp_path: Path, monkeypatch) -> bool:
+def _copy_entry(entry: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A copy of ``entry`` to damage (the module's entries stay intact), with the offline data set."""
     monkeypatch.setenv("AECORE_DATA_DIR", str(DATA_DIR))
     copy = tmp_path / "entry" / entry.name
     shutil.copytree(entry, copy)
@@ -44,13 +45,13 @@ def _check(entry: Path, tmp_path: Path, monkeypatch) -> bool:
 
 
 def test_an_intact_entry_is_verified(entry, tmp_path, monkeypatch, capsys):
-    copy = _check(entry, tmp_path, monkeypatch)
+    copy = _copy_entry(entry, tmp_path, monkeypatch)
     assert verify_cache.verify(copy, tmp_path / "scratch")
     assert "metrics identical" in capsys.readouterr().out
 
 
 def test_a_plausible_metric_with_a_matching_manifest_is_caught(entry, tmp_path, monkeypatch, capsys):
-    copy = _check(entry, tmp_path, monkeypatch)
+    copy = _copy_entry(entry, tmp_path, monkeypatch)
     metrics = json.loads((copy / "metrics.json").read_text())
     name = "mse_per_pixel"
     metrics[name] = metrics[name] * 0.5  # better than the run was: what the read path serves (xfail there)
