@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import aecore
-from aecore.cache import MANIFEST, EntryError, cache_dir, verify_manifest
+from aecore.cache import MANIFEST, CacheKeyError, EntryError, cache_dir, sign_manifest, signing_key, verify_manifest
 from aecore.fingerprint import code_fingerprint
 
 ARCHIVE_MANIFEST = "MANIFEST.json"
@@ -43,11 +43,19 @@ class ArchiveError(Exception):
     """An archive that cannot be exported or imported; the message says why and what to do."""
 
 
-def _entry_files(entry: Path) -> list[str]:
-    """The files an entry's own manifest lists (verified), manifest included."""
+def _entry_files(entry: Path, key: bytes | None) -> list[str]:
+    """The files an entry's own manifest lists (verified, and signed with ``key`` unless it is
+    None: an archive's entries carry the signature of the cache they came from), manifest included."""
     listed = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))["files"]
-    verify_manifest(entry, list(listed))
+    verify_manifest(entry, list(listed), key)
     return sorted(listed) + [MANIFEST]
+
+
+def _key(root: Path) -> bytes:
+    try:
+        return signing_key(root)
+    except CacheKeyError as err:
+        raise ArchiveError(str(err)) from None
 
 
 def _sha256(data: bytes) -> str:
@@ -62,10 +70,11 @@ def export(path: str | os.PathLike, *, root: Path | None = None) -> dict[str, An
     path = Path(path)
     if not root.is_dir():
         raise ArchiveError(f"there is no run cache at {root}: run the chapters (make book) first")
+    key = _key(root)
     entries, skipped = [], []
     for entry in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
-            entries.append((entry, _entry_files(entry)))
+            entries.append((entry, _entry_files(entry, key)))
         except (OSError, ValueError, KeyError, TypeError, EntryError):
             skipped.append(entry.name)
     if not entries:
@@ -158,6 +167,7 @@ def import_(source: str | os.PathLike, *, root: Path | None = None) -> dict[str,
         _, entry, fname = PurePosixPath(name).parts
         by_entry.setdefault(entry, {})[fname] = data
     root.mkdir(parents=True, exist_ok=True)
+    key = _key(root)
     counts = {"added": 0, "kept": 0, "replaced": 0, "entries": len(by_entry)}
     with tempfile.TemporaryDirectory(prefix=".tmp-aecore-import-", dir=root) as staging:
         staged = []
@@ -167,7 +177,8 @@ def import_(source: str | os.PathLike, *, root: Path | None = None) -> dict[str,
             for fname, data in entry_files.items():
                 (folder / fname).write_bytes(data)
             try:
-                _entry_files(folder)  # the entry's own manifest verifies too
+                _entry_files(folder, None)  # the entry's own manifest verifies too
+                sign_manifest(folder, key)  # importing it, this account vouches for it
             except (OSError, ValueError, KeyError, TypeError, EntryError) as err:
                 raise ArchiveError(f"{path}: entry {entry} does not verify ({err}); nothing was imported") from None
             staged.append(folder)
@@ -175,7 +186,7 @@ def import_(source: str | os.PathLike, *, root: Path | None = None) -> dict[str,
             final = root / folder.name
             if final.exists():
                 try:
-                    _entry_files(final)
+                    _entry_files(final, key)
                     counts["kept"] += 1
                     continue
                 except (OSError, ValueError, KeyError, TypeError, EntryError):

@@ -17,24 +17,35 @@ the images the run saw and, recorded only, the numerical stack it was trained wi
   with a marker file) in the cache folder and renamed into place only when complete, so an
   interrupted run leaves no entry; only such marked folders, made by this account, are ever
   cleaned up.
-- Reads are verified: every checksum in the manifest; ``config.json`` must equal what the
-  requested run would write; the images must be the ones the entry was trained on; the content
-  must have the shape a run writes (named numbers, one history row per epoch, finite losses).
+- Reads are verified: every checksum in the manifest, and its signature (below); ``config.json``
+  must equal what the requested run would write; the images must be the ones the entry was
+  trained on; the content must have the shape a run writes (named numbers, one history row per
+  epoch, finite losses).
   An unusable entry raises a :class:`CacheWarning` naming the entry and the problem, is deleted
   where it can be (the warning says whether), and the run is retrained.
+- Entries are signed: the manifest carries an HMAC-SHA256 made with the cache folder's key
+  (:data:`KEY_FILE`, made on first use, readable only by the accounts that can write entries
+  there), and an entry without this key's signature is not served. So an entry edited by anyone
+  who cannot read the key (another account sharing a folder, a tool that rewrites checksums, a
+  copy from another cache folder) is caught, however plausible its numbers.
 
-What the manifest does not protect against: someone who edits an entry and writes a matching
-manifest. The content checks catch an edit that no run could have written (metrics that are not
-numbers, a history of the wrong length, weights that do not load into the config's model), not
-a plausible number changed by hand.
+What this does not protect against: the account that owns the key, editing an entry and signing
+it again on purpose (as it could edit aecore's code). The content checks still catch an edit
+that no run could have written (metrics that are not numbers, a history of the wrong length,
+weights that do not load into the config's model); ``benchmarks/verify_cache.py`` retrains an
+entry and catches any other change.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import re
+import secrets
 import shutil
+import stat
 import tempfile
 import time
 import warnings
@@ -52,6 +63,7 @@ MANIFEST = "manifest.json"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 WEIGHTS_FILE = "model.weights.h5"
+KEY_FILE = ".aecore-key"  # the cache folder's signing key (see signing_key)
 _TMP_PREFIX = ".tmp-aecore-"
 _TMP_MARKER = ".aecore-tmp"  # written first into every temp dir aecore makes: only those are ever removed
 _STALE_TMP_SECONDS = 6 * 3600  # a temp dir this old belongs to a killed process
@@ -66,6 +78,11 @@ class CacheWarning(UserWarning):
 
 class EntryError(Exception):
     """Why a cache entry is unusable (raised by the readers here, caught by the runner)."""
+
+
+class CacheKeyError(OSError):
+    """The cache folder's signing key cannot be read or made: entries can be neither checked nor
+    signed, so the cache is not used (the message says why and what to do)."""
 
 
 
@@ -125,28 +142,113 @@ def _remove_stale_tmp(root: Path) -> None:
             pass
 
 
-def _write_manifest(folder: Path) -> None:
-    """The SHA-256 of every file in ``folder``, written last: a directory with a manifest is complete."""
+def signing_key(root: Path) -> bytes:
+    """The secret that the entries of the cache folder ``root`` are signed with: :data:`KEY_FILE`
+    in it (32 random bytes, as hex), made on first use, readable by exactly those who can write
+    entries there: mode 0600, or 0640 where the folder is group-writable (a cache shared by a
+    group). An entry whose manifest does not carry this key's signature is not served, so an edit
+    by anyone who cannot read the key (another account, a tool that rewrites checksums) is caught.
+
+    Raises :class:`CacheKeyError` (saying what to do) when the key is unreadable (another
+    account's), not aecore's (a link, a folder, not 64 hex digits) or cannot be made.
+    """
+    path = root / KEY_FILE
+    for _ in range(2):
+        try:
+            st = path.lstat()
+        except (FileNotFoundError, NotADirectoryError):  # none yet (or no folder: making it says why not)
+            _make_key(root, path)
+            continue
+        except OSError as err:
+            raise CacheKeyError(f"the cache's key {path} cannot be read ({err.strerror or err})") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise CacheKeyError(f"{path} is not aecore's key (it is a link or a folder, not a file): aecore never "
+                                f"touches it; set {CACHE_ENV_VAR} to a folder of your own")
+        try:
+            text = path.read_bytes()[:200]
+        except OSError as err:
+            owner = "" if st.st_uid == os.getuid() else f" (it belongs to another account, uid {st.st_uid})"
+            raise CacheKeyError(
+                f"the cache's key {path} cannot be read{owner} ({err.strerror or err}): this account can "
+                f"neither check nor sign entries there; set {CACHE_ENV_VAR} to a folder of your own, or, to "
+                f"share the folder with a group, make it group-writable and the key group-readable") from None
+        if not re.fullmatch(rb"[0-9a-f]{64}\n?", text):
+            raise CacheKeyError(f"{path} is not a key aecore made (not 64 hex digits): aecore never touches it; "
+                                f"delete it if it is damaged (every entry of {root} will then be retrained), "
+                                f"or set {CACHE_ENV_VAR} to a folder of your own")
+        return bytes.fromhex(text[:64].decode())
+    raise CacheKeyError(f"the cache's key {path} vanished while it was read; run again")
+
+
+def _make_key(root: Path, path: Path) -> None:
+    """Makes :data:`KEY_FILE` atomically (written in full, then linked into place, so a
+    concurrent reader never sees half a key; a process that loses the race uses the winner's)."""
+    if root.exists() and not root.is_dir():
+        raise CacheKeyError(f"the cache folder {root} is not a folder; set {CACHE_ENV_VAR} to a folder "
+                            f"(aecore never touches what is there)")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        group = 0o040 if root.stat().st_mode & stat.S_IWGRP else 0
+        fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}key-", dir=root)
+    except OSError as err:
+        raise CacheKeyError(f"cannot make the cache's key {path} ({err.strerror or err}); set "
+                            f"{CACHE_ENV_VAR} to a writable folder") from None
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        os.chmod(tmp, 0o600 | group)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: theirs is the key
+    except OSError as err:
+        raise CacheKeyError(f"cannot make the cache's key {path} ({err.strerror or err}); set "
+                            f"{CACHE_ENV_VAR} to a writable folder") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _signature(manifest: Mapping[str, Any], key: bytes) -> str:
+    """HMAC-SHA256 of the manifest (every field but the signature), as hex."""
+    body = json.dumps({k: v for k, v in manifest.items() if k != "signature"}, sort_keys=True,
+                      separators=(",", ":"))
+    return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def sign_manifest(folder: Path, key: bytes) -> None:
+    """(Re-)signs the manifest of the entry ``folder`` with ``key``: for an entry this account
+    vouches for (its own, or one of an archive it imports)."""
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest["signature"] = _signature(manifest, key)
+    write_json(folder / MANIFEST, manifest)
+
+
+def _write_manifest(folder: Path, key: bytes) -> None:
+    """The SHA-256 of every file in ``folder``, signed with ``key`` and written last: a
+    directory with a manifest is complete."""
     files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST)
-    write_json(folder / MANIFEST, {"files": {name: sha256_file(folder / name) for name in files},
-                                   "aecore_version": aecore.__version__})
+    manifest: dict[str, Any] = {"files": {name: sha256_file(folder / name) for name in files},
+                                "aecore_version": aecore.__version__}
+    manifest["signature"] = _signature(manifest, key)
+    write_json(folder / MANIFEST, manifest)
 
 
 def write_entry_atomically(root: Path, final: Path, write_files: Callable[[Path], None]) -> Path:
     """Writes a cache entry into a temp dir, then renames it to ``final`` (atomic on POSIX).
 
     ``write_files(folder)`` writes the entry's files; then :func:`_write_manifest`. On any
-    exception the temp dir is removed and the exception propagates. Shared by every cache in
-    aecore (runs, the archive's import).
+    exception the temp dir is removed and the exception propagates. The manifest is signed with
+    the folder's :func:`signing_key` (:class:`CacheKeyError`, an ``OSError``, if there is none).
     """
     root.mkdir(parents=True, exist_ok=True)
+    key = signing_key(root)
     _remove_stale_tmp(root)
     tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
     try:
         (tmp / _TMP_MARKER).touch()
         write_files(tmp)
         (tmp / _TMP_MARKER).unlink()  # not part of the entry
-        _write_manifest(tmp)
+        _write_manifest(tmp, key)
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)  # mkdtemp made it 0700: an entry gets the mode of any new folder
@@ -159,9 +261,10 @@ def write_entry_atomically(root: Path, final: Path, write_files: Callable[[Path]
     return final
 
 
-def verify_manifest(path: Path, files: Sequence[str]) -> None:
+def verify_manifest(path: Path, files: Sequence[str], key: bytes | None = None) -> None:
     """Raises :class:`EntryError` unless ``path`` holds every name in ``files`` with the
-    checksum its manifest lists (and the manifest lists exactly those)."""
+    checksum its manifest lists (and the manifest lists exactly those) and, given ``key`` (the
+    cache folder's :func:`signing_key`), the manifest carries that key's signature."""
     if path.is_symlink() or not path.is_dir():
         raise EntryError("it is not a folder")
     try:
@@ -176,6 +279,15 @@ def verify_manifest(path: Path, files: Sequence[str]) -> None:
     if not isinstance(listed, dict) or set(listed) != set(files):
         raise EntryError(f"{MANIFEST} lists {sorted(listed) if isinstance(listed, dict) else listed}, "
                          f"expected {sorted(files)}")
+    if key is not None:
+        signature = manifest.get("signature")
+        if not (isinstance(signature, str) and re.fullmatch(r"[0-9a-f]{64}", signature)):
+            raise EntryError(f"{MANIFEST} is not signed (aecore signs every entry it writes: this one was made "
+                             f"by hand or by another tool)")
+        if not hmac.compare_digest(signature, _signature(manifest, key)):
+            raise EntryError(f"{MANIFEST}'s signature does not match this cache folder's key ({KEY_FILE}): the "
+                             f"entry was changed after aecore wrote it (its manifest rewritten), or copied in from "
+                             f"another cache folder (bring runs in with `python -m aecore cache import`)")
     for name in files:
         if not (path / name).is_file():
             raise EntryError(f"{name} is missing")
@@ -261,17 +373,18 @@ def write_entry(root: Path, final: Path, *, stored_config: Mapping[str, Any], ru
     return write_entry_atomically(root, final, write_files)
 
 
-def read_entry(path: Path, *, stored_config: Mapping[str, Any], tables: Sequence[str], epochs: int,
+def read_entry(path: Path, *, key: bytes, stored_config: Mapping[str, Any], tables: Sequence[str], epochs: int,
                metrics_required: Sequence[str], history_columns: Sequence[str],
                build_model: Callable[[], Any] | None) -> tuple[dict[str, Any], dict[str, pd.DataFrame], Any]:
     """Verifies and reads one entry: ``(metrics, {table name: DataFrame}, model or None)``.
 
-    ``stored_config`` is what the requested run would write into ``config.json`` (its
+    ``key`` is the cache folder's :func:`signing_key`; ``stored_config`` is what the requested
+    run would write into ``config.json`` (its
     ``data_fingerprint`` included); ``build_model`` (None: do not load the model) makes the
     untrained model the weights are loaded into. Every file's checksum is verified whether or
     not the model is loaded. Raises :class:`EntryError` saying what is wrong.
     """
-    verify_manifest(path, entry_files(tables))
+    verify_manifest(path, entry_files(tables), key)
     try:
         stored = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
     except (ValueError, OSError) as err:

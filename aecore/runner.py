@@ -246,12 +246,18 @@ def run(cfg: RunKind, *, cache: bool = True, progress: bool = True, load_model: 
     _check_kind(cfg)
     root = store.cache_dir()
     path = entry_path(cfg, root)
+    if use_cache:
+        try:
+            key = store.signing_key(root)
+        except store.CacheKeyError as err:  # entries can be neither checked nor signed: train, cache nothing
+            store.warn(f"aecore cache: {err}; training without the cache")
+            use_cache = False
     fingerprint = cfg.data_fingerprint() if use_cache else ""
     retraining = False
     if use_cache and path.exists():
         try:
             run_metrics, frames, model = store.read_entry(
-                path, stored_config=_stored_config(cfg, fingerprint), tables=cfg.TABLES, epochs=cfg.epochs,
+                path, key=key, stored_config=_stored_config(cfg, fingerprint), tables=cfg.TABLES, epochs=cfg.epochs,
                 metrics_required=cfg.REQUIRED_METRICS, history_columns=cfg.HISTORY_COLUMNS,
                 build_model=cfg.build_model if load_model else None)
             frames["history"].attrs.update(cfg.history_attrs())

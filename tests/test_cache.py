@@ -92,7 +92,7 @@ def _write(root: Path, stored: dict, history: pd.DataFrame | None = None) -> Pat
 
 
 def _read(path: Path, stored: dict, **kw):
-    args = dict(stored_config=stored, tables=("history",), epochs=1, metrics_required=("m",),
+    args = dict(key=store.signing_key(path.parent), stored_config=stored, tables=("history",), epochs=1, metrics_required=("m",),
                 history_columns=("epoch", "loss"), build_model=_Model)
     return store.read_entry(path, **{**args, **kw})
 
@@ -147,3 +147,94 @@ def test_the_images_fingerprint_depends_on_every_byte_and_the_order():
     c = a.copy()
     c[3] = np.nextafter(np.float32(0), np.float32(1))
     assert store.fingerprint_arrays(a, b) != store.fingerprint_arrays(c, b)
+
+
+# --- signed entries: an edit by anyone who cannot read the cache folder's key is caught ---
+
+
+def _rewrite_checksums(entry: Path, name: str, text: str) -> None:
+    """An edit with a matching manifest, by someone without the key (another account, a tool)."""
+    (entry / name).write_text(text)
+    manifest = json.loads((entry / store.MANIFEST).read_text())
+    manifest["files"][name] = store.sha256_file(entry / name)
+    (entry / store.MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_the_key_is_made_once_private_and_kept(tmp_path):
+    root = tmp_path / "cache"
+    root.mkdir(mode=0o755)
+    key = store.signing_key(root)
+    path = root / store.KEY_FILE
+    assert len(key) == 32 and path.stat().st_mode & 0o777 == 0o600
+    store._make_key(root, path)  # a second maker (another process that lost the race) changes nothing
+    assert store.signing_key(root) == key
+    assert sorted(p.name for p in root.iterdir()) == [store.KEY_FILE]  # no temp file left
+    assert store.signing_key(tmp_path / "other") != key  # every cache folder has its own
+
+
+def test_a_group_writable_cache_gets_a_group_readable_key(tmp_path):
+    root = tmp_path / "shared"
+    root.mkdir()
+    root.chmod(0o2775)
+    store.signing_key(root)
+    assert (root / store.KEY_FILE).stat().st_mode & 0o777 == 0o640
+
+
+def test_an_edit_with_rewritten_checksums_is_caught_by_the_signature(tmp_path):
+    path = _write(tmp_path, STORED)
+    _rewrite_checksums(path, store.METRICS_FILE, '{"m": 0.5}')  # plausible: every content check passes
+    with pytest.raises(store.EntryError, match=r"manifest\.json's signature does not match this cache folder's "
+                                               r"key \(\.aecore-key\): the entry was changed after aecore wrote it"):
+        _read(path, STORED)
+
+
+def test_a_planted_reader_that_skips_the_signature_serves_that_edit(tmp_path, monkeypatch):
+    path = _write(tmp_path, STORED)
+    _rewrite_checksums(path, store.METRICS_FILE, '{"m": 0.5}')
+    monkeypatch.setattr(store.hmac, "compare_digest", lambda a, b: True)  # the planted fault
+    assert _read(path, STORED)[0] == {"m": 0.5}  # served: so the test above rests on the signature
+
+
+def test_an_unsigned_manifest_and_a_copy_from_another_cache_are_caught(tmp_path):
+    path = _write(tmp_path, STORED)
+    manifest = json.loads((path / store.MANIFEST).read_text())
+    del manifest["signature"]
+    (path / store.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(store.EntryError, match=r"manifest\.json is not signed"):
+        _read(path, STORED)
+    other = tmp_path / "other"
+    other.mkdir()
+    copied = _write(other, STORED)
+    copied.rename(tmp_path / "copied")
+    with pytest.raises(store.EntryError, match=r"or copied in from another cache folder \(bring runs in with "
+                                               r"`python -m aecore cache import`\)"):
+        _read(tmp_path / "copied", STORED)
+
+
+def test_the_owner_re_signing_an_edit_is_the_documented_limit(tmp_path):
+    path = _write(tmp_path, STORED)
+    _rewrite_checksums(path, store.METRICS_FILE, '{"m": 0.5}')
+    store.sign_manifest(path, store.signing_key(tmp_path))  # only an account that can read the key can do this
+    assert _read(path, STORED)[0] == {"m": 0.5}
+
+
+@pytest.mark.parametrize("plant, message", [
+    (lambda p: p.write_text("not a key\n"), r"is not a key aecore made \(not 64 hex digits\): aecore never touches it"),
+    (lambda p: p.mkdir(), r"is not aecore's key \(it is a link or a folder, not a file\)"),
+    (lambda p: p.symlink_to("/etc/hostname"), r"is not aecore's key \(it is a link or a folder, not a file\)"),
+])
+def test_a_key_aecore_did_not_make_is_refused_and_left_alone(tmp_path, plant, message):
+    path = tmp_path / store.KEY_FILE
+    plant(path)
+    before = path.read_text() if path.is_file() and not path.is_symlink() else None
+    with pytest.raises(store.CacheKeyError, match=message):
+        store.signing_key(tmp_path)
+    assert path.exists() and (before is None or path.read_text() == before)
+
+
+def test_a_key_that_cannot_be_made_says_where_to_cache_instead(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(store.CacheKeyError, match=r"cannot make the cache's key .* set AECORE_CACHE_DIR to a "
+                                                  r"writable folder"):
+        store.signing_key(blocker / "cache")

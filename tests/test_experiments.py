@@ -72,7 +72,7 @@ def fake_training(base, monkeypatch) -> list:
 
 
 def _entries(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir())
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith("."))  # not the folder's key
 
 
 # --------------------------------------------------------------------------- Config
@@ -262,6 +262,7 @@ def test_entry_for_a_different_config_is_never_used(base, cache, fake_training):
     manifest = json.loads((entry / "manifest.json").read_text())  # ... with valid checksums
     manifest["files"]["config.json"] = hashlib.sha256((entry / "config.json").read_bytes()).hexdigest()
     (entry / "manifest.json").write_text(json.dumps(manifest))
+    store.sign_manifest(entry, store.signing_key(cache))  # ... and signed by this cache
     with pytest.warns(store.CacheWarning, match="different config"):
         result = experiments.run(CFG, progress=False)
     assert not result.from_cache and len(fake_training) == 1
@@ -282,7 +283,7 @@ def test_missing_manifest_is_detected(base, cache, fake_training):
 def test_crash_while_writing_leaves_no_entry(cache, fake_training, monkeypatch):
     shutil.rmtree(cache)
 
-    def crash(folder):
+    def crash(folder, key):
         raise RuntimeError("simulated crash")
 
     monkeypatch.setattr(store, "_write_manifest", crash)
@@ -294,7 +295,7 @@ def test_crash_while_writing_leaves_no_entry(cache, fake_training, monkeypatch):
 def test_unwritable_cache_warns_and_still_returns(cache, fake_training, monkeypatch):
     shutil.rmtree(cache)
 
-    def disk_full(folder):
+    def disk_full(folder, key):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(store, "_write_manifest", disk_full)
@@ -424,11 +425,13 @@ def test_a_read_only_cache_folder_gets_a_truthful_warning(tmp_path, monkeypatch)
 
 
 def _forge(path, name: str, text: str) -> None:
-    """Edits one file of an entry and rewrites the manifest to match: what the checksums cannot catch."""
+    """Edits one file of an entry, rewrites the manifest to match and signs it again with the cache
+    folder's key (only its own account can): what neither checksums nor signature can catch."""
     (path / name).write_text(text)
     manifest = json.loads((path / store.MANIFEST).read_text())
     manifest["files"][name] = store.sha256_file(path / name)
     (path / store.MANIFEST).write_text(json.dumps(manifest))
+    store.sign_manifest(path, store.signing_key(path.parent))
 
 
 @pytest.mark.parametrize("name, text, message", [

@@ -62,13 +62,18 @@ def cache(base, tmp_path, monkeypatch):
     return root, root / base[1].path.name, calls
 
 
-def forge(entry: Path, name: str, content: bytes | str) -> None:
-    """Rewrites one file of an entry and its checksum in the manifest: damage the checksums cannot see."""
+def forge(entry: Path, name: str, content: bytes | str, *, signed: bool = True) -> None:
+    """Rewrites one file of an entry and its checksum in the manifest. ``signed``: and signs the
+    manifest again with the cache folder's key, as only the account that owns the key can (what
+    the content checks must catch); else the edit of anyone who cannot read the key (another
+    account, a tool that rewrites checksums), which the signature catches."""
     path = entry / name
     path.write_bytes(content.encode() if isinstance(content, str) else content)
     manifest = json.loads((entry / store.MANIFEST).read_text())
     manifest["files"][name] = store.sha256_file(path)
     (entry / store.MANIFEST).write_text(json.dumps(manifest))
+    if signed:
+        store.sign_manifest(entry, store.signing_key(entry.parent))
 
 
 def _plain_file(ctx):
@@ -114,9 +119,36 @@ def _other_architecture(ctx):
 
 
 def _edit_metric(ctx):
+    """A plausible, better test MSE, checksums rewritten by someone who cannot read the key."""
     metrics = json.loads((ctx[1] / store.METRICS_FILE).read_text())
-    metrics["mse_per_pixel"] = 0.001  # a plausible, better number
-    forge(ctx[1], store.METRICS_FILE, json.dumps(metrics))
+    metrics["mse_per_pixel"] = 0.001
+    forge(ctx[1], store.METRICS_FILE, json.dumps(metrics), signed=False)
+
+
+def _edit_history(ctx):
+    """A plausible, lower final training loss, checksums rewritten without the key."""
+    path = ctx[1] / "history.csv"
+    lines = path.read_text().splitlines()
+    head, last = lines[0].split(","), lines[-1].split(",")
+    last[head.index("loss")] = repr(float(last[head.index("loss")]) * 0.9)
+    forge(ctx[1], "history.csv", "\n".join([*lines[:-1], ",".join(last)]) + "\n", signed=False)
+
+
+def _weights_of_another_seed(ctx):
+    """Weights of the same architecture, another seed (they load), checksums rewritten without the key."""
+    other = CFG.replace(seed=1).build_model()
+    tmp = ctx[0].parent / "seed1.weights.h5"
+    other.save_weights(tmp)
+    forge(ctx[1], store.WEIGHTS_FILE, tmp.read_bytes(), signed=False)
+
+
+def _copied_from_another_cache(ctx):
+    """The same run's entry, valid and signed, but by another cache folder's key."""
+    root, entry, _ = ctx
+    other = root.parent / "other-cache"
+    other.mkdir()
+    (other / store.KEY_FILE).write_text("ab" * 32 + "\n")
+    store.sign_manifest(entry, store.signing_key(other))
 
 
 def _manifest_lists_foreign_path(ctx):
@@ -133,6 +165,13 @@ def _config_of_other_run(ctx):
 
 UNUSABLE = r"aecore cache: entry .* is unusable: "
 RETRAIN = r"; deleted it; retraining"
+SIGNATURE = r"manifest\.json's signature does not match this cache folder's key \(\.aecore-key\): the entry was changed after aecore wrote it.*"
+
+
+def _drop_signature(entry):
+    manifest = json.loads((entry / store.MANIFEST).read_text())
+    del manifest["signature"]
+    (entry / store.MANIFEST).write_text(json.dumps(manifest))
 # Rows: (setup(ctx) -> anything, expected: raises(CacheWarning, regex) = warned and retrained; returns(...) = served)
 ROWS = [
     case("entry-is-a-regular-file", _plain_file, raises(store.CacheWarning, UNUSABLE + "it is not a folder" + RETRAIN)),
@@ -148,10 +187,11 @@ ROWS = [
     case("metrics-not-a-number-matching-manifest", _forge(store.METRICS_FILE, '{"mse_per_pixel": "0.01"}'),
          raises(store.CacheWarning, UNUSABLE + r"metrics\.json: mse_per_pixel not numbers")),
     case("metrics-nan-matching-manifest", _forge(store.METRICS_FILE, "NaN"), raises(store.CacheWarning, UNUSABLE + r"metrics\.json holds a float, not an object")),
-    case("metrics-plausible-edit-matching-manifest", _edit_metric, raises(store.CacheWarning, UNUSABLE + r"metrics\.json"),
-         xfail="served from the cache: mse_per_pixel 0.001 is reported as the run's result (a silent wrong number "
-               "on read; the README's cache section states the limitation, and benchmarks/verify_cache.py, which "
-               "retrains an entry, catches it: tests/test_verify_cache.py)"),
+    case("metrics-plausible-edit-matching-manifest-without-the-key", _edit_metric, raises(store.CacheWarning, UNUSABLE + SIGNATURE + RETRAIN)),
+    case("history-plausible-edit-matching-manifest-without-the-key", _edit_history, raises(store.CacheWarning, UNUSABLE + SIGNATURE + RETRAIN)),
+    case("weights-of-another-seed-matching-manifest-without-the-key", _weights_of_another_seed, raises(store.CacheWarning, UNUSABLE + SIGNATURE + RETRAIN)),
+    case("entry-copied-from-another-cache-folder", _copied_from_another_cache, raises(store.CacheWarning, UNUSABLE + SIGNATURE + r"cache import`\)" + RETRAIN)),
+    case("manifest-signature-removed", lambda ctx: _drop_signature(ctx[1]), raises(store.CacheWarning, UNUSABLE + r"manifest\.json is not signed \(aecore signs every entry it writes: this one was made by hand or by another tool\)" + RETRAIN)),
     case("history-of-another-length-matching-manifest", _forge("history.csv", "epoch,loss,val_loss,val_mse,seconds\n1,0.1,,,1\n2,0.1,,,1\n"),
          raises(store.CacheWarning, UNUSABLE + r"history\.csv has epochs \[1, 2\]\.\.\., expected 1\.\.1")),
     case("weights-truncated", _truncate(store.WEIGHTS_FILE, matching=False),
@@ -232,7 +272,8 @@ def test_a_cache_path_that_is_a_file_warns_truthfully_and_returns_the_result(bas
     monkeypatch.setattr(experiments, "_train_and_evaluate",
                         lambda cfg, **kw: (training.History(base[1].history, base[1].steps), dict(base[1].metrics),
                                            base[1].model))
-    with pytest.warns(store.CacheWarning, match=r"could not write entry .*cache-file/.*\(.*\); the result is not cached"):
+    with pytest.warns(store.CacheWarning, match=r"the cache folder .*cache-file is not a folder; set AECORE_CACHE_DIR "
+                                                r"to a folder \(aecore never touches what is there\); training without the cache"):
         result = experiments.run(CFG, progress=False)
     assert result.path is None and result.metrics == base[1].metrics and not_a_folder.read_text() == "x"
 
@@ -383,12 +424,12 @@ def test_read_only_cache_and_unreadable_entry_get_truthful_warnings(base, tmp_pa
     finally:
         ro.chmod(0o755)
         entry.chmod(0o755)
-    # read-only: trained twice (nothing could be cached), each time saying so; no traceback, no false claim
+    # read-only: trained twice (no key can be made there, so nothing is read or cached), each time saying so
     report = reports["ro"]
     assert report["from_cache"] == [False, False] and report["paths"] == ["None", "None"]
     assert len(report["warnings"]) == 2 and all(
-        "could not write entry" in w and "Permission denied" in w and "the result is not cached" in w
-        for w in report["warnings"]), report
+        "cannot make the cache's key" in w and "(Permission denied); set AECORE_CACHE_DIR to a writable folder; "
+        "training without the cache" in w for w in report["warnings"]), report
     assert sorted(p.name for p in ro.iterdir()) == ["keep.txt"]
     # unreadable entry: reported as such, not deleted (it cannot be), never served, never a traceback
     report = reports["locked"]
