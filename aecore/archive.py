@@ -12,7 +12,9 @@ trains only what they change (an entry is found by its key: same config, same co
 Safety: only regular files under ``entries/<entry>/`` are accepted (no links, no absolute or
 ``..`` paths, no member outside the manifest), each file's checksum must match, and each entry's
 own manifest must verify; a corrupt, truncated or foreign archive is refused with the reason,
-leaving the cache as it was.
+leaving the cache as it was. Entries are exported with the signature of the cache they come
+from, never its key; an import signs each entry with the key of the cache it lands in (importing
+an archive is vouching for it: :func:`aecore.cache.signing_key`).
 """
 
 from __future__ import annotations

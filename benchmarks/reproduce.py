@@ -28,6 +28,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmarks.results import same_json
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).resolve().parent / "results" / "reference_runs.json"
 
@@ -105,16 +107,6 @@ def _run_cached_only(cfg: Any) -> Any:
     return result
 
 
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    return a == b
-
-
 def differences(ref: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """What differs between a reference run and a retrain, and by how much: one line per history
     column (epochs that differ, largest relative difference) and per metric. A last-digit
@@ -131,12 +123,12 @@ def differences(ref: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if now is None or len(now) != len(old):
             lines.append(f"history {column}: {'missing' if now is None else f'{len(now)} epochs, not {len(old)}'}")
             continue
-        bad = [(a, b) for a, b in zip(old, now) if not _equal(a, b)]
+        bad = [(a, b) for a, b in zip(old, now) if not same_json(a, b)]
         if bad:
             worst = max(bad, key=lambda ab: abs(ab[0] - ab[1]) if ab[0] == ab[0] and ab[1] == ab[1] else math.inf)
             lines.append(f"history {column}: {len(bad)} of {len(old)} epochs differ, largest {rel(*worst)}")
     for key, old in ref["metrics"].items():
-        if not _equal(old, new["metrics"].get(key)):
+        if not same_json(old, new["metrics"].get(key)):
             lines.append(f"metric {key}: {rel(old, new['metrics'].get(key))}")
     return lines
 
@@ -164,8 +156,8 @@ def check() -> int:
             failed += 1
             continue
         new = json.loads(done.stdout.strip().splitlines()[-1])
-        same_h, same_m = _equal(new["history"], ref["history"]), _equal(new["metrics"], ref["metrics"])
-        differ = sorted(k for k in ref["metrics"] if not _equal(ref["metrics"][k], new["metrics"].get(k)))
+        same_h, same_m = same_json(new["history"], ref["history"]), same_json(new["metrics"], ref["metrics"])
+        differ = sorted(k for k in ref["metrics"] if not same_json(ref["metrics"][k], new["metrics"].get(k)))
         print(f"{name} ({ref['label']}): history {'identical' if same_h else 'DIFFERENT'}, metrics "
               f"{'identical' if same_m else 'DIFFERENT: ' + ', '.join(differ)}", flush=True)
         for line in differences(ref, new):

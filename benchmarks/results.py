@@ -21,6 +21,19 @@ from typing import Any, Iterable, Mapping, Sequence
 REFERENCE = "aecore default"  # the label every ratio is taken against
 
 
+def same_json(a: Any, b: Any, *, exact_types: bool = False) -> bool:
+    """Whether two JSON-like values (numbers, strings, lists, dicts) are equal, NaN equal to NaN,
+    lists and dicts element by element. ``exact_types``: an int never equals a float (a file
+    that held ``1.0`` and now holds ``1`` has changed), for comparing two files."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y, exact_types=exact_types) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k], exact_types=exact_types) for k in a)
+    return (type(a) is type(b) or not exact_types) and a == b
+
+
 @dataclasses.dataclass
 class Measurement:
     """One row of the CSV: one timed trial (or one matmul-peak measurement).

@@ -37,6 +37,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from benchmarks.results import same_json
+
 TIMING_COLUMNS = {"seconds"}
 TIMING_METRICS = {"train_seconds"}
 
@@ -95,12 +97,6 @@ def _entries(root: Path) -> dict[str, Path]:
     return out
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return a == b
-
-
 def compare_entries(old: Path, new: Path) -> tuple[list[str], list[str]]:
     """``(differences, only on one side)`` of two entries of the same run, as readable lines."""
     diffs, one_side = [], []
@@ -125,7 +121,7 @@ def compare_entries(old: Path, new: Path) -> tuple[list[str], list[str]]:
             continue
         if k not in ma or k not in mb:
             one_side.append(f"metric {k} only in {'old' if k in ma else 'new'}")
-        elif not _same(ma[k], mb[k]):
+        elif not same_json(ma[k], mb[k]):
             diffs.append(f"metric {k}: {ma[k]!r} vs {mb[k]!r}")
     return diffs, one_side
 

@@ -8,9 +8,9 @@ equals NaN)::
 
     python -m benchmarks.verify_cache mnist-conv_ae-bernoulli-s0-f17c09b72fefe1eac1d4 ...
 
-Exits 1 if anything differs. This is the check for what an entry's manifest cannot see (README,
-the cache section): a file edited by hand with a manifest rewritten to match. The same machine is
-assumed (README, "What bit-identical needs").
+Exits 1 if anything differs. This is the check for what a read cannot see (README, the cache
+section): a file edited by the account that owns the cache's key, with the manifest rewritten
+and signed again. The same machine is assumed (README, "What bit-identical needs").
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from benchmarks.results import same_json
 
 
 def _arrays(path: Path) -> dict[str, np.ndarray]:
@@ -63,21 +65,12 @@ def verify(entry: Path, scratch: Path) -> bool:
     old_m = json.loads((entry / "metrics.json").read_text())
     new_m = json.loads((new / "metrics.json").read_text())
     differ = sorted(k for k in set(old_m) | set(new_m) if k != "train_seconds"
-                    and not _same(old_m.get(k, "missing"), new_m.get(k, "missing")))
+                    and not same_json(old_m.get(k, "missing"), new_m.get(k, "missing"), exact_types=True))
     print(f"{entry.name}: history {'identical' if same_history else 'DIFFERENT'} ({len(old_h)} epochs, "
           f"{old_h.shape[1]} columns), weights {'identical' if same_weights else 'DIFFERENT'} "
           f"({len(old_w)} arrays), metrics {'identical' if not differ else 'DIFFERENT: ' + ', '.join(differ)}",
           flush=True)
     return same_history and same_weights and not differ
-
-
-def _same(a: object, b: object) -> bool:
-    """Equal JSON values, NaN equal to NaN."""
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
-        return True
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,9 +47,12 @@ def _entries(root: Path) -> set[str]:
 def test_export_then_import_reads_every_run_back_without_training(exported, tmp_path, monkeypatch):
     src, path, manifest, table = exported
     assert manifest["entries"] == 2 and manifest["skipped"] == []
+    assert not [name for name in manifest["files"] if cache_mod.KEY_FILE in name]  # the key never leaves its cache
     monkeypatch.setenv("AECORE_DATA_DIR", str(DATA))
     monkeypatch.setenv(cache_mod.CACHE_ENV_VAR, str(tmp_path))
     assert archive.import_(path) == {"added": 2, "kept": 0, "replaced": 0, "entries": 2}
+    # signed with another key here: importing re-signs each entry (else every read below would retrain)
+    assert cache_mod.signing_key(tmp_path) != cache_mod.signing_key(src)
     assert _entries(tmp_path) == _entries(src)
     monkeypatch.setattr(experiments, "_train_and_evaluate", lambda *a, **k: pytest.fail("it trained"))
     again = experiments.sweep(_configs(), progress=False)

@@ -130,6 +130,23 @@ def test_bright_region_overlap_counts_and_iou():
     assert (n, m) == (0, 0) and math.isnan(iou)
 
 
+def _exact_norm(w: np.ndarray) -> float:
+    """Oracle: the squares summed as exact fractions, the sum rounded once, its square root once."""
+    from fractions import Fraction
+
+    total = sum((Fraction(float(v)) ** 2 for v in w.ravel()), Fraction(0))
+    return math.sqrt(float(total))
+
+
+def test_the_first_layer_norm_is_exact_and_independent_of_order():
+    rng = np.random.default_rng(0)
+    w = (rng.normal(0, 0.05, (784, 100)) * np.exp(rng.normal(0, 3, (784, 100)))).astype(np.float32)
+    assert collapse.frobenius_norm(w) == _exact_norm(w)  # to the last bit
+    assert collapse.frobenius_norm(rng.permutation(w.ravel())) == collapse.frobenius_norm(w)  # any order, any kernel
+    # the planted fault: NumPy's float32 norm (what the history held before) misses the oracle here
+    assert float(np.linalg.norm(w)) != _exact_norm(w)
+
+
 def test_tracker_columns_through_fit_match_a_direct_computation():
     x_train, x_val = _images(64), _images(40, seed=5)
     model = models.build_model("dense_ae", seed=0)
@@ -140,7 +157,7 @@ def test_tracker_columns_through_fit_match_a_direct_computation():
     assert list(history.columns) == ["epoch", "loss", "val_loss", "val_mse", "seconds", *cols]
     last = history.iloc[-1]
     kernel = model.encoder.get_layer("enc_dense").kernel.numpy()
-    assert last["first_layer_norm"] == pytest.approx(np.sqrt((kernel.astype(np.float64) ** 2).sum()), rel=1e-6)
+    assert last["first_layer_norm"] == collapse.frobenius_norm(kernel)  # exact: computed the same way
     x_hat = model.reconstruct(x_val).astype(np.float64)
     m = x_train.astype(np.float64).mean(axis=0)
     assert last["mean_image_distance"] == pytest.approx(((x_hat - m) ** 2).mean(), rel=1e-6)

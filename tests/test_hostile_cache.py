@@ -168,6 +168,12 @@ RETRAIN = r"; deleted it; retraining"
 SIGNATURE = r"manifest\.json's signature does not match this cache folder's key \(\.aecore-key\): the entry was changed after aecore wrote it.*"
 
 
+def _set_signature(entry, value):
+    manifest = json.loads((entry / store.MANIFEST).read_text())
+    manifest["signature"] = value
+    (entry / store.MANIFEST).write_text(json.dumps(manifest))
+
+
 def _drop_signature(entry):
     manifest = json.loads((entry / store.MANIFEST).read_text())
     del manifest["signature"]
@@ -191,6 +197,8 @@ ROWS = [
     case("history-plausible-edit-matching-manifest-without-the-key", _edit_history, raises(store.CacheWarning, UNUSABLE + SIGNATURE + RETRAIN)),
     case("weights-of-another-seed-matching-manifest-without-the-key", _weights_of_another_seed, raises(store.CacheWarning, UNUSABLE + SIGNATURE + RETRAIN)),
     case("entry-copied-from-another-cache-folder", _copied_from_another_cache, raises(store.CacheWarning, UNUSABLE + SIGNATURE + r"cache import`\)" + RETRAIN)),
+    case("manifest-signature-not-hex", lambda ctx: _set_signature(ctx[1], "é" * 64), raises(store.CacheWarning, UNUSABLE + r"manifest\.json is not signed \(" + r".*" + RETRAIN)),
+    case("manifest-signature-a-number", lambda ctx: _set_signature(ctx[1], 7), raises(store.CacheWarning, UNUSABLE + r"manifest\.json is not signed \(" + r".*" + RETRAIN)),
     case("manifest-signature-removed", lambda ctx: _drop_signature(ctx[1]), raises(store.CacheWarning, UNUSABLE + r"manifest\.json is not signed \(aecore signs every entry it writes: this one was made by hand or by another tool\)" + RETRAIN)),
     case("history-of-another-length-matching-manifest", _forge("history.csv", "epoch,loss,val_loss,val_mse,seconds\n1,0.1,,,1\n2,0.1,,,1\n"),
          raises(store.CacheWarning, UNUSABLE + r"history\.csv has epochs \[1, 2\]\.\.\., expected 1\.\.1")),
@@ -414,15 +422,25 @@ def test_read_only_cache_and_unreadable_entry_get_truthful_warnings(base, tmp_pa
     locked = tmp_path / "locked"  # an entry of "another account": mode 000
     shutil.copytree(base[0], locked)
     entry = locked / base[1].path.name
+    published = tmp_path / "published"  # a read-only copy of a cache, its key with it: served as it is
+    shutil.copytree(base[0], published)
+    foreign_key = tmp_path / "foreign-key"  # a folder whose key belongs to another account (mode 0600)
+    shutil.copytree(base[0], foreign_key)
+    key = foreign_key / store.KEY_FILE
+    key_text = key.read_text()
+    os.chown(key, 12345, 12345) if os.geteuid() == 0 else None
     ro.chmod(0o555)
+    published.chmod(0o555)
     entry.chmod(0o000)
+    names = ("ro", "locked", "published", "foreign-key")
     try:
-        proc = _child("read-only", ro, str(ro), str(locked), demote=True)  # one process, both caches
+        proc = _child("read-only", ro, str(ro), str(locked), str(published), str(foreign_key), demote=True)  # one process
         out, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err[-3000:]
-        reports = dict(zip(("ro", "locked"), (json.loads(line) for line in out.strip().splitlines()[-2:])))
+        reports = dict(zip(names, (json.loads(line) for line in out.strip().splitlines()[-len(names):])))
     finally:
         ro.chmod(0o755)
+        published.chmod(0o755)
         entry.chmod(0o755)
     # read-only: trained twice (no key can be made there, so nothing is read or cached), each time saying so
     report = reports["ro"]
@@ -438,3 +456,16 @@ def test_read_only_cache_and_unreadable_entry_get_truthful_warnings(base, tmp_pa
                      r"\(Permission denied\); retraining, and the new result may not be cached: remove the entry by "
                      r"hand or set AECORE_CACHE_DIR", report["warnings"][0]), report
     assert entry.is_dir() and (entry / store.MANIFEST).is_file()  # still there, untouched
+    # read-only with its key: every read verified and served, nothing written
+    assert reports["published"] == {"from_cache": [True, True], "paths": [str(published / entry.name)] * 2,
+                                    "warnings": []}, reports["published"]
+    # another account's key: not readable, so nothing there can be checked or signed: trained, said, untouched
+    if os.geteuid() == 0:
+        report = reports["foreign-key"]
+        assert report["from_cache"] == [False, False] and report["paths"] == ["None", "None"], report
+        assert len(report["warnings"]) == 2 and all(re.search(
+            r"aecore cache: the cache's key .*foreign-key/\.aecore-key cannot be read \(it belongs to another account, "
+            r"uid 12345\) \(Permission denied\): this account can neither check nor sign entries there; set "
+            r"AECORE_CACHE_DIR to a folder of your own.*; training without the cache", w) for w in report["warnings"]), report
+        assert key.read_text() == key_text and key.stat().st_uid == 12345
+        assert _entries(foreign_key) == [entry.name]

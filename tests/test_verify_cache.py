@@ -54,13 +54,17 @@ def test_a_plausible_metric_with_a_matching_manifest_is_caught(entry, tmp_path, 
     copy = _copy_entry(entry, tmp_path, monkeypatch)
     metrics = json.loads((copy / "metrics.json").read_text())
     name = "mse_per_pixel"
-    metrics[name] = metrics[name] * 0.5  # better than the run was: what the read path serves (xfail there)
-    forge(copy, "metrics.json", json.dumps(metrics))
+    metrics[name] = metrics[name] * 0.5  # better than the run was, and re-signed with the folder's key as
+    forge(copy, "metrics.json", json.dumps(metrics), signed=True)  # only its owner can: what a read serves
     assert not verify_cache.verify(copy, tmp_path / "scratch")
     assert f"metrics DIFFERENT: {name}" in capsys.readouterr().out
 
 
 def test_equal_means_equal_with_nan_equal_to_nan():
-    assert verify_cache._same([1.0, float("nan")], [1.0, float("nan")])
-    assert not verify_cache._same(0.1, 0.1000000000000001)
-    assert not verify_cache._same(1, 1.0) and not verify_cache._same([1.0], [1.0, 2.0])
+    from benchmarks.results import same_json
+
+    assert same_json([1.0, float("nan")], [1.0, float("nan")], exact_types=True)
+    assert same_json({"a": [float("nan")]}, {"a": [float("nan")]}) and not same_json({"a": 1}, {"b": 1})
+    assert not same_json(0.1, 0.1000000000000001)
+    assert not same_json(1, 1.0, exact_types=True) and same_json(1, 1.0)  # a file's 1.0 become 1 has changed
+    assert not same_json([1.0], [1.0, 2.0])
