@@ -65,6 +65,7 @@ METRICS_FILE = "metrics.json"
 WEIGHTS_FILE = "model.weights.h5"
 KEY_FILE = ".aecore-key"  # the cache folder's signing key (see signing_key)
 _TMP_PREFIX = ".tmp-aecore-"
+_KEY_TMP_PREFIX = f"{_TMP_PREFIX}key-"  # a key being written (see _make_key)
 _TMP_MARKER = ".aecore-tmp"  # written first into every temp dir aecore makes: only those are ever removed
 _STALE_TMP_SECONDS = 6 * 3600  # a temp dir this old belongs to a killed process
 # Recorded in an entry's config.json, not compared with the request (see aecore.fingerprint):
@@ -130,14 +131,18 @@ def write_json(path: Path, obj: Any) -> None:
 def _remove_stale_tmp(root: Path) -> None:
     """Removes temp dirs left by killed writers: only folders that aecore provably made (its
     prefix, its marker file inside, owned by this user) and untouched for
-    :data:`_STALE_TMP_SECONDS`. Anything else in the cache folder is never touched."""
+    :data:`_STALE_TMP_SECONDS`, and files of a key being made (a name only aecore uses, owned
+    by this user, as old). Anything else in the cache folder is never touched."""
     now = time.time()
     for p in root.glob(f"{_TMP_PREFIX}*"):
         try:
             st = p.lstat()
-            if (p.is_dir() and not p.is_symlink() and (p / _TMP_MARKER).is_file()
-                    and st.st_uid == os.getuid() and now - st.st_mtime > _STALE_TMP_SECONDS):
+            if st.st_uid != os.getuid() or now - st.st_mtime <= _STALE_TMP_SECONDS:
+                continue
+            if p.is_dir() and not p.is_symlink() and (p / _TMP_MARKER).is_file():
                 shutil.rmtree(p, ignore_errors=True)
+            elif stat.S_ISREG(st.st_mode) and p.name.startswith(_KEY_TMP_PREFIX):  # a key half made
+                p.unlink()
         except OSError:
             pass
 
@@ -164,6 +169,10 @@ def signing_key(root: Path) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise CacheKeyError(f"{path} is not aecore's key (it is a link or a folder, not a file): aecore never "
                                 f"touches it; set {CACHE_ENV_VAR} to a folder of your own")
+        if st.st_mode & 0o026:  # readable by every account, or writable by others: it protects nothing
+            raise CacheKeyError(f"the cache's key {path} is open to other accounts (mode {st.st_mode & 0o777:04o}), so "
+                                f"anyone could sign an entry with it: `chmod 600 {path}` (640 to share the cache "
+                                f"with a group)")
         try:
             text = path.read_bytes()[:200]
         except OSError as err:
@@ -189,7 +198,7 @@ def _make_key(root: Path, path: Path) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True)
         group = 0o040 if root.stat().st_mode & stat.S_IWGRP else 0
-        fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}key-", dir=root)
+        fd, tmp = tempfile.mkstemp(prefix=_KEY_TMP_PREFIX, dir=root)
     except OSError as err:
         raise CacheKeyError(f"cannot make the cache's key {path} ({err.strerror or err}); set "
                             f"{CACHE_ENV_VAR} to a writable folder") from None

@@ -42,7 +42,14 @@ def test_stale_temp_dirs_are_removed_only_when_aecore_made_them(tmp_path):
     (fresh / store._TMP_MARKER).touch()
     for folder in [ours, *foreign]:
         os.utime(folder, (old, old))
+    key_old, key_new, other = (tmp_path / f"{store._KEY_TMP_PREFIX}a", tmp_path / f"{store._KEY_TMP_PREFIX}b",
+                               tmp_path / f"{store._TMP_PREFIX}file")
+    for path in (key_old, key_new, other):
+        path.write_text("x")
+    os.utime(key_old, (old, old))
+    os.utime(other, (old, old))
     store._remove_stale_tmp(tmp_path)
+    assert not key_old.exists() and key_new.exists() and other.exists()  # only a key half made by a killed process
     assert not ours.exists()  # a killed writer's leftover
     assert all((folder / "keep.txt").read_text() == "not aecore's" for folder in foreign)
     assert fresh.exists()  # too recent: may belong to a run still writing
@@ -219,9 +226,12 @@ def test_the_owner_re_signing_an_edit_is_the_documented_limit(tmp_path):
 
 
 @pytest.mark.parametrize("plant, message", [
-    (lambda p: p.write_text("not a key\n"), r"is not a key aecore made \(not 64 hex digits\): aecore never touches it"),
+    (lambda p: (p.write_text("not a key\n"), p.chmod(0o600)), r"is not a key aecore made \(not 64 hex digits\): aecore never touches it"),
     (lambda p: p.mkdir(), r"is not aecore's key \(it is a link or a folder, not a file\)"),
     (lambda p: p.symlink_to("/etc/hostname"), r"is not aecore's key \(it is a link or a folder, not a file\)"),
+    (lambda p: (p.write_text("ab" * 32 + "\n"), p.chmod(0o644)),
+     r"is open to other accounts \(mode 0644\), so anyone could sign an entry with it: `chmod 600 .*` \(640 to share"),
+    (lambda p: (p.write_text("ab" * 32 + "\n"), p.chmod(0o660)), r"is open to other accounts \(mode 0660\)"),
 ])
 def test_a_key_aecore_did_not_make_is_refused_and_left_alone(tmp_path, plant, message):
     path = tmp_path / store.KEY_FILE

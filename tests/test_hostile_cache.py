@@ -148,6 +148,7 @@ def _copied_from_another_cache(ctx):
     other = root.parent / "other-cache"
     other.mkdir()
     (other / store.KEY_FILE).write_text("ab" * 32 + "\n")
+    (other / store.KEY_FILE).chmod(0o600)
     store.sign_manifest(entry, store.signing_key(other))
 
 
