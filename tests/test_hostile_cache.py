@@ -179,6 +179,8 @@ def _drop_signature(entry):
     manifest = json.loads((entry / store.MANIFEST).read_text())
     del manifest["signature"]
     (entry / store.MANIFEST).write_text(json.dumps(manifest))
+
+
 # Rows: (setup(ctx) -> anything, expected: raises(CacheWarning, regex) = warned and retrained; returns(...) = served)
 ROWS = [
     case("entry-is-a-regular-file", _plain_file, raises(store.CacheWarning, UNUSABLE + "it is not a folder" + RETRAIN)),
@@ -429,7 +431,8 @@ def test_read_only_cache_and_unreadable_entry_get_truthful_warnings(base, tmp_pa
     shutil.copytree(base[0], foreign_key)
     key = foreign_key / store.KEY_FILE
     key_text = key.read_text()
-    os.chown(key, 12345, 12345) if os.geteuid() == 0 else None
+    if os.geteuid() == 0:  # as root the key can be given to another account
+        os.chown(key, 12345, 12345)
     ro.chmod(0o555)
     published.chmod(0o555)
     entry.chmod(0o000)
